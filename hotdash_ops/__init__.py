@@ -1,0 +1,1 @@
+"""hotdash_ops."""
