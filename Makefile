@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m hotdash_ops.stack demo
+	$(BIN)/python deployments/stack.py demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

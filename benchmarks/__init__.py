@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; numbers go in the README."""

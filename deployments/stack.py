@@ -1,0 +1,336 @@
+"""Stand the local hotdash-ops stack up: flysim, a Prefect server, the work pool, every
+deployment of prefect.yaml and a worker; then run `daily-health-check` once.
+
+`make demo` runs `python deployments/stack.py demo`. The stack stays up in the foreground
+until Ctrl-C (SIGINT) or SIGTERM, then stops every child process it started.
+
+Settings (environment):
+    PREFECT_SERVER_API_PORT   Prefect server port (default 4200)
+    FLYSIM_PORT               flysim port (default 4280)
+    FLYSIM_SCENARIO           scenario file (default deployments/scenarios/hotdash.yaml)
+    HOTDASH_STATE_DIR         the one folder holding all state (default .state/stack-<port>),
+                              reused by the next run; keyed by port so two stacks never collide
+    ALERT_WEBHOOK_URL         when set, a webhook notification block is created from it
+
+The stack runs the real Prefect parts (server on SQLite, process work pool, worker); only
+Fly.io is simulated, and only when FLY_API_HOSTNAME is not already set to something else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORK_POOL = "hotdash"
+HEALTH_DEPLOYMENT = "daily-health-check/daily-health-check"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the stack process dies, so nothing is left orphaned."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class StackConfig:
+    prefect_port: int
+    flysim_port: int
+    scenario: Path
+    state_dir: Path
+    alert_webhook_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        prefect_port = int(os.environ.get("PREFECT_SERVER_API_PORT", "4200"))
+        state = os.environ.get("HOTDASH_STATE_DIR") or str(
+            ROOT / ".state" / f"stack-{prefect_port}"
+        )
+        return cls(
+            prefect_port=prefect_port,
+            flysim_port=int(os.environ.get("FLYSIM_PORT", "4280")),
+            scenario=Path(
+                os.environ.get("FLYSIM_SCENARIO", ROOT / "deployments/scenarios/hotdash.yaml")
+            ).resolve(),
+            state_dir=Path(state).resolve(),
+            alert_webhook_url=os.environ.get("ALERT_WEBHOOK_URL") or None,
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}"
+
+    @property
+    def flysim_url(self) -> str:
+        return f"http://127.0.0.1:{self.flysim_port}"
+
+    def auth_string(self) -> str:
+        """The server's basic-auth string, made on first start, kept owner-only."""
+        path = self.state_dir / "prefect-auth-string"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"hotdash:{secrets.token_urlsafe(24)}")
+        os.chmod(path, 0o600)
+        return path.read_text().strip()
+
+    def environment(self) -> dict[str, str]:
+        """Environment shared by every child: server, worker, and through it every flow run."""
+        env = dict(os.environ)
+        auth = self.auth_string()
+        env.update(
+            PREFECT_HOME=str(self.state_dir / "prefect"),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_UI_API_URL=self.api_url,
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(self.prefect_port),
+            PREFECT_SERVER_API_AUTH_STRING=auth,
+            PREFECT_API_AUTH_STRING=auth,
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_WORKER_QUERY_SECONDS="2",
+            PREFECT_RUNNER_POLL_FREQUENCY="2",
+            HOTDASH_HOME=str(ROOT),
+            HOTDASH_STATE_DIR=str(self.state_dir),
+            HOTDASH_INVENTORY=str(ROOT / "deployments/inventory.yaml"),
+        )
+        if "FLY_API_HOSTNAME" not in os.environ:
+            # No real Fly.io configured: point everything at flysim.
+            env.update(
+                FLY_API_HOSTNAME=self.flysim_url,
+                FLY_PROMETHEUS_URL=f"{self.flysim_url}/prometheus",
+                FLY_API_BASE_URL=self.flysim_url,
+                FLYCTL=str(BIN / "flysim-fly"),
+                FLY_APP_URL_TEMPLATE=f"{self.flysim_url}/_apps/{{app}}",
+                SUPABASE_URL=f"{self.flysim_url}/_ext/supabase/rest/v1/",
+                FLY_API_TOKEN=os.environ.get("FLY_API_TOKEN") or _scenario_token(self.scenario),
+            )
+        return env
+
+    @property
+    def simulated(self) -> bool:
+        return "FLY_API_HOSTNAME" not in os.environ
+
+
+def _scenario_token(scenario: Path) -> str:
+    import yaml
+
+    data = yaml.safe_load(scenario.read_text())
+    return str(data.get("token") or "")
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    env: dict[str, str] = field(default_factory=dict)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.config.state_dir / "logs").mkdir(exist_ok=True)
+        self.env = self.config.environment()
+
+    # -- processes -------------------------------------------------------------------------
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.config.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops children in order
+            preexec_fn=_die_with_parent,
+        )
+        self.children.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        """Stop children in reverse start order: worker, then server, then flysim."""
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            say(f"stopped {name} (exit {proc.returncode})")
+        self.children.clear()
+
+    def check_children(self) -> None:
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                log = self.config.state_dir / "logs" / f"{name}.log"
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
+
+    def prefect(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "prefect"), "--no-prompt", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+        )
+
+    def wait_http(self, url: str, *, name: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        auth = tuple(self.env["PREFECT_API_AUTH_STRING"].split(":", 1))
+        while time.monotonic() < deadline:
+            self.check_children()
+            try:
+                if httpx.get(url, timeout=2.0, auth=auth).status_code < 500:  # type: ignore[arg-type]
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{name} did not answer at {url} within {timeout:.0f} s")
+
+    # -- the steps -------------------------------------------------------------------------
+    def start_flysim(self) -> None:
+        cfg = self.config
+        self.spawn(
+            "flysim",
+            [
+                str(BIN / "python"),
+                "-m",
+                "flysim",
+                "--scenario",
+                str(cfg.scenario),
+                "--port",
+                str(cfg.flysim_port),
+            ],
+        )
+        self.wait_http(f"{cfg.flysim_url}/_sim/state", name="flysim")
+        say(f"flysim        {cfg.flysim_url}  (scenario {cfg.scenario.name})")
+
+    def start_server(self) -> None:
+        self.spawn("prefect-server", [str(BIN / "prefect"), "server", "start"])
+        self.wait_http(f"{self.config.api_url}/health", name="Prefect server")
+        say(f"Prefect       {self.config.ui_url}")
+
+    def register(self) -> None:
+        self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
+        out = self.prefect("deploy", "--all")
+        count = out.stdout.count("Deployment '")
+        say(f"deployments   {count} registered from prefect.yaml on work pool '{WORK_POOL}'")
+        if self.config.alert_webhook_url:
+            self.run_python("from tasks.notify import save_webhook_block; save_webhook_block()")
+            say("alerts        webhook block created from ALERT_WEBHOOK_URL")
+
+    def run_python(self, code: str) -> str:
+        out = subprocess.run(
+            [str(BIN / "python"), "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout
+
+    def start_worker(self) -> None:
+        self.spawn(
+            "worker",
+            [str(BIN / "prefect"), "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+        )
+        say(f"worker        polling work pool '{WORK_POOL}'")
+
+    def run_health_check(self) -> dict[str, object]:
+        """Run daily-health-check through the worker and return its outcome."""
+        os.environ.update(self.env)  # before Prefect is imported: its settings come from here
+        from prefect import get_client
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(HEALTH_DEPLOYMENT, timeout=300, poll_interval=1)
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+        report = next((a.data for a in artifacts if a.type == "markdown"), "")
+        state = run.state
+        return {
+            "flow_run_id": str(run.id),
+            "state": state.name if state else "unknown",
+            "message": state.message if state else "",
+            "report": report,
+        }
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def demo(config: StackConfig, *, keep_running: bool = True) -> int:
+    stack = Stack(config)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    say(f"state folder  {config.state_dir}")
+    try:
+        if config.simulated:
+            stack.start_flysim()
+        stack.start_server()
+        stack.register()
+        stack.start_worker()
+        say("running       daily-health-check ...")
+        result = stack.run_health_check()
+        say("")
+        say(str(result.get("report", "")).rstrip())
+        say("")
+        say(
+            f"daily-health-check finished: {result['state']} "
+            f"({result.get('message') or 'no message'}) in {time.monotonic() - started:.1f} s"
+        )
+        say(f"run           {config.ui_url}/runs/flow-run/{result['flow_run_id']}")
+        say(f"Prefect UI    {config.ui_url}   (login: see {config.state_dir}/prefect-auth-string)")
+        if not keep_running:
+            return 0
+        say("the stack is up; press Ctrl-C to stop it")
+        while True:
+            stack.check_children()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("")
+        say("stopping ...")
+        return 0
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["demo"], help="demo: stand up, run, stay up")
+    parser.add_argument("--once", action="store_true", help="stop after the health check")
+    args = parser.parse_args(argv)
+    return demo(StackConfig.from_env(), keep_running=not args.once)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The control API for tests and drills (moto's ``/moto-api``), all in one place. No token.
+
+* ``GET /_sim/state``: the whole state as JSON (per app: current image and release, releases,
+  machines, volumes, secrets, effective endpoints and metrics, fault) plus ``mutations``, every
+  applied change ``{"time", "app", "kind", "detail"}``.
+* ``POST /_sim/reset``: back to the scenario.
+* ``POST /_sim/apps``: create an app from an app spec (scenario format plus ``"name"``).
+* ``PATCH /_sim/apps/<app>``: any of ``endpoints`` ({path: {status, latency_ms, body,
+  location, headers} | null}, merged), ``metrics`` ({cpu_pct, mem_pct, p95_ms, error_rate,
+  rps}, null = no data), ``fault`` ({"mode": "500"|"503"|"429"|"timeout", "scope":
+  "reads"|"mutations"|"all", "times": N|null, "hang_seconds": 30} or null to clear),
+  ``machines_add`` (machine specs), ``machine_states`` ({id: state | {state, check_status}}),
+  ``volumes_add`` (volume specs), ``releases_add`` (release specs). Answers the app's state.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from flysim.errors import FlyAPIError
+from flysim.guard import json_body
+from flysim.shapes import state_json
+from flysim.state import Backend
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+async def get_state(request: Request) -> Response:
+    backend = _backend(request)
+    with backend.lock:
+        return JSONResponse(state_json(backend))
+
+
+async def reset(request: Request) -> Response:
+    _backend(request).reset()
+    return JSONResponse({"ok": True})
+
+
+async def patch_app(request: Request) -> Response:
+    backend = _backend(request)
+    try:
+        body = await json_body(request)
+        with backend.lock:
+            backend.patch_app(request.path_params["app"], body)
+            return JSONResponse(state_json(backend)["apps"][request.path_params["app"]])
+    except FlyAPIError as exc:
+        return exc.to_response()
+
+
+async def create_app(request: Request) -> Response:
+    backend = _backend(request)
+    try:
+        body = await json_body(request)
+        with backend.lock:
+            app = backend.create_app(body)
+            return JSONResponse(state_json(backend)["apps"][app.name], status_code=201)
+    except FlyAPIError as exc:
+        return exc.to_response()
+
+
+routes = [
+    Route("/_sim/state", get_state, methods=["GET"]),
+    Route("/_sim/reset", reset, methods=["POST"]),
+    Route("/_sim/apps", create_app, methods=["POST"]),
+    Route("/_sim/apps/{app}", patch_app, methods=["PATCH"]),
+]

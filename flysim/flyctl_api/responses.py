@@ -1,0 +1,102 @@
+"""flyctl-internal handlers; bodies are what ``flysim-fly`` prints with ``--json``."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from flysim.errors import BadRequest
+from flysim.guard import json_body
+from flysim.shapes import app_flyctl, release_flyctl, scale_show_flyctl, status_flyctl
+from flysim.state import Backend
+
+STRATEGIES = ("rolling", "immediate", "canary", "bluegreen")
+
+
+def _int(body: dict, key: str, required: bool = False) -> int | None:  # type: ignore[type-arg]
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise BadRequest(f"{key} is required")
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+async def apps_list(request: Request, backend: Backend) -> Response:
+    """``fly apps list --json``."""
+    with backend.lock:
+        return JSONResponse([app_flyctl(backend, a) for a in backend.apps.values()])
+
+
+async def status(request: Request, backend: Backend) -> Response:
+    """``fly status --json``."""
+    with backend.lock:
+        return JSONResponse(status_flyctl(backend, backend.app(request.path_params["app"])))
+
+
+async def releases(request: Request, backend: Backend) -> Response:
+    """``fly releases --json``: newest first, at most 25."""
+    with backend.lock:
+        app = backend.app(request.path_params["app"])
+        current = app.current_release
+        ordered = sorted(app.releases, key=lambda r: r.version, reverse=True)[:25]
+        return JSONResponse([release_flyctl(r, current) for r in ordered])
+
+
+async def deploy(request: Request, backend: Backend) -> Response:
+    """``fly deploy --image REF``: ``{"release": Release, "error": str | null}``."""
+    body = await json_body(request)
+    strategy = body.get("strategy") or "rolling"
+    if strategy not in STRATEGIES:
+        raise BadRequest(
+            f"invalid deployment strategy {strategy!r}; options are {', '.join(STRATEGIES)}"
+        )
+    user = body.get("user") or os.environ.get("FLYSIM_USER")
+    release, error = backend.deploy(
+        request.path_params["app"], str(body.get("image") or ""), strategy=strategy, user=user
+    )
+    with backend.lock:
+        app = backend.app(request.path_params["app"])
+        payload = {
+            "release": release_flyctl(release, app.current_release),
+            "error": error,
+            "machines": list(app.machines),
+        }
+    return JSONResponse(payload)
+
+
+async def scale_count(request: Request, backend: Backend) -> Response:
+    """``fly scale count N [--region R] [--max-per-region N] [--process-group G]``."""
+    body = await json_body(request)
+    result = backend.scale_count(
+        request.path_params["app"],
+        _int(body, "count", required=True) or 0,
+        region=body.get("region"),
+        max_per_region=_int(body, "max_per_region"),
+        process_group=body.get("process_group"),
+    )
+    return JSONResponse(result)
+
+
+async def scale_vm(request: Request, backend: Backend) -> Response:
+    """``fly scale vm SIZE [--vm-memory MB]``."""
+    body = await json_body(request)
+    guest = backend.scale_vm(
+        request.path_params["app"], str(body.get("size") or ""), _int(body, "memory_mb")
+    )
+    return JSONResponse(guest)
+
+
+async def scale_show(request: Request, backend: Backend) -> Response:
+    """``fly scale show --json``."""
+    with backend.lock:
+        return JSONResponse(scale_show_flyctl(backend.app(request.path_params["app"])))
+
+
+async def restart(request: Request, backend: Backend) -> Response:
+    """``fly apps restart APP``."""
+    return JSONResponse({"restarted": backend.restart_app(request.path_params["app"])})

@@ -1,0 +1,1 @@
+"""Fly's logs API (``GET /api/v1/apps/<app>/logs``)."""

@@ -1,0 +1,1 @@
+"""The Machines API subset under ``/v1`` (apps, machines, volumes, secrets)."""

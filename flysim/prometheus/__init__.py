@@ -1,0 +1,1 @@
+"""Fly's managed Prometheus query API under ``/prometheus/<org>/api/v1/``."""

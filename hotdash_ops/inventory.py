@@ -1,0 +1,219 @@
+"""The inventory (deployments/inventory.yaml): environments, apps, thresholds, approvers.
+
+The code serves any Fly.io organisation; HotDash is the inventory it ships with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hotdash_ops.validation import AppName, ServiceUrl
+
+Role = Literal["web", "background"]
+ApproverRole = Literal["manager", "reliability"]
+
+# The runbook's Alert Response thresholds for web apps; background workers get more headroom.
+ROLE_THRESHOLDS: dict[str, dict[str, float]] = {
+    "web": {"cpu_pct": 80.0, "mem_pct": 85.0, "response_ms": 2000.0},
+    "background": {"cpu_pct": 90.0, "mem_pct": 90.0, "response_ms": 5000.0},
+}
+
+
+class _Strict(BaseModel):
+    # A typo in the inventory should fail loudly, not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Thresholds(_Strict):
+    """Alert thresholds (runbook Alert Response: CPU >80 %, memory >85 %, response >2 s)."""
+
+    cpu_pct: float = Field(gt=0, le=100)
+    mem_pct: float = Field(gt=0, le=100)
+    response_ms: float = Field(gt=0)
+    error_rate_warn: float = Field(default=0.01, ge=0, le=1)  # 5xx share: 1 % warns
+    error_rate_crit: float = Field(default=0.05, ge=0, le=1)  # 5 % fails
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.error_rate_crit < self.error_rate_warn:
+            raise ValueError("error_rate_crit: must be >= error_rate_warn")
+        return self
+
+
+class SmokeCheck(_Strict):
+    """One endpoint of the automated smoke test: path, expected status, latency budget."""
+
+    path: str
+    status: int = Field(default=200, ge=100, le=599)
+    budget_ms: float | None = Field(default=None, gt=0)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("path: must start with a single '/'")
+        return value
+
+
+class Dependency(_Strict):
+    """An external service the apps need (e.g. Supabase), checked by URL."""
+
+    name: str
+    url: ServiceUrl
+    url_env: str | None = None  # env var that overrides `url` (e.g. SUPABASE_URL)
+    expected_status: list[int] = Field(default_factory=lambda: [200])
+
+    def resolved_url(self, env: dict[str, str] | None = None) -> str:
+        """`url`, or the value of `url_env` in `env` when set there."""
+        if self.url_env and env and env.get(self.url_env):
+            return env[self.url_env]
+        return self.url
+
+
+class AppSpec(_Strict):
+    """One Fly app we operate."""
+
+    name: AppName
+    environment: str | None = None
+    role: Role
+    health_path: str = "/health"
+    smoke: list[SmokeCheck] = Field(default_factory=list)
+    thresholds: Thresholds
+    dependencies: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_thresholds(cls, data: Any) -> Any:
+        # Thresholds not written in the file come from the role's defaults.
+        if isinstance(data, dict):
+            role = data.get("role")
+            given = data.get("thresholds") or {}
+            if role in ROLE_THRESHOLDS and isinstance(given, dict):
+                data = {**data, "thresholds": {**ROLE_THRESHOLDS[role], **given}}
+        return data
+
+
+class Environment(_Strict):
+    """A deploy environment and the app that serves it."""
+
+    name: str
+    app: AppName
+
+
+class Inventory(_Strict):
+    """Everything the flows need to know about the fleet."""
+
+    org: str
+    timezone: str = "UTC"
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    apps: list[AppSpec]
+    dependencies: list[Dependency] = Field(default_factory=list)
+    approvers: dict[ApproverRole, list[str]] = Field(default_factory=dict)  # empty = anyone
+    billing_links: list[str] = Field(default_factory=list)
+    prices: dict[str, Any] | None = None  # cost pricing: defined by the cost module's owner
+    deploy: dict[str, Any] = Field(default_factory=dict)  # test commands, deploy window
+    # scale-app limits: validated by hotdash_ops.scaling.scaling_policy
+    scaling: dict[str, Any] = Field(default_factory=dict)
+    # incident-response guardrails: validated by hotdash_ops.incident.incident_policy
+    incident: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: {value!r} is not an IANA time zone") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _env_names(cls, data: Any) -> Any:
+        # `x-*` keys hold YAML anchors (shared smoke lists), as in docker-compose files.
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
+        # `environments: {staging: {app: x}}` need not repeat the name.
+        if isinstance(data, dict) and isinstance(data.get("environments"), dict):
+            envs = {
+                k: ({"name": k, **v} if isinstance(v, dict) else v)
+                for k, v in data["environments"].items()
+            }
+            data = {**data, "environments": envs}
+        return data
+
+    @model_validator(mode="after")
+    def _references(self) -> Inventory:
+        names = [a.name for a in self.apps]
+        if len(set(names)) != len(names):
+            raise ValueError("apps: duplicate app names")
+        deps = {d.name for d in self.dependencies}
+        for spec in self.apps:
+            for dep in spec.dependencies:
+                if dep not in deps:
+                    raise ValueError(f"apps.{spec.name}.dependencies: unknown dependency {dep!r}")
+        for key, env in self.environments.items():
+            if env.app not in names:
+                raise ValueError(f"environments.{key}.app: {env.app!r} is not in apps")
+        return self
+
+    def app(self, name: str) -> AppSpec:
+        """The spec of app `name`; KeyError naming the known apps otherwise."""
+        for spec in self.apps:
+            if spec.name == name:
+                return spec
+        known = ", ".join(a.name for a in self.apps)
+        raise KeyError(f"app {name!r} is not in the inventory (known: {known})")
+
+    @property
+    def web_apps(self) -> list[AppSpec]:
+        """Apps serving users over HTTP."""
+        return [a for a in self.apps if a.role == "web"]
+
+    @property
+    def background_apps(self) -> list[AppSpec]:
+        """Workers and services that can stop when idle."""
+        return [a for a in self.apps if a.role == "background"]
+
+    def environment_app(self, env: str) -> AppSpec:
+        """The app serving environment `env` (staging, production)."""
+        if env not in self.environments:
+            known = ", ".join(self.environments)
+            raise KeyError(f"environment {env!r} is not in the inventory (known: {known})")
+        return self.app(self.environments[env].app)
+
+    def dependency(self, name: str) -> Dependency:
+        """The dependency called `name`."""
+        for dep in self.dependencies:
+            if dep.name == name:
+                return dep
+        raise KeyError(f"dependency {name!r} is not in the inventory")
+
+
+class InventoryError(ValueError):
+    """The inventory file is missing, not YAML, or fails validation (message names the field)."""
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read and validate the inventory; errors say which field is wrong and why."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise InventoryError(f"{path}: expected a mapping at the top level")
+    try:
+        return Inventory.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InventoryError(f"{path}: {problems}") from None

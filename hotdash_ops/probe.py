@@ -1,0 +1,91 @@
+"""One HTTP check of an app endpoint (the runbook's `curl https://APP.fly.dev/health`)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from pydantic import BaseModel
+
+from hotdash_ops.redaction import Redactor, default_redactor
+
+
+class ProbeResult(BaseModel):
+    """What one request answered. `status` None means it could not be checked at all."""
+
+    url: str
+    expected_status: int
+    status: int | None = None
+    latency_ms: float | None = None
+    budget_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def status_ok(self) -> bool | None:
+        """The status matched; None when there was no answer."""
+        return None if self.status is None else self.status == self.expected_status
+
+    @property
+    def within_budget(self) -> bool | None:
+        """Latency within budget; None when there is no budget or no answer."""
+        if self.budget_ms is None or self.latency_ms is None:
+            return None
+        return self.latency_ms <= self.budget_ms
+
+    @property
+    def ok(self) -> bool | None:
+        """Status matched and (when a budget is set) latency within it; None = could not check."""
+        if self.status is None:
+            return None
+        return bool(self.status_ok) and self.within_budget is not False
+
+    def describe(self) -> str:
+        """A phrase for reports: "/health answered 503 (expected 200) in 120 ms"."""
+        if self.status is None:
+            return f"{self.url}: no answer ({self.error})"
+        text = f"{self.url} answered {self.status}"
+        if self.status != self.expected_status:
+            text += f" (expected {self.expected_status})"
+        if self.latency_ms is not None:
+            text += f" in {self.latency_ms:.0f} ms"
+            if self.within_budget is False:
+                text += f" (budget {self.budget_ms:.0f} ms)"
+        return text
+
+
+async def probe(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    expected_status: int = 200,
+    budget_ms: float | None = None,
+    timeout: float = 10.0,
+    redactor: Redactor | None = None,
+) -> ProbeResult:
+    """GET `url` once without following redirects (a 302 is checked as a 302)."""
+    redactor = redactor or default_redactor()
+    started = time.perf_counter()
+    try:
+        response = await client.get(url, follow_redirects=False, timeout=timeout)
+    except httpx.TimeoutException:
+        return ProbeResult(
+            url=url,
+            expected_status=expected_status,
+            budget_ms=budget_ms,
+            error=f"timed out after {timeout:g} s",
+        )
+    except httpx.HTTPError as exc:
+        return ProbeResult(
+            url=url,
+            expected_status=expected_status,
+            budget_ms=budget_ms,
+            error=redactor.redact(f"{type(exc).__name__}: {exc}"),
+        )
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    return ProbeResult(
+        url=url,
+        expected_status=expected_status,
+        status=response.status_code,
+        latency_ms=round(latency_ms, 1),
+        budget_ms=budget_ms,
+    )

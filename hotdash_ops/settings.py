@@ -1,0 +1,38 @@
+"""Process settings from the environment (env names are the field names upper-cased)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where Fly.io is, how to reach it, and where our files live."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    fly_api_token: SecretStr | None = None
+    fly_org: str = "personal"
+    fly_api_hostname: str = "https://api.machines.dev"
+    fly_prometheus_url: str = "https://api.fly.io/prometheus"
+    fly_api_base_url: str = "https://api.fly.io"
+    flyctl: str = "fly"
+    fly_app_url_template: str = "https://{app}.fly.dev"
+    hotdash_inventory: Path = Path("deployments/inventory.yaml")
+    hotdash_state_dir: Path = Path(".state")
+    # Per request; reads are retried with backoff on top of this (see fly_http.py).
+    fly_http_timeout_seconds: float = 10.0
+
+    def app_url(self, app: str, path: str = "/") -> str:
+        """The public URL of `app` (from FLY_APP_URL_TEMPLATE) joined with `path`."""
+        base = self.fly_app_url_template.format(app=app).rstrip("/")
+        return base + "/" + path.lstrip("/")
+
+    def token(self) -> str | None:
+        """The Fly API token's value, or None when none is configured."""
+        if self.fly_api_token is None:
+            return None
+        value = self.fly_api_token.get_secret_value().strip()
+        return value or None

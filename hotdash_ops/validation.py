@@ -1,0 +1,142 @@
+"""Validators for every user-supplied value that reaches a fly command or a URL.
+
+Each raises ``ValueError("<field>: <rule>")`` so the message says what is wrong. They are used
+directly (the flyctl runner checks its arguments) and as pydantic ``AfterValidator``s through the
+``Annotated`` types at the bottom (flow parameters, inventory fields).
+
+A value starting with ``-`` is always refused: it would be read by flyctl as an option
+(option injection), whatever the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
+
+# Fly app names: lowercase letters, digits and dashes, starting and ending alphanumeric.
+_APP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
+# Docker reference grammar, simplified: [registry[:port]/]path[:tag][@sha256:digest].
+_IMAGE_REF = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+)
+_VOLUME_ID = re.compile(r"vol_[a-z0-9]{4,64}")
+_MACHINE_ID = re.compile(r"[a-z0-9]{6,32}")
+_RELEASE_TAG = re.compile(r"v(\d{4})\.(\d{2})\.(\d{2})([a-z])")
+_REGION = re.compile(r"[a-z]{3}")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def no_option(value: str, field: str) -> str:
+    """Refuse a value flyctl would parse as an option, or one with control characters."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: must be a string")
+    if value.startswith("-"):
+        raise ValueError(f"{field}: must not start with '-' (would be read as an option)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{field}: must not contain control characters")
+    return value
+
+
+def app_name(value: str, field: str = "app") -> str:
+    """A Fly app name: 2-63 chars of lowercase letters, digits, dashes; alphanumeric ends."""
+    no_option(value, field)
+    if not _APP_NAME.fullmatch(value):
+        raise ValueError(
+            f"{field}: {value!r} is not a Fly app name "
+            "(2-63 lowercase letters, digits or dashes, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def image_ref(value: str, field: str = "image") -> str:
+    """A container image reference such as `registry.fly.io/app:deployment-01H...`."""
+    no_option(value, field)
+    if len(value) > 512 or not _IMAGE_REF.fullmatch(value):
+        raise ValueError(
+            f"{field}: {value!r} is not an image reference ([registry/]name[:tag][@sha256:digest])"
+        )
+    return value
+
+
+def volume_id(value: str, field: str = "volume_id") -> str:
+    """A Fly volume id: `vol_` followed by lowercase letters and digits."""
+    no_option(value, field)
+    if not _VOLUME_ID.fullmatch(value):
+        raise ValueError(f"{field}: {value!r} is not a volume id (vol_ + lowercase letters/digits)")
+    return value
+
+
+def machine_id(value: str, field: str = "machine_id") -> str:
+    """A Fly machine id: 6-32 lowercase letters and digits."""
+    no_option(value, field)
+    if not _MACHINE_ID.fullmatch(value):
+        raise ValueError(f"{field}: {value!r} is not a machine id (lowercase letters/digits)")
+    return value
+
+
+def release_tag(value: str, field: str = "release_tag") -> str:
+    """The runbook's release tag `vYYYY.MM.DD<letter>` with a real calendar date."""
+    no_option(value, field)
+    m = _RELEASE_TAG.fullmatch(value)
+    if not m:
+        raise ValueError(f"{field}: {value!r} is not a release tag vYYYY.MM.DD + letter")
+    try:
+        dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as exc:
+        raise ValueError(f"{field}: {value!r} has an invalid date ({exc})") from None
+    return value
+
+
+def region(value: str, field: str = "region") -> str:
+    """A Fly region code: three lowercase letters (iad, ord, lhr, ...)."""
+    no_option(value, field)
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{field}: {value!r} is not a region code (three lowercase letters)")
+    return value
+
+
+def _url(value: str, field: str, *, allow_loopback_http: bool) -> str:
+    no_option(value, field)
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{field}: must not contain whitespace")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{field}: {value!r} is not a URL ({exc})") from None
+    if not host:
+        raise ValueError(f"{field}: {value!r} has no host")
+    if parts.username or parts.password:
+        raise ValueError(f"{field}: must not carry credentials")
+    if parts.scheme == "https":
+        return value
+    if allow_loopback_http and parts.scheme == "http" and host in _LOOPBACK_HOSTS:
+        return value
+    rule = "https (or http to localhost)" if allow_loopback_http else "https"
+    raise ValueError(f"{field}: {value!r} must be an {rule} URL")
+
+
+def https_url(value: str, field: str = "url") -> str:
+    """An absolute https URL with a host and no embedded credentials."""
+    return _url(value, field, allow_loopback_http=False)
+
+
+def service_url(value: str, field: str = "url") -> str:
+    """An https URL, or plain http to a loopback host (local simulators and test receivers)."""
+    return _url(value, field, allow_loopback_http=True)
+
+
+AppName = Annotated[str, AfterValidator(app_name)]
+ImageRef = Annotated[str, AfterValidator(image_ref)]
+VolumeId = Annotated[str, AfterValidator(volume_id)]
+MachineId = Annotated[str, AfterValidator(machine_id)]
+ReleaseTag = Annotated[str, AfterValidator(release_tag)]
+Region = Annotated[str, AfterValidator(region)]
+HttpsUrl = Annotated[str, AfterValidator(https_url)]
+ServiceUrl = Annotated[str, AfterValidator(service_url)]

@@ -1,0 +1,67 @@
+"""Reads of the whole fleet from Fly.io, one task per kind of read (not per app): the SQLite
+Prefect server records about 35 task runs a second, and a monitor tick may cover hundreds of
+apps. Inside a task the apps are read concurrently with a bounded number of connections.
+
+Reads are idempotent: the clients retry them with backoff (429, 5xx, timeouts). A read that
+still fails is returned as an error string for that app, so it is reported as unknown,
+never as healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from prefect import task
+
+from hotdash_ops.errors import FlyError
+from hotdash_ops.log_review import error_lines
+from hotdash_ops.metrics import FleetMetrics, fetch_fleet_metrics
+from hotdash_ops.models import LogEntry, Machine
+from tasks import fly_access
+
+T = TypeVar("T")
+MAX_CONNECTIONS = 20
+
+
+async def for_each_app(
+    apps: Sequence[str], read: Callable[[str], Awaitable[T]], limit: int = MAX_CONNECTIONS
+) -> dict[str, T | str]:
+    """Run `read` for every app, at most `limit` at once; a FlyError becomes its message."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(app: str) -> T | str:
+        async with gate:
+            try:
+                return await read(app)
+            except FlyError as exc:
+                return f"{type(exc).__name__}: {exc}"
+
+    results = await asyncio.gather(*(one(app) for app in apps))
+    return dict(zip(apps, results, strict=True))
+
+
+@task(name="read-machines")
+async def read_machines(apps: list[str]) -> dict[str, list[Machine] | str]:
+    """Runbook: `fly status --app <app>` for every app, through the Machines API."""
+    async with fly_access.machines_client() as client:
+        return await for_each_app(apps, client.list_machines)
+
+
+@task(name="read-metrics")
+async def read_metrics(apps: list[str], window_minutes: int = 15) -> FleetMetrics:
+    """Runbook: the metrics dashboard: CPU, memory, p95 latency, 5xx ratio over the window."""
+    async with fly_access.prometheus_client() as prom:
+        return await fetch_fleet_metrics(prom, apps, window_minutes=window_minutes)
+
+
+@task(name="read-error-logs")
+async def read_error_logs(apps: list[str], limit: int = 50) -> dict[str, list[LogEntry] | str]:
+    """Runbook: `fly logs --app <app> | grep -i error | tail -50`, through the logs API."""
+    async with fly_access.logs_client() as client:
+
+        async def errors_of(app: str) -> list[LogEntry]:
+            return error_lines(await client.recent(app, limit=500), limit=limit)
+
+        return await for_each_app(apps, errors_of)

@@ -1,0 +1,75 @@
+"""Access to Fly.io for tasks: settings, the token, and the clients built from them.
+
+The token comes from the environment (`FLY_API_TOKEN`) or, when that is unset, from the
+Prefect Secret block `fly-api-token`; never from a flow parameter (parameters are stored in
+plain text).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hotdash_ops.flyctl import Flyctl
+from hotdash_ops.inventory import Inventory, load_inventory
+from hotdash_ops.logs_client import LogsClient
+from hotdash_ops.machines_client import MachinesClient
+from hotdash_ops.prometheus_client import PrometheusClient
+from hotdash_ops.redaction import default_redactor
+from hotdash_ops.settings import Settings
+
+SECRET_BLOCK = "fly-api-token"
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def fly_token(cfg: Settings | None = None) -> str | None:
+    """FLY_API_TOKEN, else the `fly-api-token` Secret block, else None."""
+    token = (cfg or settings()).token()
+    if token:
+        return token
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(SECRET_BLOCK, _sync=True)  # type: ignore[call-arg]
+    except (ValueError, RuntimeError):
+        return None
+    value = str(block.get())
+    # From here on the token is in this flow run's environment like any configured token:
+    # flyctl children get it, and every redactor (built from the environment) removes it.
+    os.environ["FLY_API_TOKEN"] = value
+    return value
+
+
+def inventory(cfg: Settings | None = None) -> Inventory:
+    return load_inventory((cfg or settings()).hotdash_inventory)
+
+
+def machines_client(cfg: Settings | None = None) -> MachinesClient:
+    cfg = cfg or settings()
+    return MachinesClient(
+        base_url=cfg.fly_api_hostname, token=fly_token(cfg), timeout=cfg.fly_http_timeout_seconds
+    )
+
+
+def prometheus_client(cfg: Settings | None = None) -> PrometheusClient:
+    cfg = cfg or settings()
+    return PrometheusClient(
+        base_url=cfg.fly_prometheus_url,
+        org=cfg.fly_org,
+        token=fly_token(cfg),
+        timeout=cfg.fly_http_timeout_seconds,
+    )
+
+
+def logs_client(cfg: Settings | None = None) -> LogsClient:
+    cfg = cfg or settings()
+    return LogsClient(
+        base_url=cfg.fly_api_base_url, token=fly_token(cfg), timeout=cfg.fly_http_timeout_seconds
+    )
+
+
+def flyctl(cfg: Settings | None = None) -> Flyctl:
+    cfg = cfg or settings()
+    return Flyctl(command=cfg.flyctl, token=fly_token(cfg), redactor=default_redactor())

@@ -1,0 +1,30 @@
+"""Artifacts a person reads instead of the logs. Every text passes the redactor first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+
+from hotdash_ops.redaction import default_redactor
+
+
+@task(name="publish-markdown")
+async def publish_markdown(key: str, markdown: str, description: str | None = None) -> None:
+    """A markdown artifact under a stable key (each run adds a version)."""
+    await acreate_markdown_artifact(
+        markdown=default_redactor().redact(markdown), key=key, description=description
+    )
+
+
+@task(name="publish-table")
+async def publish_table(
+    key: str, rows: list[dict[str, Any]], description: str | None = None
+) -> None:
+    """A table artifact under a stable key; cells are redacted like any text."""
+    redactor = default_redactor()
+    clean = [
+        {k: redactor.redact(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows
+    ]
+    await acreate_table_artifact(table=clean, key=key, description=description)

@@ -1,0 +1,87 @@
+"""The shipped inventory loads; bad inventories are refused naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotdash_ops.inventory import InventoryError, load_inventory
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "deployments" / "inventory.yaml"
+
+
+def test_real_inventory_loads() -> None:
+    inv = load_inventory(INVENTORY)
+    assert inv.org == "personal" and inv.timezone == "America/Los_Angeles"
+    assert inv.environment_app("staging").name == "hotdash-staging"
+    assert inv.environment_app("production").name == "hotdash-production"
+    assert {a.name for a in inv.web_apps} == {
+        "hotdash-staging",
+        "hotdash-production",
+        "hotdash-chatwoot",
+    }
+    assert {a.name for a in inv.background_apps} == {
+        "hotdash-agent-service",
+        "hotdash-llamaindex-mcp",
+    }
+    prod = inv.app("hotdash-production")
+    assert [(s.path, s.status) for s in prod.smoke] == [
+        ("/health", 200),
+        ("/", 200),
+        ("/app", 200),
+        ("/api/health", 200),
+        ("/favicon.ico", 200),
+        ("/auth/callback", 302),
+    ]
+    assert prod.smoke[0].budget_ms == 2000
+    assert prod.thresholds.cpu_pct == 80 and prod.thresholds.mem_pct == 85
+    assert prod.thresholds.response_ms == 2000 and prod.thresholds.error_rate_crit == 0.05
+    bg = inv.app("hotdash-agent-service").thresholds
+    assert (bg.cpu_pct, bg.mem_pct, bg.response_ms) == (90, 90, 5000)
+    supabase = inv.dependency("supabase")
+    assert supabase.url_env == "SUPABASE_URL" and supabase.expected_status == [200]
+    assert supabase.resolved_url({"SUPABASE_URL": "http://127.0.0.1:9/x"}) == "http://127.0.0.1:9/x"
+    assert all(a.health_path == "/health" for a in inv.apps)
+    assert all(a.dependencies == ["supabase"] for a in inv.web_apps)
+    assert "https://fly.io/dashboard/personal/billing" in inv.billing_links
+
+
+def test_unknown_app_and_environment() -> None:
+    inv = load_inventory(INVENTORY)
+    with pytest.raises(KeyError, match="'nope' is not in the inventory"):
+        inv.app("nope")
+    with pytest.raises(KeyError, match="environment 'qa'"):
+        inv.environment_app("qa")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "inv.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("org: x\napps:\n  - {name: -bad, role: web}\n", "apps.0.name"),
+        ("org: x\napps:\n  - {name: good-app, role: db}\n", "apps.0.role"),
+        ("org: x\napps:\n  - {name: good-app, role: web, thresholds: {cpu_pct: 150}}\n", "cpu_pct"),
+        ("org: x\napps: []\nenvironments: {staging: {app: missing-app}}\n", "environments.staging"),
+        ("org: x\napps:\n  - {name: good-app, role: web, dependencies: [redis]}\n", "redis"),
+        ("org: x\ntimezone: Mars/Base\napps: []\n", "timezone"),
+        ("org: x\napps: []\ntypo_key: 1\n", "typo_key"),
+        ("org: x\napps: []\ndependencies:\n  - {name: d, url: 'http://evil.example'}\n", "url"),
+        ("- just a list\n", "mapping"),
+        ("org: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_inventory_names_the_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InventoryError, match=message):
+        load_inventory(_write(tmp_path, text))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="cannot read"):
+        load_inventory(tmp_path / "none.yaml")

@@ -1,0 +1,66 @@
+"""`make demo`, as a new user runs it: stack up, health check printed, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_make_demo_runs_the_health_check_and_stops_cleanly(tmp_path: Path) -> None:
+    prefect_port, flysim_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "FLY", "HOTDASH_"))}
+    env.update(
+        PREFECT_SERVER_API_PORT=str(prefect_port),
+        FLYSIM_PORT=str(flysim_port),
+        HOTDASH_STATE_DIR=str(tmp_path / "state"),
+    )
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        ["make", "demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so the test can send Ctrl-C to the whole group, as a terminal
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        elapsed = time.monotonic() - started
+        output = "".join(lines)
+        assert "daily-health-check finished: Completed" in output, output
+        assert f"http://127.0.0.1:{prefect_port}" in output
+        assert re.search(r"\| hotdash-staging \| web \| \*\*ok\*\*", output), output
+        assert elapsed < 120, f"demo took {elapsed:.0f} s"
+        assert port_open(prefect_port) and port_open(flysim_port)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert "stopped worker" in rest and "stopped prefect-server" in rest
+    assert not port_open(prefect_port) and not port_open(flysim_port)
+    # The state folder holds everything, including the server's owner-only auth string.
+    auth = tmp_path / "state" / "prefect-auth-string"
+    assert auth.exists() and (auth.stat().st_mode & 0o777) == 0o600
+    assert (tmp_path / "state" / "prefect" / "prefect.db").exists()

@@ -1,0 +1,69 @@
+"""daily-health-check against flysim (real HTTP) and a real Prefect server."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from flows.daily_health_check import daily_health_check
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+APPS = [
+    "hotdash-staging",
+    "hotdash-production",
+    "hotdash-agent-service",
+    "hotdash-llamaindex-mcp",
+    "hotdash-chatwoot",
+]
+
+
+async def report_of(state) -> str:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    [report] = [a for a in artifacts if a.key == "daily-health-check"]
+    return str(report.data)
+
+
+def row_of(report: str, app: str) -> str:
+    [row] = [line for line in report.splitlines() if line.startswith(f"| {app} |")]
+    return row
+
+
+async def test_healthy_fleet_completes_with_a_row_per_app(flysim) -> None:  # type: ignore[no-untyped-def]
+    state = await daily_health_check(return_state=True)
+    assert state.is_completed(), state.message
+    report = await report_of(state)
+    for app in APPS:
+        assert "**ok**" in row_of(report, app)
+    assert "supabase" in report
+
+
+async def test_staging_health_503_fails_the_run_and_names_staging(flysim) -> None:  # type: ignore[no-untyped-def]
+    flysim.patch_app("hotdash-staging", endpoints={"/health": {"status": 503}})
+    state = await daily_health_check(return_state=True)
+    assert state.is_failed()
+    assert "hotdash-staging" in state.message and "503" in state.message
+    assert "hotdash-production" not in state.message
+    report = await report_of(state)
+    assert "FAILING" in row_of(report, "hotdash-staging")
+    assert "503" in row_of(report, "hotdash-staging")
+    assert "**ok**" in row_of(report, "hotdash-production")
+
+
+async def test_api_timing_out_shows_apps_as_unknown_never_healthy(flysim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FLY_HTTP_TIMEOUT_SECONDS", "0.5")
+    for app in APPS:
+        flysim.patch_app(app, fault={"mode": "timeout", "scope": "reads", "hang_seconds": 5})
+    state = await daily_health_check(return_state=True)
+    assert state.is_failed()
+    report = await report_of(state)
+    for app in APPS:
+        row = row_of(report, app)
+        assert "UNKNOWN" in row and "**ok**" not in row
+    assert "could not" in state.message or "unknown" in state.message.lower()
