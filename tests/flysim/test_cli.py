@@ -70,7 +70,8 @@ def test_deploy_good_then_bad_image(sim: Sim) -> None:
     assert r.returncode == 0
     assert sim.ctl.get(f"/_apps/{STAGING}/health").status_code == 503
     cpu = sim.api.get(
-        "/prometheus/personal/api/v1/query", params={"query": f'fly_instance_cpu{{app="{STAGING}"}}'}
+        "/prometheus/personal/api/v1/query",
+        params={"query": f'fly_instance_cpu{{app="{STAGING}"}}'},
     ).json()["data"]["result"][0]["value"][1]
     assert float(cpu) > 90
     kinds = [(m["kind"], m["detail"]["status"]) for m in sim.state()["mutations"]]
