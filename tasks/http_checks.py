@@ -47,7 +47,9 @@ async def check_health_endpoints(apps: list[AppSpec]) -> dict[str, ProbeResult]:
 @task(name="check-dependencies")
 async def check_dependencies(deps: list[Dependency]) -> list[Finding]:
     """Runbook: Database: `curl https://<project>.supabase.co/rest/v1/`."""
-    results = await probe_many([(d.resolved_url(dict(os.environ)), d.expected_status[0], None) for d in deps])
+    results = await probe_many(
+        [(d.resolved_url(dict(os.environ)), d.expected_status[0], None) for d in deps]
+    )
     findings = []
     for dep, result in zip(deps, results, strict=True):
         # Any status the inventory lists as healthy counts, not only the first.
