@@ -57,8 +57,10 @@ def test_make_demo_runs_the_health_check_and_stops_cleanly(tmp_path: Path) -> No
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, rest
+    # make itself re-raises the SIGINT (as in a terminal); the stack below it stops cleanly.
+    assert proc.returncode in (0, -signal.SIGINT), rest
     assert "stopped worker" in rest and "stopped prefect-server" in rest
+    assert "stopped flysim" in rest
     assert not port_open(prefect_port) and not port_open(flysim_port)
     # The state folder holds everything, including the server's owner-only auth string.
     auth = tmp_path / "state" / "prefect-auth-string"
