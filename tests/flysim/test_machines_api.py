@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
-from openapi_core import Config, OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
+from openapi_core import OpenAPI
 
 from tests.flysim.conftest import Sim
-
-SPEC = Path("/work/shared/reference/fly/machines-openapi3.json")
-if not SPEC.exists():  # a checkout that carries its own copy
-    SPEC = Path(__file__).resolve().parents[2] / "reference" / "fly" / "machines-openapi3.json"
+from tests.openapi_contract import assert_valid_response, load_spec
 
 
 @pytest.fixture(scope="module")
 def openapi() -> OpenAPI:
-    if not SPEC.exists():
-        pytest.skip("machines-openapi3.json not available")
-    return OpenAPI.from_file_path(str(SPEC), config=Config(spec_validator_cls=None))
+    return load_spec()
 
 
 def assert_valid(openapi: OpenAPI, response: httpx.Response) -> None:
     """Validate a real exchange as if it were with https://api.machines.dev/v1."""
-    request = response.request
-    path = request.url.path
-    assert path.startswith("/v1/")
-    mock_request = MockRequest(
-        "https://api.machines.dev",
-        request.method.lower(),
-        path,
-        args=dict(request.url.params),
-        data=request.content or None,
-    )
-    mock_response = MockResponse(
-        response.content,
-        status_code=response.status_code,
-        content_type=response.headers["content-type"].split(";")[0],
-    )
-    openapi.validate_response(mock_request, mock_response)
+    assert_valid_response(openapi, response)
 
 
 def test_token_is_required(sim: Sim) -> None:
