@@ -1,0 +1,68 @@
+"""The inventory's `deploy:` section as the staging deploy reads it, pure.
+
+```yaml
+deploy:
+  checkout: ../HotDash             # where the tests run (relative to the inventory file)
+  checkout_env: HOTDASH_CHECKOUT   # an env variable that overrides `checkout`
+  test_commands:                   # argv lists, run in order; the first failure stops the deploy
+    - [npm, run, "test:unit"]
+    - [npm, run, "test:e2e"]
+  test_timeout_seconds: 1800       # per command
+  required_secrets: [DATABASE_URL] # must exist on staging and production (parity: blocking)
+```
+
+Other keys of `deploy:` (the production deploy window, the git repository) belong to the
+modules that use them and are ignored here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hotdash_ops.inventory import InventoryError
+
+
+class DeploySettings(BaseModel):
+    """Tests and required secrets of the one-command deploy."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    checkout: Path | None = None
+    checkout_env: str | None = "HOTDASH_CHECKOUT"
+    test_commands: list[list[str]] = Field(default_factory=list)
+    test_timeout_seconds: float = Field(default=1800.0, gt=0)
+    required_secrets: list[str] = Field(default_factory=lambda: ["DATABASE_URL"])
+
+    @field_validator("test_commands")
+    @classmethod
+    def _argv_lists(cls, value: list[list[str]]) -> list[list[str]]:
+        for i, argv in enumerate(value):
+            if not argv or not argv[0].strip():
+                raise ValueError(f"test_commands[{i}]: must be a non-empty argv list")
+            if argv[0].startswith("-"):
+                raise ValueError(f"test_commands[{i}]: the program must not start with '-'")
+        return value
+
+    def checkout_dir(self, env: Mapping[str, str], *, base: Path) -> Path | None:
+        """The checkout: the env override, else `checkout` relative to `base`; None if unset."""
+        raw = env.get(self.checkout_env) if self.checkout_env else None
+        if raw:
+            return Path(raw)
+        if self.checkout is None:
+            return None
+        return self.checkout if self.checkout.is_absolute() else base / self.checkout
+
+
+def parse_deploy_settings(deploy: Mapping[str, Any]) -> DeploySettings:
+    """Validate the `deploy:` mapping; InventoryError naming the field otherwise."""
+    try:
+        return DeploySettings.model_validate(dict(deploy))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"deploy.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InventoryError(problems) from None

@@ -1,0 +1,182 @@
+"""Deploys and rollbacks through flyctl (runbook: Deployment Procedures, Rollback).
+
+Mutations are never retried (a second `fly deploy` is a second release) and never cached,
+and each is audited before and after. The caller holds `tasks.app_lock.app_lock(app)`: one
+change of an app at a time, across flows. Reads of releases and status are idempotent and
+retried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from hotdash_ops import validation
+from hotdash_ops.errors import FlyctlError
+from hotdash_ops.flyctl import STRATEGIES, Flyctl
+from hotdash_ops.models import AppStatus, Release
+from hotdash_ops.release_choice import (
+    RollbackOutcome,
+    rollback_target,
+    running_release,
+    running_version,
+)
+from tasks import fly_access
+from tasks.audit import audit
+
+
+def failure_text(exc: FlyctlError) -> str:
+    """flyctl's own message, short: "`fly deploy` exited 1: Error: release v4 failed: ..."."""
+    words = []
+    for arg in exc.argv[1:]:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    command = "`fly " + " ".join(words) + "`"
+    said = exc.stderr.strip()[-1000:]
+    if exc.exit_code < 0 or not said:
+        return f"{command} failed: {exc.message}" + (f": {said}" if said else "")
+    return f"{command} exited {exc.exit_code}: {said}"
+
+
+def _current(fly: Flyctl, app: str) -> Release:
+    return running_release(fly.releases(app), fly.status(app))
+
+
+@task(name="list-releases", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def list_releases(app: str) -> list[Release]:
+    """Runbook Rollback, finding the last good image: `fly releases -a APP --json --image`."""
+    return fly_access.flyctl().releases(app)
+
+
+@task(name="app-status", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def app_status(app: str) -> AppStatus:
+    """Runbook: `fly status --app APP` (`--json`): the release and machines running now."""
+    return fly_access.flyctl().status(app)
+
+
+@task(name="deploy-image", cache_policy=NO_CACHE)
+def deploy_image(
+    app: str, image: str, *, actor: str, reason: str, strategy: str = "rolling"
+) -> Release:
+    """Runbook Deploy: `fly deploy -a APP --image IMAGE --strategy S --yes`.
+
+    Audits deploy.started, then deploy.completed or deploy.failed (with flyctl's message,
+    secrets removed); returns the release the app runs afterwards. Not retried.
+    """
+    validation.app_name(app)
+    validation.image_ref(image)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    fly = fly_access.flyctl()
+    detail = {"image": image, "strategy": strategy}
+    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
+    try:
+        fly.deploy(app, image, strategy=strategy)
+    except FlyctlError as exc:
+        audit(
+            actor=actor,
+            action="deploy.failed",
+            target=app,
+            detail={**detail, "error": failure_text(exc)},
+            reason=reason,
+        )
+        raise
+    release = _current(fly, app)
+    if release.image_ref != image:
+        get_run_logger().warning(
+            "%s runs v%s with %s after deploying %s", app, release.version, release.image_ref, image
+        )
+    audit(
+        actor=actor,
+        action="deploy.completed",
+        target=app,
+        detail={**detail, "version": release.version},
+        reason=reason,
+    )
+    return release
+
+
+@task(name="deploy-source", cache_policy=NO_CACHE)
+def deploy_source(app: str, source_dir: str, *, actor: str, reason: str) -> Release:
+    """Runbook Deploy from a checkout: `fly deploy -a APP --remote-only --yes` in the directory
+    (Fly's builders build the image). Audited like `deploy_image`; not retried."""
+    validation.app_name(app)
+    directory = Path(source_dir)
+    if not directory.is_dir():
+        raise ValueError(f"source_dir: {source_dir} is not a directory")
+    fly = fly_access.flyctl()
+    detail: dict[str, object] = {"source_dir": str(directory.resolve())}
+    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
+    try:
+        fly.deploy_source(app, directory)
+    except FlyctlError as exc:
+        audit(
+            actor=actor,
+            action="deploy.failed",
+            target=app,
+            detail={**detail, "error": failure_text(exc)},
+            reason=reason,
+        )
+        raise
+    release = _current(fly, app)
+    audit(
+        actor=actor,
+        action="deploy.completed",
+        target=app,
+        detail={**detail, "image": release.image_ref, "version": release.version},
+        reason=reason,
+    )
+    return release
+
+
+@task(name="rollback-app", cache_policy=NO_CACHE)
+def rollback_app(
+    app: str, *, actor: str, reason: str, target_version: int | None = None
+) -> RollbackOutcome:
+    """Runbook Rollback: `fly releases --json`, pick the newest complete release older than the
+    running one (hotdash_ops.release_choice), `fly deploy --image <its image> --strategy
+    immediate --yes`. Audits rollback.started, then rollback or rollback.failed. A refused
+    choice (ValueError) changes nothing. Not retried."""
+    validation.app_name(app)
+    fly = fly_access.flyctl()
+    releases = fly.releases(app)
+    status = fly.status(app)
+    current = running_version(releases, status)
+    if current is None:
+        raise ValueError(f"{app}: no running release to roll back from")
+    target = rollback_target(releases, current_version=current, target_version=target_version)
+    assert target.image_ref is not None  # rollback_target only returns releases with an image
+    from_image = next((m.image for m in status.machines if m.image), None)
+    detail: dict[str, object] = {
+        "from_version": current,
+        "from_image": from_image,
+        "to_version": target.version,
+        "image": target.image_ref,
+    }
+    audit(actor=actor, action="rollback.started", target=app, detail=detail, reason=reason)
+    try:
+        fly.deploy(app, target.image_ref, strategy="immediate")
+    except FlyctlError as exc:
+        audit(
+            actor=actor,
+            action="rollback.failed",
+            target=app,
+            detail={**detail, "error": failure_text(exc)},
+            reason=reason,
+        )
+        raise
+    after = _current(fly, app)
+    outcome = RollbackOutcome(
+        app=app,
+        from_version=current,
+        from_image=from_image,
+        to_version=target.version,
+        image=target.image_ref,
+        new_version=after.version,
+    )
+    audit(actor=actor, action="rollback", target=app, detail=outcome.model_dump(), reason=reason)
+    get_run_logger().info("%s (now release v%s)", outcome.describe(), after.version)
+    return outcome
