@@ -29,9 +29,7 @@ def app_state(flysim, app: str = STAGING) -> dict:  # type: ignore[no-untyped-de
 
 
 def add_failed_release_c(flysim) -> None:  # type: ignore[no-untyped-def]
-    flysim.patch_app(
-        STAGING, releases_add=[{"version": 4, "status": "failed", "image": C_IMAGE}]
-    )
+    flysim.patch_app(STAGING, releases_add=[{"version": 4, "status": "failed", "image": C_IMAGE}])
 
 
 def run_release_c_on_the_machines(flysim) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +168,9 @@ async def test_smoke_failure_after_rollback_fails_the_run(flysim, tmp_path: Path
         ),
     ],
 )
-async def test_bad_parameters_are_refused_naming_the_field(flysim, params: dict, field: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+async def test_bad_parameters_are_refused_naming_the_field(
+    flysim, params: dict, field: str
+) -> None:  # type: ignore[no-untyped-def,type-arg]
     with pytest.raises(ParameterTypeError, match=field):
         await rollback(**params)
     assert flysim.state()["mutations"] == []
