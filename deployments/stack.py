@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import secrets
 import signal
@@ -121,6 +122,10 @@ class StackConfig:
                 FLY_APP_URL_TEMPLATE=f"{self.flysim_url}/_apps/{{app}}",
                 SUPABASE_URL=f"{self.flysim_url}/_ext/supabase/rest/v1/",
                 FLY_API_TOKEN=os.environ.get("FLY_API_TOKEN") or _scenario_token(self.scenario),
+                # deploy-staging runs the inventory's npm test scripts here.
+                HOTDASH_CHECKOUT=os.environ.get(
+                    "HOTDASH_CHECKOUT", str(ROOT / "deployments/demo-checkout")
+                ),
             )
         return env
 
@@ -255,25 +260,42 @@ class Stack:
         say(f"worker        polling work pool '{WORK_POOL}'")
 
     def run_health_check(self) -> dict[str, object]:
-        """Run daily-health-check through the worker and return its outcome."""
-        os.environ.update(self.env)  # before Prefect is imported: its settings come from here
-        from prefect import get_client
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-        from prefect.deployments import run_deployment
+        """Run daily-health-check through the worker and return its outcome.
 
-        run = run_deployment(HEALTH_DEPLOYMENT, timeout=300, poll_interval=1)
-        with get_client(sync_client=True) as client:
-            artifacts = client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
-            )
-        report = next((a.data for a in artifacts if a.type == "markdown"), "")
-        state = run.state
-        return {
-            "flow_run_id": str(run.id),
-            "state": state.name if state else "unknown",
-            "message": state.message if state else "",
-            "report": report,
-        }
+        A child process does it: Prefect's clients keep background threads that would hold this
+        process open after the server it talks to has been stopped.
+        """
+        out = subprocess.run(
+            [str(BIN / "python"), __file__, "run-deployment", HEALTH_DEPLOYMENT],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+
+def run_deployment_and_report(name: str) -> dict[str, object]:
+    """Run a deployment, wait for its end, and return its state and markdown artifact."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(name, timeout=600, poll_interval=1)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+    report = next((a.data for a in artifacts if a.type == "markdown"), "")
+    state = run.state
+    return {
+        "flow_run_id": str(run.id),
+        "state": state.name if state else "unknown",
+        "message": state.message if state else "",
+        "report": report,
+    }
 
 
 def say(line: str) -> None:
@@ -326,9 +348,18 @@ def demo(config: StackConfig, *, keep_running: bool = True) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["demo"], help="demo: stand up, run, stay up")
+    parser.add_argument(
+        "command",
+        choices=["demo", "run-deployment"],
+        help="demo: stand up, run the health check, stay up; "
+        "run-deployment NAME: run one deployment on a stack that is up and print its outcome",
+    )
+    parser.add_argument("name", nargs="?", default=HEALTH_DEPLOYMENT)
     parser.add_argument("--once", action="store_true", help="stop after the health check")
     args = parser.parse_args(argv)
+    if args.command == "run-deployment":
+        print(json.dumps(run_deployment_and_report(args.name)))
+        return 0
     return demo(StackConfig.from_env(), keep_running=not args.once)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port
@@ -55,6 +56,13 @@ def test_make_demo_runs_the_health_check_and_stops_cleanly(tmp_path: Path) -> No
         # The time is reported (README), not asserted: this machine's load varies.
         print(f"make demo printed its health check after {elapsed:.1f} s")
         assert port_open(prefect_port) and port_open(flysim_port)
+        # The Prefect API is not open: without the auth string a request is refused.
+        api = f"http://127.0.0.1:{prefect_port}/api"
+        assert httpx.post(f"{api}/flow_runs/filter", json={}).status_code == 401
+        auth_string = (tmp_path / "state" / "prefect-auth-string").read_text().strip()
+        user, password = auth_string.split(":", 1)
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}, auth=(user, password))
+        assert runs.status_code == 200 and len(runs.json()) >= 1
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)

@@ -1,0 +1,135 @@
+"""Scaling Operations as tasks: read how an app is scaled, change vm size, machine count and
+min running / auto-stop. Used by `scale-app` and by `incident-response` (scale up).
+
+The caller holds the app's lock (`tasks.app_lock.app_lock`). Mutations are never retried (a
+failed `fly scale` may have half applied; a person looks at the before/after first). Each
+mutation is audited, also when it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from hotdash_ops.scaling import (
+    AppScale,
+    AutoStop,
+    ScalePlan,
+    VmSize,
+    apply_service_settings,
+    describe_app,
+    scaled_machines,
+)
+from tasks import fly_access
+from tasks.audit import audit
+
+
+@task(name="read-app-scale")
+async def read_app_scale(app: str) -> AppScale:
+    """Runbook: Check current size (`fly status --app <app>`, `fly scale show`), read through the
+    Machines API (`GET /v1/apps/{app}/machines`; the client retries the read)."""
+    async with fly_access.machines_client() as client:
+        machines = await client.list_machines(app)
+    return describe_app(app, machines)
+
+
+def _audited(
+    action: str, app: str, detail: dict[str, Any], *, actor: str, reason: str, error: str | None
+) -> None:
+    outcome = {"outcome": "failed", "error": error} if error else {"outcome": "ok"}
+    audit(actor=actor, action=action, target=app, detail={**detail, **outcome}, reason=reason)
+
+
+@task(name="scale-vm")
+async def scale_vm(
+    app: str, size: VmSize, memory_mb: int | None, *, actor: str, reason: str
+) -> str:
+    """Runbook: Vertical Scaling: `fly scale vm SIZE -a APP [--vm-memory MB]`."""
+    detail: dict[str, Any] = {"size": size.value, "memory_mb": memory_mb}
+    try:
+        result = await asyncio.to_thread(
+            fly_access.flyctl().scale_vm, app, size.value, memory_mb=memory_mb
+        )
+    except Exception as exc:
+        _audited("scale.vm", app, detail, actor=actor, reason=reason, error=str(exc))
+        raise
+    _audited("scale.vm", app, detail, actor=actor, reason=reason, error=None)
+    get_run_logger().info("%s: scaled vm to %s (%s MB)", app, size.value, memory_mb or "default")
+    return result.stdout.strip()
+
+
+@task(name="scale-count")
+async def scale_count(
+    app: str, count: int, max_per_region: int | None, *, actor: str, reason: str
+) -> str:
+    """Runbook: Horizontal Scaling: `fly scale count N -a APP [--max-per-region M] --yes`."""
+    detail: dict[str, Any] = {"count": count, "max_per_region": max_per_region}
+    try:
+        result = await asyncio.to_thread(
+            fly_access.flyctl().scale_count, app, count, max_per_region=max_per_region
+        )
+    except Exception as exc:
+        _audited("scale.count", app, detail, actor=actor, reason=reason, error=str(exc))
+        raise
+    _audited("scale.count", app, detail, actor=actor, reason=reason, error=None)
+    get_run_logger().info("%s: scaled to %d machine(s)", app, count)
+    return result.stdout.strip()
+
+
+@task(name="set-min-running")
+async def set_min_running(
+    app: str, min_running: int | None, auto_stop: AutoStop | None, *, actor: str, reason: str
+) -> int:
+    """Runbook: Auto-scaling "set min/max machines" (`fly autoscale`, removed from flyctl):
+    `autostop` / `autostart` / `min_machines_running` on every machine's services, through the
+    Machines API (`POST /v1/apps/{app}/machines/{id}` with the whole config). Returns how many
+    machines were updated; machines already set as asked are left alone."""
+    detail: dict[str, Any] = {
+        "min_running": min_running,
+        "auto_stop": auto_stop.value if auto_stop else None,
+    }
+    updated: list[str] = []
+    try:
+        async with fly_access.machines_client() as client:
+            for machine in scaled_machines(await client.list_machines(app)):
+                if machine.config is None:
+                    # Without the full config an update would replace it with a partial one.
+                    raise RuntimeError(
+                        f"machine {machine.id}: config unknown (host unreachable); not updated"
+                    )
+                config = apply_service_settings(
+                    machine.config, min_running=min_running, auto_stop=auto_stop
+                )
+                if config == machine.config:
+                    continue
+                await client.update_machine(
+                    app, machine.id, config, current_version=machine.version
+                )
+                updated.append(machine.id)
+    except Exception as exc:
+        detail["machines"] = updated
+        _audited("scale.services", app, detail, actor=actor, reason=reason, error=str(exc))
+        raise
+    detail["machines"] = updated
+    _audited("scale.services", app, detail, actor=actor, reason=reason, error=None)
+    get_run_logger().info("%s: service settings updated on %d machine(s)", app, len(updated))
+    return len(updated)
+
+
+async def apply_scale_plan(plan: ScalePlan, *, actor: str, reason: str) -> list[str]:
+    """Run the plan's steps in order (vm, count, services); only the given ones run."""
+    done: list[str] = []
+    if plan.vm_size is not None:
+        await scale_vm(plan.app, plan.vm_size, plan.memory_mb, actor=actor, reason=reason)
+        done.append("vm")
+    if plan.count is not None:
+        await scale_count(plan.app, plan.count, plan.max_per_region, actor=actor, reason=reason)
+        done.append("count")
+    if plan.changes_services:
+        await set_min_running(
+            plan.app, plan.min_running, plan.auto_stop, actor=actor, reason=reason
+        )
+        done.append("services")
+    return done

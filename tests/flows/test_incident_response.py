@@ -1,0 +1,326 @@
+"""incident-response against flysim (real HTTP, flysim-fly as a subprocess) and a real Prefect
+server: the pause form is answered through the API, as the UI's Resume dialog does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.input.actions import read_flow_run_input
+
+from flows.incident_response import incident_response
+from hotdash_ops.incident import Severity
+from hotdash_ops.machines_client import MachinesClient
+from hotdash_ops.models import MachineConfig
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+APP = "hotdash-staging"
+BAD_IMAGE = "registry.fly.io/hotdash-staging:bad"
+GOOD_IMAGE = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"  # v3
+STEPS = ["detected", "assessed", "decided", "acted", "recovered"]
+
+
+@pytest.fixture(autouse=True)
+def fast_pause(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
+
+
+@pytest.fixture
+def status_page(monkeypatch) -> Iterator[list[dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """A real local HTTP receiver as the status page webhook; yields the bodies it got."""
+    received: list[dict] = []  # type: ignore[type-arg]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            length = int(self.headers.get("Content-Length", "0"))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
+    data.update(sections)
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(path))
+
+
+async def deployed_bad_release_ten_minutes_ago(flysim) -> None:  # type: ignore[no-untyped-def]
+    """Release v4 (the bad image) created ten minutes ago, and the machines running it."""
+    flysim.patch_app(
+        APP,
+        releases_add=[
+            {"version": 4, "status": "complete", "image": BAD_IMAGE, "created_minutes_ago": 10}
+        ],
+    )
+    async with MachinesClient(base_url=flysim.url, token=flysim.token) as client:
+        for machine in await client.list_machines(APP):
+            assert machine.config is not None
+            data = machine.config.to_api()
+            data["image"] = BAD_IMAGE
+            data["metadata"]["fly_release_version"] = "4"
+            await client.update_machine(APP, machine.id, MachineConfig.model_validate(data))
+    assert flysim.state()["apps"][APP]["endpoints"]["/health"]["status"] == 503
+
+
+async def wait_for_paused(app: str = APP, timeout: float = 60) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while time.monotonic() < deadline:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["incident-response"])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                ),
+            )
+            runs = [r for r in runs if r.parameters.get("app") == app]
+            if runs:
+                return runs[0]
+            await asyncio.sleep(0.2)
+    raise TimeoutError("no paused incident-response run")
+
+
+async def resume(run: FlowRun, run_input: dict) -> None:  # type: ignore[type-arg]
+    async with get_client() as client:
+        result = await client.resume_flow_run(run.id, run_input=run_input)
+    assert result.status.value == "ACCEPT", result.details
+
+
+async def artifact(state, key: str) -> str:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    [found] = [a for a in artifacts if a.key == key]
+    return str(found.data)
+
+
+def timeline_rows(postmortem: str) -> list[tuple[datetime, str, str]]:
+    section = postmortem.split("## Timeline", 1)[1].split("##", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        m = re.match(
+            r"\| (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ([^|]+) \| (.*) \| (run|audit) \|$", line
+        )
+        if m:
+            rows.append((datetime.fromisoformat(m[1]), m[2].strip(), m[4]))
+    return rows
+
+
+def audit_records(tmp_path: Path) -> list[dict]:  # type: ignore[type-arg]
+    path = tmp_path / "state" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
+    flysim, tmp_path, status_page
+) -> None:  # type: ignore[no-untyped-def]
+    await deployed_bad_release_ten_minutes_ago(flysim)
+    run = asyncio.create_task(
+        incident_response(
+            app=APP,
+            severity=Severity.P1,
+            summary="staging answers 503 since the last deploy",
+            reported_by="alice@hotdash.test",
+            return_state=True,
+        )
+    )
+    paused = await wait_for_paused()
+    # The form offers the actions with the recommendation preselected, and who decides.
+    schema = await read_flow_run_input("paused-incident-decision-schema", flow_run_id=paused.id)
+    props = schema["properties"]
+    assert props["decided_by"]["description"] == "Who decides (name or e-mail)"
+    assert "decided_by" in schema["required"]
+    action = props["action"]
+    enum = action.get("enum") or schema["definitions"]["Action"]["enum"]
+    assert sorted(enum) == ["none", "restart", "rollback", "scale_up"]
+    assert action["default"] == "rollback"
+    form_text = await read_flow_run_input(
+        "paused-incident-decision-description", flow_run_id=paused.id
+    )
+    assert "deploy in the last hours" in form_text and "release v4" in form_text
+    assert "10 min ago" in form_text
+    assert "health failing" in form_text and "Recommended: `rollback`" in form_text
+    assert flysim.state()["apps"][APP]["current_image"] == BAD_IMAGE  # nothing done yet
+
+    await resume(paused, {"action": "rollback", "decided_by": "bob@hotdash.test"})
+    state = await asyncio.wait_for(run, 90)
+    assert state.is_completed(), state.message
+    assert "rollback by bob@hotdash.test" in state.message and "recovered" in state.message
+
+    app_state = flysim.state()["apps"][APP]
+    assert app_state["current_image"] == GOOD_IMAGE
+    assert app_state["releases"][-1] == {**app_state["releases"][-1], "version": 5,
+                                         "image": GOOD_IMAGE, "status": "complete"}  # fmt: skip
+    assert app_state["endpoints"]["/health"]["status"] == 200
+
+    postmortem = await artifact(state, f"postmortem-{APP}")
+    rows = timeline_rows(postmortem)
+    run_steps = [(at, step) for at, step, source in rows if source == "run"]
+    assert [step for _, step in run_steps] == STEPS
+    times = [at for at, _ in run_steps]
+    assert times == sorted(times)
+    assert [at for at, _, _ in rows] == sorted(at for at, _, _ in rows)
+    audit_steps = [step for _, step, source in rows if source == "audit"]
+    assert audit_steps.index("rollback") > audit_steps.index("incident.decided")
+    assert "## Root cause" in postmortem and "## Follow-ups" in postmortem
+    assert "| 5xx ratio | 27.0% | 0.2% |" in postmortem  # metrics before and after
+
+    log = (tmp_path / "state" / "incident-log.md").read_text()
+    assert log.startswith("# Incident log")
+    assert f"P1 {APP}: staging answers 503 since the last deploy" in log
+    assert "decided by bob@hotdash.test" in log and "- **Recovered**: yes" in log
+
+    actions = [(r["action"], r["actor"]) for r in audit_records(tmp_path)]
+    assert ("incident.opened", "alice@hotdash.test") in actions
+    assert ("rollback", "bob@hotdash.test") in actions
+    notes = (tmp_path / "state" / "notifications.jsonl").read_text().splitlines()
+    subjects = [json.loads(n)["subject"] for n in notes]
+    assert subjects[0].startswith(f"[P1] {APP}: incident opened (")
+    assert f"[P1] {APP}: mitigated, the app has recovered" in subjects
+    assert [(b["component"], b["status"], b["severity"]) for b in status_page] == [
+        (APP, "investigating", "P1"),
+        (APP, "monitoring", "P1"),
+    ]
+    assert (
+        status_page[0]["message"]
+        == "We are investigating: staging answers 503 since the last deploy"
+    )
+
+
+async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flysim.patch_app("hotdash-chatwoot", metrics={"mem_pct": 96})
+    run = asyncio.create_task(
+        incident_response(
+            app="hotdash-chatwoot",
+            severity=Severity.P2,
+            summary="chatwoot slow",
+            reported_by="alice",
+            return_state=True,
+        )
+    )
+    paused = await wait_for_paused("hotdash-chatwoot")
+    # Only who decides: the preselected recommendation is what runs.
+    await resume(paused, {"decided_by": "carol"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed(), state.message
+    assert state.message.startswith("hotdash-chatwoot: restart by carol")
+    kinds = [m["kind"] for m in flysim.state()["mutations"]]
+    assert kinds == ["restart"]
+
+
+async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
+    flysim, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    inventory_with(
+        tmp_path,
+        monkeypatch,
+        incident={"p0_auto_act": [APP], "cooldown_minutes": 30, "max_auto_actions_per_hour": 1},
+    )
+    await deployed_bad_release_ten_minutes_ago(flysim)
+    first = await asyncio.wait_for(
+        incident_response(
+            app=APP,
+            severity=Severity.P0,
+            summary="staging down",
+            reported_by="monitor",
+            return_state=True,
+        ),
+        90,
+    )
+    assert first.is_completed(), first.message
+    assert "rollback by incident-response (automatic, P0)" in first.message
+    decided = [r for r in audit_records(tmp_path) if r["action"] == "incident.decided"]
+    assert decided[-1]["detail"]["automatic"] is True
+
+    # Straight after: the cool-down (and the hourly limit) hand the next P0 to a person.
+    flysim.patch_app(APP, endpoints={"/health": {"status": 503}})
+    second = asyncio.create_task(
+        incident_response(
+            app=APP,
+            severity=Severity.P0,
+            summary="staging down again",
+            reported_by="monitor",
+            return_state=True,
+        )
+    )
+    paused = await wait_for_paused()
+    form_text = await read_flow_run_input(
+        "paused-incident-decision-description", flow_run_id=paused.id
+    )
+    assert "automatic action(s) on hotdash-staging in the last hour (limit 1" in form_text
+    before = flysim.state()["mutations"]
+    await resume(paused, {"action": "none", "decided_by": "dave"})
+    state = await asyncio.wait_for(second, 60)
+    assert state.is_completed(), state.message
+    assert flysim.state()["mutations"] == before  # "none" changes nothing
+
+
+async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = asyncio.create_task(
+        incident_response(
+            app=APP, severity=Severity.P2, summary="first", reported_by="a", return_state=True
+        )
+    )
+    paused = await wait_for_paused()
+    second = await incident_response(
+        app=APP, severity=Severity.P1, summary="again", reported_by="b", return_state=True
+    )
+    assert second.is_completed()
+    assert second.message == (
+        f"{APP}: an incident is already open in run {paused.name}; nothing done here"
+    )
+    await resume(paused, {"action": "none", "decided_by": "a"})
+    state = await asyncio.wait_for(first, 60)
+    assert state.is_completed(), state.message
+    log = (tmp_path / "state" / "incident-log.md").read_text()
+    assert log.count("\n## ") == 1  # one incident, one entry
+
+
+async def test_unknown_app_is_refused_before_anything_happens(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    before = flysim.state()
+    state = await incident_response(
+        app="hotdash-nope", severity=Severity.P1, summary="x", reported_by="a", return_state=True
+    )
+    assert state.is_failed()
+    exc = await state.result(raise_on_failure=False)
+    assert isinstance(exc, ValueError)
+    assert "app: app 'hotdash-nope' is not in the inventory" in str(exc)
+    assert flysim.state() == before
+    assert not (tmp_path / "state" / "audit.jsonl").exists()

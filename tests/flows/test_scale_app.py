@@ -1,0 +1,142 @@
+"""scale-app against flysim (real HTTP, flysim-fly as a subprocess) and a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from flows.scale_app import scale_app
+from hotdash_ops.scaling import AutoStop, ScaleError, VmSize
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+APP = "hotdash-staging"
+
+
+def machines_of(flysim, app: str = APP) -> list[dict]:  # type: ignore[no-untyped-def]
+    return flysim.state()["apps"][app]["machines"]
+
+
+def audit_actions(tmp_path) -> list[dict]:  # type: ignore[no-untyped-def]
+    path = tmp_path / "state" / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def artifact_of(state) -> str:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    [artifact] = [a for a in artifacts if a.key == f"scale-{APP}"]
+    return str(artifact.data)
+
+
+async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert len(machines_of(flysim)) == 1
+    state = await scale_app(app=APP, count=3, return_state=True)
+    assert state.is_completed(), state.message
+    machines = machines_of(flysim)
+    assert len(machines) == 3
+    # Only the count was asked: size and services are as before on every machine.
+    assert {m["config"]["guest"]["memory_mb"] for m in machines} == {512}
+    assert {m["config"]["services"][0]["min_machines_running"] for m in machines} == {0}
+    kinds = [m["kind"] for m in flysim.state()["mutations"]]
+    assert kinds == ["scale_count"]
+    report = await artifact_of(state)
+    assert "| machines | 1 | 3 **(changed)** |" in report
+    assert "| size | shared-cpu-1x 512 MB | shared-cpu-1x 512 MB |" in report
+    [record] = audit_actions(tmp_path)
+    assert record["action"] == "scale.count" and record["target"] == APP
+    assert record["detail"]["count"] == 3 and record["detail"]["outcome"] == "ok"
+
+
+async def test_vm_size_and_memory_change_every_machine(flysim) -> None:  # type: ignore[no-untyped-def]
+    state = await scale_app(
+        app="hotdash-production", vm_size=VmSize.PERFORMANCE_1X, memory_mb=4096, return_state=True
+    )
+    assert state.is_completed(), state.message
+    guests = [m["config"]["guest"] for m in machines_of(flysim, "hotdash-production")]
+    assert len(guests) == 2
+    assert all(g == {"cpu_kind": "performance", "cpus": 1, "memory_mb": 4096} for g in guests), (
+        guests
+    )
+    assert [m["kind"] for m in flysim.state()["mutations"]] == ["scale_vm"]
+
+
+async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = await scale_app(
+        app="hotdash-llamaindex-mcp", min_running=0, auto_stop=AutoStop.STOP, return_state=True
+    )
+    assert state.is_completed(), state.message
+    [machine] = machines_of(flysim, "hotdash-llamaindex-mcp")
+    service = machine["config"]["services"][0]
+    assert (service["autostop"], service["autostart"], service["min_machines_running"]) == (
+        "stop",
+        True,
+        0,
+    )
+    assert machine["config"]["guest"]["memory_mb"] == 1024  # untouched
+    assert [m["kind"] for m in flysim.state()["mutations"]] == ["machine_update"]
+    [record] = audit_actions(tmp_path)
+    assert record["action"] == "scale.services"
+    assert record["detail"]["machines"] == [machine["id"]]
+
+
+async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None:  # type: ignore[no-untyped-def]
+    state = await scale_app(app=APP, count=2, min_running=2, return_state=True)
+    assert state.is_completed(), state.message
+    machines = machines_of(flysim)
+    assert len(machines) == 2
+    assert [m["config"]["services"][0]["min_machines_running"] for m in machines] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"app": APP, "vm_size": VmSize.SHARED_CPU_1X, "memory_mb": 4096},
+            "memory_mb: shared-cpu-1x takes 256-2048 MB (shared: 256-2048 MB per CPU), not 4096",
+        ),
+        (
+            {"app": APP, "count": 11},
+            "count: 11 is over the maximum of 10 machines for hotdash-staging "
+            "(inventory scaling.max_count)",
+        ),
+        (
+            {"app": "hotdash-nope", "count": 2},
+            "app: 'hotdash-nope' is not in the inventory",
+        ),
+        (
+            {"app": APP, "count": 3, "max_per_region": 1},
+            "max_per_region: 3 machines do not fit in 1 region(s) (ord) with at most 1 per region",
+        ),
+        (
+            {"app": APP, "min_running": 2},
+            "min_running: 2 is more than the 1 machines hotdash-staging has",
+        ),
+    ],
+)
+async def test_refused_requests_change_nothing(flysim, tmp_path, params, message) -> None:  # type: ignore[no-untyped-def]
+    before = flysim.state()
+    state = await scale_app(**params, return_state=True)
+    assert state.is_failed()
+    exc = await state.result(raise_on_failure=False)
+    assert isinstance(exc, ScaleError)
+    assert message in str(exc)
+    assert flysim.state() == before
+    assert audit_actions(tmp_path) == []
+
+
+async def test_refusal_is_explained_in_the_artifact(flysim) -> None:  # type: ignore[no-untyped-def]
+    state = await scale_app(app=APP, count=11, return_state=True)
+    assert state.is_failed()
+    report = await artifact_of(state)
+    assert "refused" in report and "Nothing was changed" in report
+    assert "count: 11 is over the maximum of 10" in report
