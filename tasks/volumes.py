@@ -1,0 +1,144 @@
+"""Cost Management / Volume Management: list, extend and delete volumes.
+
+Listing reads the Machines API (`fly volumes list -a APP --json`); extending and deleting go
+through flyctl (`fly volumes extend`, `fly volumes delete`), under the app's lock, audited,
+sent once. Every refusal (a size that does not grow the volume, a volume that is attached)
+happens before any fly command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from hotdash_ops import volume_actions
+from hotdash_ops.errors import FlyError
+from hotdash_ops.models import Volume
+from tasks import fly_access
+from tasks.app_lock import app_lock
+from tasks.audit import audit
+from tasks.fleet_reads import for_each_app
+
+
+@task(name="list-volumes", cache_policy=NO_CACHE)
+async def list_volumes(apps: list[str]) -> dict[str, list[Volume] | str]:
+    """Runbook: `fly volumes list --app <app>` for each app (errors per app as text)."""
+    async with fly_access.machines_client() as client:
+        return await for_each_app(apps, client.list_volumes)
+
+
+async def _current(app: str, volume_id: str) -> Volume:
+    async with fly_access.machines_client() as client:
+        for volume in await client.list_volumes(app):
+            if volume.id == volume_id:
+                return volume
+    raise ValueError(f"volume_id: {volume_id} is not a volume of {app}")
+
+
+class ExtendOutcome(BaseModel):
+    """A volume extended: its new size and whether its machine must restart to see it."""
+
+    app: str
+    volume_id: str
+    from_gb: int
+    to_gb: int
+    needs_restart: bool
+    attached_machine_id: str | None
+
+
+@task(name="extend-volume", retries=0, cache_policy=NO_CACHE)
+async def extend_volume(
+    app: str, volume_id: str, size_gb: int, *, actor: str, reason: str | None = None
+) -> ExtendOutcome:
+    """Runbook: `fly volumes extend <volume-id> --size N --app <app>`: grow only."""
+    volume = await _current(app, volume_id)
+    volume_actions.check_extend(volume, size_gb)  # refuses before any fly command
+    detail = {"volume_id": volume_id, "from_gb": volume.size_gb, "to_gb": size_gb}
+    async with app_lock(app):
+        try:
+            result = await asyncio.to_thread(
+                fly_access.flyctl().volume_extend, app, volume_id, size_gb
+            )
+        except Exception as exc:
+            audit(
+                actor=actor,
+                action="volume.extend",
+                target=app,
+                detail={**detail, "outcome": "failed", "error": str(exc)},
+                reason=reason,
+            )
+            raise
+    outcome = ExtendOutcome(
+        app=app,
+        volume_id=volume_id,
+        from_gb=volume.size_gb,
+        to_gb=result.volume.size_gb,
+        needs_restart=volume_actions.needs_restart(result.needs_restart, result.volume),
+        attached_machine_id=result.volume.attached_machine_id,
+    )
+    audit(
+        actor=actor,
+        action="volume.extend",
+        target=app,
+        detail={**outcome.model_dump(), "outcome": "ok"},
+        reason=reason,
+    )
+    return outcome
+
+
+class DeleteOutcome(BaseModel):
+    """One volume of the confirmed list: deleted, or why not."""
+
+    app: str
+    volume_id: str
+    deleted: bool
+    note: str = ""
+
+
+@task(name="delete-volume", retries=0, cache_policy=NO_CACHE)
+async def delete_volume(
+    app: str, volume_id: str, *, actor: str, reason: str | None = None
+) -> DeleteOutcome:
+    """Runbook: `fly volumes delete <volume-id> --app <app>`, only if still unattached."""
+    logger = get_run_logger()
+    async with app_lock(app):
+        try:
+            volume = await _current(app, volume_id)
+        except ValueError:
+            return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note="already gone")
+        if not volume_actions.VolumeRow(
+            app=app,
+            id=volume.id,
+            name=volume.name,
+            size_gb=volume.size_gb,
+            region=volume.region,
+            state=volume.state,
+            attached_machine_id=volume.attached_machine_id or None,
+            monthly=0.0,
+        ).unused:
+            note = f"not deleted: now {volume.state}, attached to {volume.attached_machine_id}"
+            logger.warning("%s %s", volume_id, note)
+            return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=note)
+        detail = {"volume_id": volume_id, "name": volume.name, "size_gb": volume.size_gb}
+        try:
+            await asyncio.to_thread(fly_access.flyctl().volume_delete, app, volume_id)
+        except FlyError as exc:
+            audit(
+                actor=actor,
+                action="volume.delete",
+                target=app,
+                detail={**detail, "outcome": "failed", "error": str(exc)},
+                reason=reason,
+            )
+            return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=str(exc))
+    audit(
+        actor=actor,
+        action="volume.delete",
+        target=app,
+        detail={**detail, "outcome": "ok"},
+        reason=reason,
+    )
+    return DeleteOutcome(app=app, volume_id=volume_id, deleted=True)

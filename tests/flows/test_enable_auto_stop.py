@@ -1,0 +1,129 @@
+"""enable-auto-stop against flysim's cost-known scenario and a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from prefect.exceptions import ParameterTypeError
+
+from flows.enable_auto_stop import ARTIFACT_KEY, enable_auto_stop
+from tests.flows.cost_sim import (  # noqa: F401  (fixtures)
+    artifacts_of,
+    cost_sim_fixture,
+    cost_sim_server_fixture,
+    prices,
+)
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+BACKGROUND = ["hotdash-agent-service", "hotdash-llamaindex-mcp"]
+
+
+def services(state: dict, app: str) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+    """machine id -> [(autostop, autostart, min_machines_running)] per service."""
+    return {
+        m["id"]: [
+            (s["autostop"], s["autostart"], s["min_machines_running"])
+            for s in m["config"].get("services", [])
+        ]
+        for m in state["apps"][app]["machines"]
+    }
+
+
+def audit_records() -> list[dict]:  # type: ignore[type-arg]
+    path = Path(os.environ["HOTDASH_STATE_DIR"]) / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_dry_run_shows_exact_changes_and_saving_and_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    before = cost_sim.state()
+    state = await enable_auto_stop(return_state=True)
+    assert state.is_completed(), state.message
+    after = cost_sim.state()
+    assert after["apps"] == before["apps"]
+    assert after["mutations"] == []
+    assert audit_records() == []
+
+    p = prices()
+    agent = p.presets["shared"][1] + 0.75 * p.extra_ram_per_gb_month
+    saving = (agent - p.stopped_rootfs_gb * p.stopped_rootfs_per_gb_month) * 0.5
+    assert state.message == (
+        f"dry run: 1 machine(s) would change, saving about ${saving:,.2f}/month"
+    )
+    report = (await artifacts_of(state))[ARTIFACT_KEY]
+    assert "dry run: nothing changed" in report
+    assert (
+        "| hotdash-agent-service | agtrun000001 | started | 8002 | "
+        "autostop=off, autostart=True, min_machines_running=1 | "
+        "autostop=stop, autostart=True, min_machines_running=0 |"
+    ) in report
+    assert (
+        "| hotdash-llamaindex-mcp | mcprun000001 | started | | already set | no change |" in report
+    )
+    # Default: the inventory's background services only.
+    assert "hotdash-staging" not in report and "hotdash-chatwoot" not in report
+
+
+async def test_applying_sets_every_machine_and_a_rerun_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    state = await enable_auto_stop(dry_run=False, requested_by="Dana Ops", return_state=True)
+    assert state.is_completed(), state.message
+    after = cost_sim.state()
+    for app in BACKGROUND:
+        for machine, settings in services(after, app).items():
+            assert settings == [("stop", True, 0)], (app, machine)
+    assert [(m["app"], m["kind"], m["detail"]["machine"]) for m in after["mutations"]] == [
+        ("hotdash-agent-service", "machine_update", "agtrun000001")
+    ]
+    # Nothing else in the machine's config changed.
+    [agent] = after["apps"]["hotdash-agent-service"]["machines"]
+    assert agent["config"]["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024}
+    assert agent["config"]["services"][0]["internal_port"] == 8002
+    assert agent["config"]["services"][0]["checks"][0]["path"] == "/health"
+    [record] = audit_records()
+    assert (record["actor"], record["action"], record["target"]) == (
+        "Dana Ops",
+        "autostop.enable",
+        "hotdash-agent-service",
+    )
+    assert record["detail"]["machine_id"] == "agtrun000001"
+    assert record["detail"]["outcome"] == "ok"
+    assert record["detail"]["services"][0]["before"]["autostop"] == "off"
+
+    again = await enable_auto_stop(dry_run=False, return_state=True)
+    assert again.is_completed(), again.message
+    assert again.message.startswith("0 machine(s) updated")
+    assert len(cost_sim.state()["mutations"]) == 1
+    assert len(audit_records()) == 1
+
+
+async def test_min_machines_running_on_chosen_apps_including_stopped_machines(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    state = await enable_auto_stop(
+        apps=["hotdash-staging"], min_machines_running=1, dry_run=False, return_state=True
+    )
+    assert state.is_completed(), state.message
+    assert services(cost_sim.state(), "hotdash-staging") == {
+        "stgrun000001": [("stop", True, 1)],
+        "stgstop00001": [("stop", True, 1)],
+    }
+    # Keeping one machine running where none had to: a cost, shown as a negative saving.
+    assert "saving about -$" in state.message
+
+
+async def test_an_unknown_app_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    state = await enable_auto_stop(
+        apps=["hotdash-agent-service", "hotdash-nope"], dry_run=False, return_state=True
+    )
+    assert state.is_failed()
+    assert "nothing changed, could not read hotdash-nope" in state.message
+    assert cost_sim.state()["mutations"] == []
+
+
+async def test_a_bad_app_name_is_refused_before_anything(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ParameterTypeError, match="is not a Fly app name"):
+        await enable_auto_stop(apps=["Bad_App"], dry_run=False)
+    assert cost_sim.state()["mutations"] == []

@@ -1,0 +1,190 @@
+"""manage-volumes against flysim's cost-known scenario (flysim-fly as flyctl) and a real
+Prefect server; the confirmation is given through the API, as the UI's resume form does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.flow_runs import aresume_flow_run
+from prefect.input.actions import read_flow_run_input
+
+from flows.manage_volumes import manage_volumes
+from tests.flows.cost_sim import (  # noqa: F401  (fixtures)
+    artifacts_of,
+    cost_sim_fixture,
+    cost_sim_server_fixture,
+    prices,
+    volumes_of,
+)
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+UNUSED = "vol_stgold000000001"
+
+
+def audit_records() -> list[dict]:  # type: ignore[type-arg]
+    path = Path(os.environ["HOTDASH_STATE_DIR"]) / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def paused_run_id(seen: set[str], timeout: float = 60) -> str:
+    """The manage-volumes run that paused (and was not seen before)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with get_client() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                ),
+                sort=FlowRunSort.START_TIME_DESC,
+            )
+            fresh = [r for r in runs if str(r.id) not in seen]
+            if fresh:
+                return str(fresh[0].id)
+            await asyncio.sleep(0.2)
+    raise TimeoutError("manage-volumes never paused")
+
+
+async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    state = await manage_volumes(return_state=True)
+    assert state.is_completed(), state.message
+    rows = {r["id"]: r for r in (await artifacts_of(state))["manage-volumes-list"]}
+    vol = prices().volume_per_gb_month
+    assert {
+        k: (r["size_gb"], r["attached_machine"], r["monthly_cost"]) for k, r in rows.items()
+    } == {
+        "vol_stgdata00000001": (3, "stgrun000001", round(3 * vol, 2)),
+        UNUSED: (5, "", round(5 * vol, 2)),
+        "vol_mcpindex0000001": (10, "mcprun000001", round(10 * vol, 2)),
+        "vol_cwtstore0000001": (10, "cwtrun000001", round(10 * vol, 2)),
+    }
+    assert state.message == f"4 volume(s), ${28 * vol:,.2f}/month"
+
+
+async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    before = cost_sim.state()
+    state = await manage_volumes(action="delete-unused", return_state=True)
+    assert state.is_completed(), state.message
+    after = cost_sim.state()
+    assert after["apps"] == before["apps"] and after["mutations"] == []
+    artifacts = await artifacts_of(state)
+    assert [r["id"] for r in artifacts["manage-volumes-unused"]] == [UNUSED]
+    assert f"`{UNUSED}`" in artifacts["manage-volumes"]
+    assert state.message == "dry run: 1 unattached volume(s) would be deleted, saving $0.75"
+
+
+async def test_delete_unused_removes_only_the_unattached_volume_after_confirmation(
+    cost_sim,
+) -> None:  # type: ignore[no-untyped-def]
+    before = cost_sim.state()
+    run = asyncio.create_task(
+        manage_volumes(
+            action="delete-unused", dry_run=False, requested_by="Sam Lead", return_state=True
+        )
+    )
+    run_id = await paused_run_id(set())
+    # Paused: nothing is deleted yet, and the form says exactly what will go and what it costs.
+    assert cost_sim.state()["mutations"] == []
+    description = await read_flow_run_input("paused-delete-volumes-description", flow_run_id=run_id)
+    assert f"`{UNUSED}`" in description and "$0.75" in description
+    for kept in ("vol_stgdata00000001", "vol_mcpindex0000001", "vol_cwtstore0000001"):
+        assert kept not in description
+
+    await aresume_flow_run(run_id, run_input={"confirm": True, "confirmed_by": "Dana Ops"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed(), state.message
+    assert state.message == f"deleted 1 volume(s) confirmed by Dana Ops: {UNUSED}"
+
+    after = cost_sim.state()
+    assert [(m["app"], m["kind"], m["detail"]["volume"]) for m in after["mutations"]] == [
+        ("hotdash-staging", "volume_delete", UNUSED)
+    ]
+    staging = volumes_of(after, "hotdash-staging")
+    assert staging[UNUSED]["state"] == "pending_destroy"
+    assert (
+        staging["vol_stgdata00000001"]
+        == volumes_of(before, "hotdash-staging")["vol_stgdata00000001"]
+    )
+    for app in ("hotdash-llamaindex-mcp", "hotdash-chatwoot"):
+        assert volumes_of(after, app) == volumes_of(before, app)
+    [record] = audit_records()
+    assert (record["actor"], record["action"], record["target"]) == (
+        "Dana Ops",
+        "volume.delete",
+        "hotdash-staging",
+    )
+    assert record["detail"]["volume_id"] == UNUSED and "Sam Lead" in record["reason"]
+
+
+async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        seen = {
+            str(r.id)
+            for r in await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
+            )
+        }
+    run = asyncio.create_task(
+        manage_volumes(action="delete-unused", dry_run=False, return_state=True)
+    )
+    run_id = await paused_run_id(seen)
+    await aresume_flow_run(run_id, run_input={"confirm": False, "confirmed_by": "Dana Ops"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed()
+    assert state.message == "not confirmed by Dana Ops: nothing deleted"
+    assert cost_sim.state()["mutations"] == []
+    assert audit_records() == []
+
+
+async def test_extend_refuses_a_smaller_or_equal_size_before_any_fly_command(  # type: ignore[no-untyped-def]
+    cost_sim, monkeypatch
+) -> None:
+    # A fly command would fail with "cannot run": the refusal must come first.
+    monkeypatch.setenv("FLYCTL", "/nonexistent/fly")
+    for size in (2, 3):
+        with pytest.raises(ValueError, match=rf"size_gb: {size} GB is not bigger than volume "
+                           r"vol_stgdata00000001's current 3 GB"):  # fmt: skip
+            await manage_volumes(
+                action="extend", app="hotdash-staging", volume_id="vol_stgdata00000001",
+                size_gb=size,
+            )  # fmt: skip
+    assert cost_sim.state()["mutations"] == []
+    assert audit_records() == []
+
+
+async def test_extend_grows_the_volume_and_says_a_restart_is_needed(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    state = await manage_volumes(
+        action="extend",
+        app="hotdash-staging",
+        volume_id="vol_stgdata00000001",
+        size_gb=6,
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    assert volumes_of(cost_sim.state(), "hotdash-staging")["vol_stgdata00000001"]["size_gb"] == 6
+    assert "extended 3 -> 6 GB; restart machine stgrun000001 to see the new size" in state.message
+    [record] = audit_records()
+    assert record["action"] == "volume.extend" and record["detail"]["to_gb"] == 6
+
+
+async def test_extend_needs_a_size(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="size_gb: required for action extend"):
+        await manage_volumes(action="extend", app="hotdash-staging", volume_id=UNUSED)
+    assert cost_sim.state()["mutations"] == []
