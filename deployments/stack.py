@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -186,15 +187,18 @@ class Stack:
                 log = self.config.state_dir / "logs" / f"{name}.log"
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
 
-    def prefect(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    def prefect(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a `prefect` CLI command against this stack; its output is shown if it fails."""
+        out = subprocess.run(
             [str(BIN / "prefect"), "--no-prompt", *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
             text=True,
-            check=check,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"prefect {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
+        return out
 
     def wait_http(self, url: str, *, name: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -210,8 +214,19 @@ class Stack:
         raise TimeoutError(f"{name} did not answer at {url} within {timeout:.0f} s")
 
     # -- the steps -------------------------------------------------------------------------
+    @staticmethod
+    def require_free(port: int, what: str) -> None:
+        """Refuse to start on a port something else answers on (another stack, a stale run)."""
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise RuntimeError(
+                    f"port {port} for {what} is already in use; stop what runs there or "
+                    f"choose another port"
+                )
+
     def start_flysim(self) -> None:
         cfg = self.config
+        self.require_free(cfg.flysim_port, "flysim (FLYSIM_PORT)")
         self.spawn(
             "flysim",
             [
@@ -228,6 +243,7 @@ class Stack:
         say(f"flysim        {cfg.flysim_url}  (scenario {cfg.scenario.name})")
 
     def start_server(self) -> None:
+        self.require_free(self.config.prefect_port, "Prefect (PREFECT_SERVER_API_PORT)")
         self.spawn("prefect-server", [str(BIN / "prefect"), "server", "start"])
         self.wait_http(f"{self.config.api_url}/health", name="Prefect server")
         say(f"Prefect       {self.config.ui_url}")
@@ -312,6 +328,8 @@ def demo(config: StackConfig, *, keep_running: bool = True) -> int:
             stopping = True
             raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
     say(f"state folder  {config.state_dir}")
@@ -342,6 +360,9 @@ def demo(config: StackConfig, *, keep_running: bool = True) -> int:
         say("")
         say("stopping ...")
         return 0
+    except (RuntimeError, TimeoutError) as exc:
+        say(f"error: {exc}")
+        return 1
     finally:
         stack.stop()
 
