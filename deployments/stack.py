@@ -256,6 +256,11 @@ class Stack:
         if self.config.alert_webhook_url:
             self.run_python("from tasks.notify import save_webhook_block; save_webhook_block()")
             say("alerts        webhook block created from ALERT_WEBHOOK_URL")
+        else:
+            say("alerts        no ALERT_WEBHOOK_URL: messages kept in <state>/notifications.jsonl")
+        # After the block, so the "monitor silent for 35 minutes" automation can notify it.
+        self.run_python("from deployments.automations import create_automations as c; c()")
+        say("automations   infrastructure-monitor-silent (no completed monitor run in 35 min)")
 
     def run_python(self, code: str) -> str:
         out = subprocess.run(

@@ -122,6 +122,8 @@ class Inventory(_Strict):
     scaling: dict[str, Any] = Field(default_factory=dict)
     # incident-response guardrails: validated by hotdash_ops.incident.incident_policy
     incident: dict[str, Any] = Field(default_factory=dict)
+    # alert policy (fire_after, resolve_after, reminders): hotdash_ops.alert_state.AlertPolicy
+    alerts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,78 @@
+"""The monitor's per-app reads of a whole fleet, sharded: machines and `/health`.
+
+The same reads as `tasks.fleet_reads.read_machines` and `tasks.http_checks.check_health_endpoints`,
+cut into shards of `SHARD_SIZE` apps, each shard with its own small connection pool, at most
+`PARALLEL_SHARDS` at once (so at most 100 connections per kind of read). Every 15 minutes over
+hundreds of apps, one big pool costs more CPU than the requests themselves (see
+hotdash_ops.sharding); the pools share one TLS context, because building one (loading the CA
+bundle) costs ~0.1 s of CPU each. One task per kind of read, never one per app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from prefect import task
+
+from hotdash_ops.inventory import AppSpec
+from hotdash_ops.machines_client import MachinesClient
+from hotdash_ops.models import Machine
+from hotdash_ops.probe import ProbeResult, probe
+from hotdash_ops.sharding import run_sharded
+from tasks import fly_access
+from tasks.fleet_reads import for_each_app
+
+SHARD_SIZE = 10
+PARALLEL_SHARDS = 10
+PROBE_TIMEOUT_SECONDS = 10.0
+
+
+def _transport(tls: object) -> httpx.AsyncHTTPTransport:
+    limits = httpx.Limits(max_connections=SHARD_SIZE, max_keepalive_connections=SHARD_SIZE)
+    return httpx.AsyncHTTPTransport(verify=tls, limits=limits)  # type: ignore[arg-type]
+
+
+@task(name="read-fleet-machines")
+async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]:
+    """Runbook: `fly status --app <app>` for every app (Machines API); an unreadable app's
+    entry is the error text (reported as no data, never as healthy)."""
+    cfg = fly_access.settings()
+    token = fly_access.fly_token(cfg)
+    tls = httpx.create_ssl_context()
+
+    async def shard(chunk: list[str]) -> list[list[Machine] | str]:
+        async with MachinesClient(
+            base_url=cfg.fly_api_hostname, token=token, transport=_transport(tls)
+        ) as client:
+            got = await for_each_app(chunk, client.list_machines, limit=SHARD_SIZE)
+        return [got[app] for app in chunk]
+
+    results = await run_sharded(apps, shard, size=SHARD_SIZE, parallel=PARALLEL_SHARDS)
+    return dict(zip(apps, results, strict=True))
+
+
+@task(name="check-fleet-health")
+async def check_fleet_health(apps: list[AppSpec]) -> dict[str, ProbeResult]:
+    """Runbook: `curl https://<app>.fly.dev/health` for every app (status and latency)."""
+    cfg = fly_access.settings()
+    tls = httpx.create_ssl_context()
+
+    async def shard(chunk: list[AppSpec]) -> list[ProbeResult]:
+        async with httpx.AsyncClient(transport=_transport(tls), follow_redirects=False) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        probe(
+                            client,
+                            cfg.app_url(a.name, a.health_path),
+                            budget_ms=a.thresholds.response_ms,
+                            timeout=PROBE_TIMEOUT_SECONDS,
+                        )
+                        for a in chunk
+                    )
+                )
+            )
+
+    results = await run_sharded(apps, shard, size=SHARD_SIZE, parallel=PARALLEL_SHARDS)
+    return {a.name: r for a, r in zip(apps, results, strict=True)}

@@ -1,0 +1,332 @@
+"""infrastructure-monitor against flysim (real HTTP), a real Prefect server, and a real local
+webhook receiver behind the `hotdash-alerts` notification block."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
+from prefect.flow_engine import run_flow_async
+from prefect.states import Scheduled
+
+from flows.infrastructure_monitor import infrastructure_monitor
+from tasks.app_lock import app_lock
+from tasks.notify import DEFAULT_BLOCK, save_webhook_block
+from tests.flows.alert_receiver import Receiver, delete_block
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+STAGING = "hotdash-staging"
+
+
+@pytest.fixture
+def receiver(prefect_server: str) -> Iterator[Receiver]:
+    """The `hotdash-alerts` block (custom webhook) pointed at a receiver started here."""
+    rx = Receiver()
+    save_webhook_block(rx.url, name=DEFAULT_BLOCK)
+    try:
+        yield rx
+    finally:
+        delete_block(DEFAULT_BLOCK)
+        rx.close()
+
+
+async def monitor(**params: Any):  # type: ignore[no-untyped-def]
+    state = await infrastructure_monitor(return_state=True, **params)
+    return state
+
+
+async def artifact_rows(state, key: str = "infrastructure-monitor") -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    [table] = [a for a in artifacts if a.key == key]
+    assert table.type == "table"
+    data = json.loads(table.data) if isinstance(table.data, str) else table.data
+    return {row["app"]: row for row in data}
+
+
+async def markdown_of(state, key: str) -> str:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    [doc] = [a for a in artifacts if a.key == key]
+    return str(doc.data)
+
+
+def alert_state(flysim_env_dir: Path) -> dict[str, Any]:
+    return json.loads((flysim_env_dir / "alerts.json").read_text())["alerts"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def state_dir(flysim, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    import os
+
+    return Path(os.environ["HOTDASH_STATE_DIR"])
+
+
+async def test_cpu_alert_fires_on_second_run_once_and_resolves_once(
+    flysim,
+    receiver: Receiver,
+    state_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    flysim.patch_app(STAGING, metrics={"cpu_pct": 93.5})
+
+    first = await monitor()
+    assert first.is_completed(), first.message
+    assert receiver.messages == []
+    row = (await artifact_rows(first))[STAGING]
+    assert row["cpu %"] == 93.5 and row["cpu"] == "FAIL"
+    assert row["alerts"] == "cpu pending"
+    assert alert_state(state_dir)[f"{STAGING}/cpu"]["status"] == "pending"
+
+    second = await monitor()
+    assert second.is_completed(), second.message
+    assert receiver.subjects() == [
+        "[FIRING warning] hotdash-staging: CPU high (cpu: 93.5 % > 80 %)"
+    ]
+    body = receiver.messages[0]["body"]
+    assert "Scale up if sustained" in body and "Flows: scale-app, incident-response" in body
+    assert (await artifact_rows(second))[STAGING]["alerts"] == "cpu firing (warning)"
+
+    third = await monitor()
+    assert third.is_completed()
+    assert len(receiver.messages) == 1
+
+    flysim.patch_app(STAGING, metrics={"cpu_pct": 22.0})
+    fourth = await monitor()
+    assert fourth.is_completed()
+    assert len(receiver.messages) == 2
+    assert receiver.subjects()[1] == "[RESOLVED] hotdash-staging: CPU high"
+    assert "Now: cpu: 22.0 % <= 80 %" in receiver.messages[1]["body"]
+    assert alert_state(state_dir) == {}
+    assert (await artifact_rows(fourth))[STAGING]["cpu"] == "pass"
+    await monitor()
+    assert len(receiver.messages) == 2
+
+
+async def test_metrics_unavailable_is_a_no_data_alert_never_a_pass(
+    flysim,
+    receiver: Receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    flysim.patch_app(
+        STAGING,
+        metrics={"cpu_pct": None, "mem_pct": None, "p95_ms": None, "error_rate": None, "rps": None},
+    )
+    first = await monitor()
+    rows = await artifact_rows(first)
+    for rule in ("cpu", "memory", "response_time", "error_rate"):
+        assert rows[STAGING][rule] == "NO DATA", rule
+    assert rows[STAGING]["cpu %"] is None
+    assert rows["hotdash-production"]["cpu"] == "pass"
+    assert receiver.messages == []
+
+    await monitor()
+    [message] = receiver.messages
+    assert message["subject"].startswith("[NO DATA] hotdash-staging: 4 alerts")
+    assert "NOT known to be healthy" in message["body"]
+    assert "Prometheus returned no series" in message["body"]
+
+    manual = await monitor(mode="health-check", app=STAGING)
+    assert manual.is_failed()
+    assert "no data" in manual.message
+    assert len(receiver.messages) == 1  # a manual check never notifies
+
+
+async def test_alerts_of_an_app_being_deployed_are_held_then_sent_after_release(
+    flysim,
+    receiver: Receiver,
+    state_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    flysim.patch_app(STAGING, metrics={"mem_pct": 97.0})
+    async with app_lock(STAGING, wait_seconds=10):
+        await monitor()
+        held = await monitor()
+        assert held.is_completed(), held.message
+        assert receiver.messages == []
+        entry = alert_state(state_dir)[f"{STAGING}/memory"]
+        assert (entry["status"], entry["held"], entry["announced_rank"]) == ("firing", True, None)
+        assert (await artifact_rows(held))[STAGING]["alerts"] == "memory firing (warning) held"
+        assert "held back for hotdash-staging" in held.message
+    released = await monitor()
+    assert released.is_completed()
+    assert receiver.subjects() == [
+        "[FIRING warning] hotdash-staging: Memory high (memory: 97.0 % > 85 %)"
+    ]
+
+
+async def test_critical_alert_emits_fired_event_and_resolved_event(
+    flysim,
+    receiver: Receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
+    await monitor()
+    await monitor()
+    assert any("[FIRING critical] hotdash-staging: " in s for s in receiver.subjects())
+    assert any("Health check failure" in s for s in receiver.subjects())
+    fired = await wait_for_events("hotdash.alert.fired", started)
+    health = [e for e in fired if e.payload["rule"] == "health"]
+    assert len(health) == 1
+    event = health[0]
+    assert event.resource.id == f"fly.app.{STAGING}"
+    assert event.resource.name == STAGING
+    assert event.payload["app"] == STAGING and event.payload["severity"] == "critical"
+
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
+    await monitor()
+    resolved = await wait_for_events("hotdash.alert.resolved", started)
+    assert [e.payload["rule"] for e in resolved if e.payload["rule"] == "health"] == ["health"]
+
+
+async def wait_for_events(name: str, since: datetime, timeout: float = 20.0) -> list[Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with get_client() as client:
+        while True:
+            page = await client.read_events(
+                filter=EventFilter(
+                    occurred=EventOccurredFilter(since=since),
+                    event=EventNameFilter(name=[name]),
+                ),
+                limit=50,
+            )
+            if page.events or asyncio.get_running_loop().time() > deadline:
+                return list(page.events)
+            await asyncio.sleep(0.5)
+
+
+async def test_undelivered_alert_fails_the_run_and_is_sent_next_run(
+    flysim,
+    receiver: Receiver,
+    state_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    flysim.patch_app(STAGING, metrics={"cpu_pct": 99.0})
+    await monitor()
+    receiver.fail = True
+    failed = await monitor()
+    assert failed.is_failed()
+    assert "1 NOT delivered (retried next run)" in failed.message
+    assert receiver.refused >= 1 and receiver.messages == []
+    assert alert_state(state_dir)[f"{STAGING}/cpu"]["announced_rank"] is None
+    receiver.fail = False
+    retried = await monitor()
+    assert retried.is_completed()
+    assert receiver.subjects() == [
+        "[FIRING warning] hotdash-staging: CPU high (cpu: 99.0 % > 80 %)"
+    ]
+
+
+async def test_stale_scheduled_run_is_skipped_without_checking(
+    flysim,
+    receiver: Receiver,
+    state_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    flysim.patch_app(STAGING, metrics={"cpu_pct": 99.0})
+    async with get_client() as client:
+        late = await client.create_flow_run(
+            infrastructure_monitor,
+            state=Scheduled(scheduled_time=datetime.now(UTC) - timedelta(minutes=40)),
+        )
+    state = await run_flow_async(infrastructure_monitor, flow_run=late, return_type="state")
+    assert state.is_completed()
+    assert state.message.startswith("skipped: stale")
+    assert "min late > 10 min" in state.message
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[late.id]))
+        )
+    assert task_runs == []
+    assert not (state_dir / "alerts.json").exists()
+
+    async with get_client() as client:
+        recent = await client.create_flow_run(
+            infrastructure_monitor,
+            state=Scheduled(scheduled_time=datetime.now(UTC) - timedelta(minutes=2)),
+        )
+    ran = await run_flow_async(infrastructure_monitor, flow_run=recent, return_type="state")
+    assert ran.is_completed() and not ran.message.startswith("skipped")
+    assert "hotdash-staging: cpu" in ran.message
+
+
+async def test_manual_health_check_of_one_app_reports_without_alert_state(
+    flysim,  # type: ignore[no-untyped-def]
+    receiver: Receiver,
+    state_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ok = await monitor(mode="health-check", app="hotdash-production")
+    assert ok.is_completed(), ok.message
+    rows = await artifact_rows(ok, "manual-health-check")
+    assert list(rows) == ["hotdash-production"]
+    row = rows["hotdash-production"]
+    assert row["health status"] == "200" and row["machine states"] == "2 started"
+    for rule in ("machines", "health", "cpu", "memory", "response_time", "error_rate"):
+        assert row[rule] == "pass", rule
+
+    assert row["error logs"] == "none"
+    assert "1 dependencies ok" in ok.message
+
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
+    bad = await monitor(mode="health-check", app=STAGING)
+    assert bad.is_failed()
+    assert "hotdash-staging: machines, health" in bad.message
+    assert (await artifact_rows(bad, "manual-health-check"))[STAGING]["error logs"] == (
+        "1 error line"
+    )
+    details = await markdown_of(bad, "manual-health-check-details")
+    assert "**ok** supabase: 200" in details
+    assert "Shopify webhook signature mismatch" in details
+
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
+    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/gone/")
+    supabase_down = await monitor(mode="health-check", app=STAGING)
+    assert supabase_down.is_failed()
+    assert "dependencies: supabase: answered 404 (expected 200)" in supabase_down.message
+    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/rest/v1/")
+    all_apps = await monitor(mode="health-check")
+    assert len(await artifact_rows(all_apps, "manual-health-check")) == 5
+    assert receiver.messages == []
+    assert not (state_dir / "alerts.json").exists()
+
+
+async def test_unknown_app_is_refused_before_any_check(flysim) -> None:  # type: ignore[no-untyped-def]
+    state = await monitor(app="hotdash-nope")
+    assert state.is_failed()
+    assert "app 'hotdash-nope' is not in the inventory" in state.message
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    assert task_runs == []
+
+
+async def test_bad_app_name_is_refused_by_the_parameter_schema(flysim) -> None:  # type: ignore[no-untyped-def]
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match="not a Fly app name"):
+        await infrastructure_monitor(app="Hotdash_Staging")
+    with pytest.raises(ParameterTypeError, match="must not start with '-'"):
+        await infrastructure_monitor(app="--config=/etc/passwd")
+    with pytest.raises(ParameterTypeError, match="window_minutes"):
+        await infrastructure_monitor(window_minutes=0)
