@@ -1,0 +1,371 @@
+"""Production Deployment (runbook), with its two approval gates and the post-deploy watch.
+
+Prerequisites, checked before anything changes: staging's latest release is complete and its
+smoke test passes now; the deploy window (inventory `deploy.window`, weekends blocked by
+default) unless overridden with a reason. What would be deployed (staging's image, by digest),
+the release tag, staging's smoke result and parity with production are then put in front of
+two approvers: manager, then reliability (DESIGN.md, "Production approvals").
+
+After both approvals: 1. the release is tagged (audit log; git tag + push when
+`deploy.repository` is configured), 2. the image is deployed under the app's lock, 3. the
+smoke test verifies production, 4. production is watched for `watch_minutes` against the
+figures taken just before the deploy. A failed smoke test or a sustained regression rolls
+production back to the release it ran before, automatically, and people are told.
+
+The run ends Completed only when production runs the new release after the watch; every
+other ending is Failed with a message that says why (rejected, timed out, outside the window,
+rolled back). A second flow, `deploy-production-approval-deadline`, wakes a suspended run
+when its approval deadline passes (see tasks/approvals.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.states import Completed, Failed
+from pydantic import Field
+
+from hotdash_ops.approvals import ApprovalRequest
+from hotdash_ops.deploy_record import DeployRecord, StepResult
+from hotdash_ops.deploy_settings import parse_deploy_settings
+from hotdash_ops.deploy_window import (
+    OverrideReason,
+    WindowCheck,
+    check_window,
+    window_from_deploy_config,
+)
+from hotdash_ops.errors import FlyctlError
+from hotdash_ops.inventory import AppSpec
+from hotdash_ops.models import Release
+from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.promotion import NotReady, Promotion, check_staging_release, choose_image
+from hotdash_ops.regression import (
+    Figures,
+    WatchOutcome,
+    WatchRules,
+    evaluate,
+    rules_from_deploy_config,
+    sample_count,
+)
+from hotdash_ops.release_choice import running_release
+from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
+from tasks import fly_access
+from tasks.announce import tell
+from tasks.app_lock import app_lock
+from tasks.approvals import expire_approval, replay_safe, request_approvals
+from tasks.deploy_watch import Progress, read_figures
+from tasks.fly_deploys import app_status, deploy_image, list_releases, rollback_app
+from tasks.parity_check import check_parity
+from tasks.release_tagging import choose_release_tag, tag_release
+from tasks.reports import publish_markdown, publish_table
+from tasks.smoke_test import smoke_test
+
+SUMMARY_KEY = "deploy-production"
+PROGRESS_KEY = "deploy-production-progress"
+BASELINE_MINUTES = 15
+SAMPLE_MINUTES = 1
+
+
+class Prerequisites(Exception):
+    """A prerequisite is not met: nothing was asked and nothing changed."""
+
+
+@task(name="check-deploy-window", cache_policy=NO_CACHE)
+async def check_deploy_window(override_reason: str | None) -> WindowCheck:
+    """Runbook prerequisite "deployment window", in the inventory timezone."""
+    inventory = fly_access.inventory()
+    window = window_from_deploy_config(inventory.deploy)
+    return check_window(window, inventory.timezone, override_reason=override_reason)
+
+
+@task(name="parity-for-approvers", cache_policy=NO_CACHE)
+async def parity_for_approvers(staging: str, production: str) -> str:
+    """Runbook `verify-environment-parity.sh`, as one line for the approval form."""
+    settings = parse_deploy_settings(fly_access.inventory().deploy)
+    try:
+        report = await check_parity(staging, production, settings.required_secrets)
+    except Exception as exc:  # noqa: BLE001 - approvers see that parity is unknown, and why
+        return f"not checked: {type(exc).__name__}: {exc}"
+    blocking = "; ".join(f"{i.check}: {i.note}" for i in report.blocking)
+    return f"{report.summary()} BLOCKING: {blocking}" if blocking else report.summary()
+
+
+async def _finish(record: DeployRecord, state: State) -> State:
+    record.outcome = state.message or state.name or ""
+    await publish_markdown(SUMMARY_KEY, record.markdown(), description=record.outcome)
+    return state
+
+
+@flow(name="deploy-production", log_prints=False)
+async def deploy_production(
+    requested_by: Requester,
+    reason: Reason,
+    checklist_url: HttpsUrl,
+    release_tag: ReleaseTag | None = None,
+    image: ImageRef | None = None,
+    approval_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 24,
+    deploy_window_override_reason: OverrideReason = None,
+    watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
+    watch_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 30,
+) -> State:
+    """Deploy staging's image to production after manager and reliability approval.
+
+    Args:
+        requested_by: who asks for this deploy (may approve neither gate)
+        reason: why (shown to approvers, kept in the audit log)
+        checklist_url: the completed go-live checklist (https)
+        release_tag: vYYYY.MM.DD + letter; default the next free tag of today
+        image: the image to deploy; default what staging runs now, pinned by digest
+        approval_timeout_hours: how long both gates together wait before the deploy is rejected
+        deploy_window_override_reason: deploy outside the window anyway, and why
+        watch_minutes: how long production is watched after the deploy
+        watch_interval_seconds: time between two samples of the watch
+    """
+    inventory = fly_access.inventory()
+    staging = inventory.environment_app("staging")
+    production = inventory.environment_app("production")
+    watch_rules = rules_from_deploy_config(inventory.deploy)  # a bad setting fails here, early
+    samples = sample_count(watch_minutes, watch_interval_seconds)
+    record = DeployRecord(
+        title=f"Production deploy of {production.name}",
+        facts={"requested by": requested_by, "reason": reason, "checklist": checklist_url},
+    )
+
+    # Prerequisites: deployment window; staging deployment successful.
+    # Everything up to the gates is replayed from persisted results when a suspended run
+    # resumes (tasks/approvals.py), so the form the approvers saw stays the same.
+    window = await replay_safe(check_deploy_window)(deploy_window_override_reason)
+    record.add("deploy window", "ok" if window.allowed else "failed", window.message)
+    if not window.allowed:
+        return await _finish(record, Failed(message=f"not deployed: {window.message}"))
+    try:
+        promotion, staging_smoke = await _staging_prerequisites(staging.name, image)
+    except Prerequisites as exc:
+        record.add("staging", "failed", str(exc))
+        return await _finish(record, Failed(message=f"not deployed: {exc}"))
+    record.add("staging", "ok", f"{staging_smoke}; promoting {promotion.note}")
+    parity = await replay_safe(parity_for_approvers)(staging.name, production.name)
+    record.add("parity", "info", parity)
+    tag = replay_safe(choose_release_tag)(production.name, release_tag, inventory.timezone)
+    record.facts |= {"image": promotion.image, "release tag": tag}
+
+    # Manager approval, then reliability approval.
+    outcome = await request_approvals(
+        ApprovalRequest(
+            app=production.name,
+            image=promotion.image,
+            release_tag=tag,
+            checklist_url=checklist_url,
+            reason=reason,
+            requested_by=requested_by,
+            staging_smoke=staging_smoke,
+            parity=parity,
+            window=window.message,
+        ),
+        allowed={gate: list(names) for gate, names in inventory.approvers.items()},
+        timeout_hours=approval_timeout_hours,
+    )
+    for decision in outcome.decisions:
+        record.add(f"approval {decision.key}", _step(decision.verdict.value), decision.reason)
+    if not outcome.approved:
+        return await _finish(record, Failed(message=outcome.final.reason))
+    approvers = [outcome.approvers[g] for g in ("manager", "reliability")]
+    record.facts["approved by"] = " and ".join(approvers)
+
+    # The window is about when the deploy happens: check it again now.
+    window_now = await check_deploy_window(deploy_window_override_reason)
+    if not window_now.allowed:
+        message = f"approved, but not deployed: {window_now.message}"
+        await tell(f"deploy-production of {production.name}: not deployed", message)
+        record.add("deploy window", "failed", window_now.message)
+        return await _finish(record, Failed(message=message))
+
+    # 1. Create release tag
+    tag = tag_release(
+        production.name,
+        tag,
+        image=promotion.image,
+        actor=requested_by,
+        reason=reason,
+        approvers=approvers,
+        chosen_by_default=release_tag is None,
+        timezone=inventory.timezone,
+    )
+    record.facts["release tag"] = tag
+    record.add("release tag", "ok", tag)
+
+    # 2. Deploy, 3. verify production, then post-deployment monitoring, all under the lock.
+    return await _finish(
+        record,
+        await _deploy_verify_watch(
+            production,
+            promotion.image,
+            tag=tag,
+            actor=requested_by,
+            why=f"{reason} ({tag}; approved by {' and '.join(approvers)})",
+            watch=(samples, watch_interval_seconds),
+            rules=watch_rules,
+            record=record,
+        ),
+    )
+
+
+async def _deploy_verify_watch(
+    spec: AppSpec,
+    image: str,
+    *,
+    tag: str,
+    actor: str,
+    why: str,
+    watch: tuple[int, float],
+    rules: WatchRules,
+    record: DeployRecord,
+) -> State:
+    """Runbook steps 2-4 and Post-Deployment; a failed check rolls back to what ran before."""
+    app = spec.name
+    progress = Progress(PROGRESS_KEY)
+    async with app_lock(app):
+        previous = running_release(list_releases(app), app_status(app))
+        baseline = await read_figures(spec, window_minutes=BASELINE_MINUTES)
+        record.add("baseline", "info", f"v{previous.version}: {baseline.describe()}")
+        # 2. Deploy
+        await progress.update(5, f"deploying {image} to {app}")
+        try:
+            release = deploy_image(app, image, actor=actor, reason=why)
+        except FlyctlError as exc:
+            record.add("deploy", "failed", str(exc))
+            return await _after_failed_deploy(app, previous, exc)
+        record.add("deploy", "ok", f"v{release.version} runs {release.image_ref}")
+        # 3. Verify production
+        await progress.update(20, f"smoke test of {app}")
+        smoke = await smoke_test(app, artifact_key="deploy-production-smoke")
+        record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
+        if not smoke.passed:
+            state = await _roll_back(app, previous, f"after deploy: {smoke.summary()}")
+            record.add("rollback", _rollback_step(state), state.message or "")
+            return state
+        # Post-deployment: monitor for watch_minutes, check error rates.
+        samples, interval = watch
+        outcome = await _watch(spec, baseline, samples, interval, rules, progress)
+        record.add("watch", "failed" if outcome.regressed else "ok", outcome.reason)
+        if outcome.regressed:
+            state = await _roll_back(app, previous, outcome.reason)
+            record.add("rollback", _rollback_step(state), state.message or "")
+            return state
+    await progress.update(100, f"{app} runs {tag}")
+    message = f"deployed {tag} to {app}: v{release.version}, {outcome.reason}"
+    get_run_logger().info(message)
+    await tell(f"deploy-production: {tag} deployed to {app}", f"{message}.\nImage {image}; {why}.")
+    return Completed(message=message)
+
+
+def _step(verdict: str) -> StepResult:
+    return "ok" if verdict == "approved" else "info" if verdict == "refused" else "failed"
+
+
+def _rollback_step(state: State) -> StepResult:
+    return "failed" if (state.message or "").startswith("ROLLBACK FAILED") else "ok"
+
+
+async def _staging_prerequisites(staging: str, image: str | None) -> tuple[Promotion, str]:
+    """Staging's latest release is complete and its smoke test passes; the image to promote."""
+    releases = replay_safe(list_releases)(staging)
+    status = replay_safe(app_status)(staging)
+    try:
+        staging_release = check_staging_release(staging, releases)
+        promotion = choose_image(staging_release, status, requested=image)
+    except NotReady as exc:
+        raise Prerequisites(str(exc)) from None
+    report = await replay_safe(smoke_test)(staging, artifact_key="deploy-production-staging-smoke")
+    if not report.passed:
+        raise Prerequisites(f"staging {report.summary()}")
+    return promotion, report.summary()
+
+
+async def _watch(
+    spec: AppSpec,
+    baseline: Figures,
+    samples: int,
+    interval: float,
+    rules: WatchRules,
+    progress: Progress,
+) -> WatchOutcome:
+    """A sample every `interval` seconds; stop early on a sustained regression."""
+    taken: list[Figures] = []
+    outcome = evaluate(baseline, taken, rules)
+    for i in range(samples):
+        await asyncio.sleep(interval)
+        taken.append(await read_figures(spec, window_minutes=SAMPLE_MINUTES))
+        outcome = evaluate(baseline, taken, rules)
+        latest = outcome.assessments[-1]
+        state = "bad: " + "; ".join(latest.reasons) if latest.bad else latest.figures.describe()
+        await progress.update(25 + 75 * (i + 1) / samples, f"watch {i + 1}/{samples}: {state}")
+        if outcome.regressed:
+            break
+    await publish_table(
+        "deploy-production-watch",
+        [
+            {
+                "time": a.figures.at.isoformat(timespec="seconds"),
+                "figures": a.figures.describe(),
+                "result": "unknown" if a.unknown else ("BAD" if a.bad else "ok"),
+                "why": "; ".join(a.reasons),
+            }
+            for a in outcome.assessments
+        ],
+        description=outcome.reason,
+    )
+    return outcome
+
+
+async def _roll_back(app: str, previous: Release, why: str) -> State:
+    """Runbook Rollback to the release production ran before; verified and announced."""
+    try:
+        outcome = rollback_app(
+            app, actor="deploy-production", reason=why, target_version=previous.version
+        )
+    except (FlyctlError, ValueError) as exc:
+        message = f"ROLLBACK FAILED ({exc}) after: {why}; {app} needs a person now"
+        await tell(f"deploy-production: rollback of {app} FAILED", message)
+        return Failed(message=message)
+    check = await smoke_test(app, artifact_key="deploy-production-rollback-smoke")
+    message = f"rolled back: {why}; {outcome.describe()}, verified: {check.summary()}"
+    await tell(f"deploy-production: {app} rolled back", message)
+    return Failed(message=message)
+
+
+async def _after_failed_deploy(app: str, previous: Release, exc: FlyctlError) -> State:
+    """A deploy flyctl reported as failed: roll back if production moved, else say so."""
+    now = running_release(list_releases(app), app_status(app))
+    if now.version != previous.version:
+        return await _roll_back(app, previous, f"deploy failed: {exc}")
+    message = f"deploy failed: {exc}; {app} still runs v{previous.version}, nothing changed"
+    await tell(f"deploy-production: deploy to {app} failed", message)
+    return Failed(message=message)
+
+
+@flow(name="deploy-production-approval-deadline", log_prints=False)
+async def approval_deadline(flow_run_id: UUID, deadline: datetime) -> str:
+    """Wake a deploy-production run still waiting for approval when its deadline passes.
+
+    Scheduled by deploy-production itself at the deadline; never started by hand.
+
+    Args:
+        flow_run_id: the deploy-production run
+        deadline: its approval deadline
+    """
+    return await expire_approval(flow_run_id, deadline)
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(
+        deploy_production(requested_by=sys.argv[1], reason=sys.argv[2], checklist_url=sys.argv[3])
+    )

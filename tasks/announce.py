@@ -1,0 +1,18 @@
+"""Notifications that must not decide anything: a message that cannot be delivered is logged
+(and kept in notifications.jsonl by `tasks.notify`), and the caller carries on. Used where a
+lost message must not change what happens to production (a deploy gate, a finished deploy)."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger
+
+from tasks.notify import notify
+
+
+async def tell(subject: str, body: str) -> bool:
+    """`notify`, but a delivery failure is a warning in the run's log, not an error."""
+    try:
+        return await notify(subject, body)
+    except Exception as exc:  # noqa: BLE001 - any delivery failure is only logged
+        get_run_logger().warning("notification %r not delivered: %s", subject, exc)
+        return False

@@ -1,0 +1,385 @@
+"""The production approval gates (DESIGN.md contract): manager, then reliability.
+
+Each ask is a pause key (`manager-approval`, `manager-approval-2` after a refused input, ...)
+whose form has exactly `approver`, `approve`, `comment`, with what is being approved shown
+above it. The rules live in `hotdash_ops.approvals`; this module waits, records and tells.
+
+How a gate waits:
+
+* run from a deployment (the normal case): `suspend_flow_run`. No process waits: the run is
+  `Suspended` in the Prefect database, so a worker or a server restart does not lose it. On
+  resume the flow runs again from the top in a new process: everything before and at the
+  gates goes through `replay_safe` tasks (persisted results, cached per flow run), so those
+  reads are not repeated and their side effects (notifications, audit records, artifacts)
+  happen once; answered keys return their stored input at once.
+* run directly (a script, a test): `pause_flow_run` (suspend needs a deployment).
+
+The deadline (`approval_timeout_hours` after the request, for both gates together) is ours,
+not Prefect's: Prefect's own pause timeout fails the run with its message and nothing can
+tell people (PREFECT-NOTES section 1). So the Prefect timeout is set 15 minutes later, as a
+backstop only. A blocking pause stops waiting at the deadline itself. A suspended run is
+woken at the deadline by a scheduled run of `deploy-production-approval-deadline`, which
+resumes it with an input that arrives after the deadline; either way the gate records
+"rejected: approval timed out", tells people, and the run ends Failed saying so. An answer
+that arrives after the deadline (its stored `created` time) never counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from prefect import get_client, get_run_logger, task
+from prefect.cache_policies import DEFAULT
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext
+from prefect.deployments import arun_deployment
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
+from prefect.input import RunInput
+from prefect.input.run_input import keyset_from_paused_state
+from prefect.states import Cancelled, Paused, Suspended
+from prefect.tasks import Task
+from prefect.utilities.urls import url_for
+from pydantic import BaseModel
+
+from hotdash_ops.approvals import (
+    GATES,
+    MAX_ATTEMPTS,
+    ApprovalFields,
+    ApprovalRequest,
+    Decision,
+    Verdict,
+    form_description,
+    gate_key,
+    judge,
+    timed_out,
+    too_many_attempts,
+)
+from tasks.announce import tell
+from tasks.audit import audit
+from tasks.reports import publish_markdown
+
+POLL_ENV = "HOTDASH_APPROVAL_POLL_SECONDS"  # blocking pause only; suspend needs no polling
+DEFAULT_POLL_SECONDS = 10
+PREFECT_TIMEOUT_GRACE = timedelta(minutes=15)
+DEADLINE_FLOW = "deploy-production-approval-deadline"
+GATED_FLOW = "deploy-production"
+MAX_EARLY_SECONDS = 600  # how early a timer run may start and still wait for the deadline
+DEADLINE_ACTOR = "approval-deadline"
+APPROVAL_ARTIFACT = "deploy-production-approval"
+
+R = TypeVar("R")
+
+
+class ApprovalInput(RunInput, ApprovalFields):
+    """The approval form: `approver`, `approve`, `comment` (fields from ApprovalFields)."""
+
+
+class GateOutcome(BaseModel):
+    """Both gates' result: approved, or the decision that ended the request."""
+
+    approved: bool
+    decisions: list[Decision]
+    approvers: dict[str, str]  # gate -> approver
+    final: Decision
+    deadline: datetime
+
+
+def replay_safe(fn: Task[Any, R]) -> Task[Any, R]:
+    """The task with its result persisted and cached for this flow run and these inputs.
+
+    A suspended run re-executes from the top when resumed; through this the steps before the
+    gates are not repeated (same reads, one notification, one audit record).
+    """
+    return fn.with_options(persist_result=True, cache_policy=DEFAULT)
+
+
+def run_url(flow_run_id: UUID) -> str:
+    """The run's page in the Prefect UI (PREFECT_UI_URL + /runs/flow-run/<id>)."""
+    return url_for("flow-run", obj_id=flow_run_id) or f"/runs/flow-run/{flow_run_id}"
+
+
+def _poll_seconds() -> int:
+    return max(1, int(float(os.environ.get(POLL_ENV, DEFAULT_POLL_SECONDS))))
+
+
+@task(name="start-approval-clock")
+async def start_approval_clock(timeout_hours: float) -> datetime:
+    """The approval deadline, fixed when the request is first made (replayed afterwards)."""
+    return datetime.now(UTC) + timedelta(hours=timeout_hours)
+
+
+@task(name="record-approval-request")
+async def record_approval_request(request: ApprovalRequest, deadline: datetime) -> None:
+    """Audit `approval.requested`: who asks to deploy what, why, until when."""
+    audit(
+        actor=request.requested_by,
+        action="approval.requested",
+        target=request.app,
+        detail={
+            "image": request.image,
+            "release_tag": request.release_tag,
+            "checklist_url": request.checklist_url,
+            "deadline": deadline.isoformat(),
+            "deploy_window": request.window,
+            "run_url": request.run_url,
+        },
+        reason=request.reason,
+    )
+
+
+@task(name="announce-gate")
+async def announce_gate(subject: str, body: str, description: str) -> None:
+    """Show the form's content as an artifact and tell approvers a gate waits for them."""
+    await publish_markdown(APPROVAL_ARTIFACT, description, description=subject)
+    await tell(subject, body)
+
+
+@task(name="record-approval-decision")
+async def record_decision(decision: Decision, *, app: str, url: str) -> Decision:
+    """Log and audit (`approval.<verdict>`) one judged answer; announce a rejection."""
+    logger = get_run_logger()
+    if decision.verdict is Verdict.APPROVED:
+        logger.info(decision.reason)
+    else:
+        logger.warning(decision.reason)
+    audit(
+        actor=decision.approver or DEADLINE_ACTOR,
+        action=f"approval.{decision.verdict.value}",
+        target=app,
+        detail={
+            "gate": decision.gate,
+            "key": decision.key,
+            "comment": decision.comment,
+            "received_at": decision.received_at.isoformat() if decision.received_at else None,
+        },
+        reason=decision.reason,
+    )
+    # A refused input is told with the gate's next ask ("awaiting ... again"), which says why.
+    if decision.verdict in (Verdict.REJECTED, Verdict.TIMED_OUT):
+        await tell(
+            f"deploy-production of {app} rejected",
+            f"{decision.reason}\nNothing was deployed. Run: {url}",
+        )
+    return decision
+
+
+@task(name="schedule-approval-deadline")
+async def schedule_deadline_timer(flow_run_id: UUID, deadline: datetime) -> UUID | None:
+    """Schedule `deploy-production-approval-deadline` at the deadline to wake the suspended
+    run; None (and a warning) when that deployment does not exist."""
+    async with get_client() as client:
+        deployments = await client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[DEADLINE_FLOW])), limit=1
+        )
+    if not deployments:
+        get_run_logger().warning(
+            "no deployment of %s: nobody will be told when the approval deadline passes "
+            "(Prefect still fails the run %s later)",
+            DEADLINE_FLOW,
+            PREFECT_TIMEOUT_GRACE,
+        )
+        return None
+    timer = await arun_deployment(
+        deployments[0].id,
+        parameters={"flow_run_id": str(flow_run_id), "deadline": deadline.isoformat()},
+        scheduled_time=deadline,
+        timeout=0,
+        as_subflow=False,
+        idempotency_key=f"approval-deadline-{flow_run_id}",
+    )
+    get_run_logger().info("approval deadline %s: timer run %s", deadline.isoformat(), timer.id)
+    return timer.id
+
+
+async def cancel_deadline_timer(timer_id: UUID | None) -> None:
+    """The gates are decided: the timer run is not needed (it would find nothing to do)."""
+    if timer_id is None:
+        return
+    async with get_client() as client:
+        timer = await client.read_flow_run(timer_id)
+        if timer.state is not None and timer.state.is_scheduled():
+            await client.set_flow_run_state(
+                timer_id, Cancelled(message="approval decided before the deadline"), force=True
+            )
+
+
+@task(name="expire-approval")
+async def expire_approval(flow_run_id: UUID, deadline: datetime) -> str:
+    """At the deadline: resume the run if it still waits at a gate. The answer arrives after
+    the deadline, so the gate records a timeout (it is never taken as a person's decision).
+    Only deploy-production runs are touched, and only once their deadline has passed."""
+    logger = get_run_logger()
+    early = (deadline - datetime.now(UTC)).total_seconds()
+    if early > MAX_EARLY_SECONDS:
+        raise ValueError(f"deadline: {deadline.isoformat()} is still {early:.0f} s away")
+    if early > 0:
+        await asyncio.sleep(early)  # a worker may start a scheduled run a little early
+    async with get_client() as client:
+        run = await client.read_flow_run(flow_run_id)
+        flow = await client.read_flow(run.flow_id)
+    if flow.name != GATED_FLOW:
+        raise ValueError(f"flow_run_id: {flow_run_id} is a {flow.name} run, not {GATED_FLOW}")
+    if run.state is None or not run.state.is_paused():
+        state = run.state.name if run.state else "unknown"
+        logger.info("run %s is %s: decided before the deadline", flow_run_id, state)
+        return f"nothing to do: the run is {state}"
+    answer = {"approver": "", "approve": False, "comment": f"{DEADLINE_ACTOR}: no decision"}
+    try:
+        await aresume_flow_run(flow_run_id, run_input=answer)
+    except FlowPauseTimeout:
+        return "Prefect had already expired the run"
+    logger.warning("approval deadline %s passed: run %s woken", deadline, flow_run_id)
+    return "woken at the deadline: the gate rejects the deploy (approval timed out)"
+
+
+async def _received_at(flow_run_id: UUID, key: str, *, durable: bool) -> datetime:
+    """When the answer at `key` was stored (server time): it, not the replay, meets the
+    deadline."""
+    state: State[Any] = Suspended(pause_key=key) if durable else Paused(pause_key=key)
+    response_key = keyset_from_paused_state(state)["response"]
+    async with get_client() as client:
+        found = await client.filter_flow_run_input(
+            flow_run_id, key_prefix=response_key, limit=1, exclude_keys=set()
+        )
+    stamped = [f.created for f in found if f.key == response_key and f.created is not None]
+    return stamped[0] if stamped else datetime.now(UTC)
+
+
+async def _wait(
+    key: str, description: str, *, durable: bool, deadline: datetime
+) -> ApprovalInput | None:
+    """The answer at `key`, or None when the deadline passes first (blocking pause)."""
+    remaining = (deadline - datetime.now(UTC)).total_seconds()
+    if remaining <= 0:
+        return None
+    form = ApprovalInput.with_initial_data(description=description)
+    backstop = int(remaining + PREFECT_TIMEOUT_GRACE.total_seconds())
+    if durable:
+        # Exits this process (Pause) the first time; returns the stored answer on replay.
+        return await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
+    try:
+        return await asyncio.wait_for(
+            apause_flow_run(
+                wait_for_input=form, key=key, timeout=backstop, poll_interval=_poll_seconds()
+            ),
+            timeout=remaining,
+        )
+    except TimeoutError:
+        return None
+
+
+def _awaiting_body(
+    request: ApprovalRequest, gate: str, key: str, note: str, deadline: datetime
+) -> str:
+    return (
+        f"{note}Production deploy of {request.app} waits for {gate} approval ({key}).\n"
+        f"image: {request.image}\nrelease tag: {request.release_tag}\n"
+        f"reason: {request.reason}\nrequested by: {request.requested_by}\n"
+        f"checklist: {request.checklist_url}\n"
+        f"decide before {deadline.isoformat(timespec='minutes')} at {request.run_url}"
+    )
+
+
+async def request_approvals(
+    request: ApprovalRequest,
+    *,
+    allowed: dict[str, list[str]],
+    timeout_hours: float,
+) -> GateOutcome:
+    """Ask the manager gate, then the reliability gate, until approved, rejected or out of
+    time. Call from the flow body (a pause cannot happen inside a task)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("approval gates run inside a flow run")
+    flow_run_id = context.flow_run.id
+    durable = context.flow_run.deployment_id is not None
+    deadline = await replay_safe(start_approval_clock)(timeout_hours)
+    request = request.model_copy(update={"deadline": deadline, "run_url": run_url(flow_run_id)})
+    await replay_safe(record_approval_request)(request, deadline)
+    timer = await replay_safe(schedule_deadline_timer)(flow_run_id, deadline) if durable else None
+
+    decisions: list[Decision] = []
+    approvers: dict[str, str] = {}
+    ended: Decision | None = None
+    for gate in GATES:
+        ended = await _one_gate(
+            request,
+            gate,
+            allowed=allowed.get(gate, []),
+            other_approver=next(iter(approvers.values()), None),
+            decisions=decisions,
+            deadline=deadline,
+            durable=durable,
+            flow_run_id=flow_run_id,
+        )
+        if ended.verdict is not Verdict.APPROVED:
+            break
+        approvers[gate] = ended.approver
+    assert ended is not None
+    await cancel_deadline_timer(timer)
+    approved = ended.verdict is Verdict.APPROVED
+    if approved:
+        names = " and ".join(approvers[g] for g in GATES)
+        await tell(
+            f"deploy-production of {request.app} approved",
+            f"Approved by {names}: deploying {request.image} as {request.release_tag}.\n"
+            f"Run: {request.run_url}",
+        )
+    return GateOutcome(
+        approved=approved, decisions=decisions, approvers=approvers, final=ended, deadline=deadline
+    )
+
+
+async def _one_gate(
+    request: ApprovalRequest,
+    gate: str,
+    *,
+    allowed: Sequence[str],
+    other_approver: str | None,
+    decisions: list[Decision],
+    deadline: datetime,
+    durable: bool,
+    flow_run_id: UUID,
+) -> Decision:
+    """Ask one gate until an input counts (approved or rejected) or time runs out."""
+    url = request.run_url or ""
+    note = f"{decisions[-1].reason}\n" if decisions else ""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        key = gate_key(gate, attempt)
+        description = form_description(request, gate=gate, key=key, decisions=decisions)
+        subject = (
+            f"deploy-production: awaiting {gate} approval ({request.release_tag})"
+            if attempt == 1
+            else f"deploy-production: awaiting {gate} approval again ({key})"
+        )
+        await replay_safe(announce_gate)(
+            subject, _awaiting_body(request, gate, key, note, deadline), description
+        )
+        answer = await _wait(key, description, durable=durable, deadline=deadline)
+        if answer is None:
+            decision = timed_out(gate, key, deadline)
+        else:
+            decision = judge(
+                answer,
+                gate=gate,
+                key=key,
+                requester=request.requested_by,
+                allowed=allowed,
+                other_approver=other_approver,
+                received_at=await _received_at(flow_run_id, key, durable=durable),
+                deadline=deadline,
+            )
+        decision = await replay_safe(record_decision)(decision, app=request.app, url=url)
+        decisions.append(decision)
+        if decision.final:
+            return decision
+        note = f"{decision.reason}\n"
+    decision = too_many_attempts(gate, gate_key(gate, MAX_ATTEMPTS))
+    return await replay_safe(record_decision)(decision, app=request.app, url=url)

@@ -1,0 +1,485 @@
+"""deploy-production against flysim (real HTTP, flysim-fly as a real subprocess) and a real
+Prefect server; approvers answer through the API (`resume_flow_run` with run_input) as the
+UI's resume form does. Run directly (no deployment), the gates are blocking pauses; the
+suspend path is tested end to end in tests/e2e/test_approval_survives_restart.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from prefect import get_client, tags
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import FlowRun
+from prefect.flow_runs import aresume_flow_run
+from prefect.input.actions import aread_flow_run_input
+
+from flows.deploy_production import deploy_production
+from hotdash_ops.audit import AuditLog
+from hotdash_ops.deploy_window import WEEKDAYS
+from tasks.notify import DEFAULT_BLOCK, save_webhook_block
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PROD = "hotdash-production"
+STAGING = "hotdash-staging"
+PROD_V4 = "registry.fly.io/hotdash-production:deployment-01J9SVKA0027H6P3AMKDQG6STT"
+STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"
+CHECKLIST = "https://example.com/go-live/2025-10-14"
+
+
+class Receiver:
+    """A real webhook receiver behind the `hotdash-alerts` block: records every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        messages = self.messages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                messages.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def subjects(self) -> list[str]:
+        return [str(m["subject"]) for m in self.messages]
+
+
+@pytest.fixture
+def receiver(prefect_server: str) -> Iterator[Receiver]:
+    from prefect.exceptions import ObjectNotFound
+
+    rx = Receiver()
+    save_webhook_block(rx.url, name=DEFAULT_BLOCK)
+    yield rx
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_block_document(
+                client.read_block_document_by_name(DEFAULT_BLOCK, "custom-webhook").id
+            )
+        except ObjectNotFound:
+            pass
+    rx.server.shutdown()
+
+
+def write_inventory(path: Path, **deploy: Any) -> Path:
+    """The shipped inventory; every day is a deploy day unless `window` says otherwise."""
+    data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
+    approvers = deploy.pop("approvers", None)
+    if approvers is not None:
+        data["approvers"] = approvers
+    data["deploy"] = {"window": {"days": list(WEEKDAYS)}, **deploy}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def env(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(write_inventory(tmp_path / "inventory.yaml")))
+    monkeypatch.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
+    return flysim
+
+
+class Run:
+    """A deploy-production run started in the background, found by a unique tag."""
+
+    def __init__(self, **params: Any) -> None:
+        self.tag = f"test-{uuid.uuid4().hex[:8]}"
+        defaults: dict[str, Any] = {
+            "requested_by": "Alice",
+            "reason": "Ship the October dashboard",
+            "checklist_url": CHECKLIST,
+            "watch_minutes": 0.05,
+            "watch_interval_seconds": 1,
+        }
+        with tags(self.tag):
+            self.task = asyncio.create_task(
+                deploy_production(return_state=True, **{**defaults, **params})
+            )
+
+    async def flow_run(self) -> FlowRun:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
+            )
+        assert len(runs) == 1
+        return runs[0]
+
+    async def paused_at(self, key: str, timeout: float = 60) -> FlowRun:
+        """Wait until the run waits at pause key `key`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if self.task.done():
+                raise AssertionError(f"run ended before {key}: {self.task.result()}")
+            async with get_client() as client:
+                runs = await client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
+                )
+            if runs and runs[0].state and runs[0].state.is_paused():
+                if runs[0].state.state_details.pause_key == key:
+                    return runs[0]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"the run never waited at {key}")
+
+    async def answer(self, key: str, approver: str, approve: bool, comment: str = "") -> None:
+        run = await self.paused_at(key)
+        await aresume_flow_run(
+            run.id, run_input={"approver": approver, "approve": approve, "comment": comment}
+        )
+
+    async def state(self, timeout: float = 90):  # type: ignore[no-untyped-def]
+        return await asyncio.wait_for(self.task, timeout)
+
+
+async def artifacts_of(state) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    return {a.key: a for a in found if a.key}
+
+
+def production(flysim) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return flysim.state()["apps"][PROD]  # type: ignore[no-any-return]
+
+
+def prod_deploys(flysim) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    return [m for m in flysim.state()["mutations"] if m["app"] == PROD and m["kind"] == "deploy"]
+
+
+def audit_records(tmp_path: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    log = AuditLog(tmp_path / "state" / "audit.jsonl")
+    return [(r.action, r.actor, r.detail) for r in log.records()]
+
+
+def notifications(tmp_path: Path) -> list[str]:
+    path = tmp_path / "state" / "notifications.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["subject"] for line in path.read_text().splitlines()]
+
+
+def notification_bodies(tmp_path: Path, subject_part: str) -> list[str]:
+    path = tmp_path / "state" / "notifications.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r["body"] for r in rows if subject_part in r["subject"]]
+
+
+def staging_digest_ref(flysim) -> str:  # type: ignore[no-untyped-def]
+    """What staging runs, as `registry/repository@sha256:...` (what must be promoted)."""
+    [machine] = flysim.state()["apps"][STAGING]["machines"]
+    assert machine["config"]["image"] == STAGING_V3
+    ref = machine["image_ref"]
+    return f"{ref['registry']}/{ref['repository']}@{ref['digest']}"
+
+
+async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requester_and_the_same_person_twice(  # noqa: E501
+    env, tmp_path: Path
+) -> None:
+    run = Run()
+    await run.answer("manager-approval", "  alice ", True, "my own deploy")  # the requester
+    await run.answer("manager-approval-2", "Bob", True, "checklist looks complete")
+    await run.answer("reliability-approval", "BOB", True)  # the manager again
+    await run.answer("reliability-approval-2", "Carol", True, "error budget fine")
+    state = await run.state()
+
+    assert state.is_completed(), state.message
+    promoted = staging_digest_ref(env)
+    assert production(env)["current_image"] == promoted
+    assert [d["detail"]["image"] for d in prod_deploys(env)] == [promoted]
+    tag = f"v{datetime.now(UTC).astimezone(ZoneInfo('America/Los_Angeles')):%Y.%m.%d}a"
+    assert state.message.startswith(f"deployed {tag} to {PROD}")
+
+    records = audit_records(tmp_path)
+    decisions = [
+        (a, who, d["key"]) for a, who, d in records if a.startswith("approval.") and "key" in d
+    ]
+    assert decisions == [
+        ("approval.refused", "alice", "manager-approval"),
+        ("approval.approved", "Bob", "manager-approval-2"),
+        ("approval.refused", "BOB", "reliability-approval"),
+        ("approval.approved", "Carol", "reliability-approval-2"),
+    ]
+    assert records[0][:2] == ("approval.requested", "Alice")
+    assert ("release.tagged", "Alice") in [(a, who) for a, who, _ in records]
+    assert [a for a, *_ in records if a.startswith("deploy.")] == [
+        "deploy.started",
+        "deploy.completed",
+    ]
+
+    sent = notifications(tmp_path)
+    assert sent[0] == f"deploy-production: awaiting manager approval ({tag})"
+    assert "deploy-production: awaiting manager approval again (manager-approval-2)" in sent
+    assert f"deploy-production: awaiting reliability approval ({tag})" in sent
+    assert "deploy-production: awaiting reliability approval again (reliability-approval-2)" in sent
+    again = notification_bodies(tmp_path, "awaiting manager approval again")
+    assert again[0].startswith("manager-approval: alice requested this deploy and may not")
+    assert f"deploy-production of {PROD} approved" in sent
+    assert sent[-1] == f"deploy-production: {tag} deployed to {PROD}"
+
+    artifacts = await artifacts_of(state)
+    form = str(artifacts["deploy-production-approval"].data)
+    for shown in (promoted, tag, CHECKLIST, "Ship the October dashboard", "smoke test passed"):
+        assert shown in form
+    assert "parity" in form and "requested by | Alice" in form
+    summary = str(artifacts["deploy-production"].data)
+    assert "approved by" in summary and "Bob and Carol" in summary
+    assert artifacts["deploy-production-progress"].type == "progress"
+    assert artifacts["deploy-production-progress"].data == 100
+
+
+async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_approvers_count(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    inv = write_inventory(
+        tmp_path / "listed.yaml", approvers={"manager": ["Bob Smith"], "reliability": []}
+    )
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    run = Run()
+    paused = await run.paused_at("manager-approval")
+    # What the UI's resume form is built from: the contract's three fields, and the request.
+    schema = await aread_flow_run_input("paused-manager-approval-schema", paused.id)
+    assert schema["properties"].keys() == {"approver", "approve", "comment"}
+    assert [schema["properties"][f]["type"] for f in ("approver", "approve", "comment")] == [
+        "string",
+        "boolean",
+        "string",
+    ]
+    shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
+    assert staging_digest_ref(env) in shown and CHECKLIST in shown
+    await run.answer("manager-approval", "Mallory", True)
+    await run.answer("manager-approval-2", "bob   SMITH", False, "checklist item 4 is open")
+    state = await run.state()
+
+    assert state.is_failed()
+    assert state.message == (
+        "rejected by bob SMITH at manager-approval-2 (checklist item 4 is open)."
+    )
+    assert prod_deploys(env) == []
+    assert production(env)["current_image"] == PROD_V4
+    actions = [a for a, *_ in audit_records(tmp_path)]
+    assert actions == ["approval.requested", "approval.refused", "approval.rejected"]
+    refused = [d for a, _, d in audit_records(tmp_path) if a == "approval.refused"]
+    assert refused[0]["key"] == "manager-approval"
+    assert f"deploy-production of {PROD} rejected" in receiver.subjects()
+    [rejected] = [m for m in receiver.messages if m["subject"].endswith("rejected")]
+    assert "Nothing was deployed" in rejected["body"]
+    assert "Mallory is not a listed manager approver (listed: Bob Smith)" in " ".join(
+        m["body"] for m in receiver.messages
+    )
+
+
+async def test_timeout_rejects_tells_people_and_deploys_nothing(
+    env, tmp_path: Path, receiver: Receiver
+) -> None:
+    run = Run(approval_timeout_hours=4 / 3600)  # four seconds
+    paused = await run.paused_at("manager-approval")
+    state = await run.state()
+
+    assert state.is_failed()
+    assert state.message.startswith(
+        "rejected: approval timed out: no decision at manager-approval before the deadline"
+    )
+    assert prod_deploys(env) == []
+    async with get_client() as client:
+        final = await client.read_flow_run(paused.id)
+    assert final.state is not None and final.state.is_failed()
+    assert final.state.message == state.message  # the run says why, not Prefect's text
+    assert [a for a, *_ in audit_records(tmp_path)] == ["approval.requested", "approval.timed_out"]
+    subjects = receiver.subjects()
+    assert subjects[0].startswith("deploy-production: awaiting manager approval")
+    assert subjects[-1] == f"deploy-production of {PROD} rejected"
+    assert "/runs/flow-run/" in receiver.messages[0]["body"]
+
+
+async def test_sustained_regression_during_the_watch_rolls_back_to_the_previous_image(
+    env, tmp_path: Path
+) -> None:
+    run = Run(watch_minutes=2, watch_interval_seconds=0.5)
+    await run.answer("manager-approval", "Bob", True)
+    await run.answer("reliability-approval", "Carol", True)
+    for _ in range(300):  # the deploy, then 5xx at 30 % (baseline 0.4 %)
+        if await asyncio.to_thread(prod_deploys, env):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(env.patch_app, PROD, metrics={"error_rate": 0.3})
+    state = await run.state()
+
+    assert state.is_failed()
+    assert state.message.startswith("rolled back: sustained regression: 3 bad samples in a row")
+    assert "5xx 30.0 %" in state.message
+    deploys = prod_deploys(env)
+    assert [d["detail"]["image"] for d in deploys] == [staging_digest_ref(env), PROD_V4]
+    assert production(env)["current_image"] == PROD_V4
+    rollbacks = [(a, d) for a, _, d in audit_records(tmp_path) if a.startswith("rollback")]
+    assert [a for a, _ in rollbacks] == ["rollback.started", "rollback"]
+    assert rollbacks[-1][1]["image"] == PROD_V4 and rollbacks[-1][1]["to_version"] == 4
+    assert notifications(tmp_path)[-1] == f"deploy-production: {PROD} rolled back"
+    artifacts = await artifacts_of(state)
+    watch = artifacts["deploy-production-watch"].data
+    rows = json.loads(watch) if isinstance(watch, str) else watch
+    assert [r["result"] for r in rows][-3:] == ["BAD", "BAD", "BAD"]
+
+
+async def test_outside_the_deploy_window_nothing_is_asked_unless_overridden(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    today = WEEKDAYS[datetime.now(ZoneInfo("America/Los_Angeles")).weekday()]
+    closed = [d for d in WEEKDAYS if d != today]
+    inv = tmp_path / "closed.yaml"
+    write_inventory(inv)
+    data = yaml.safe_load(inv.read_text())
+    data["deploy"]["window"] = {"days": closed}
+    inv.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+
+    state = await deploy_production(
+        requested_by="Alice", reason="Ship it", checklist_url=CHECKLIST, return_state=True
+    )
+    assert state.is_failed()
+    assert state.message.startswith("not deployed: production deploys are allowed")
+    assert "give deploy_window_override_reason" in state.message
+    assert audit_records(tmp_path) == [] and notifications(tmp_path) == []
+
+    run = Run(deploy_window_override_reason="security fix for CVE-2025-1234, cannot wait")
+    await run.answer("manager-approval", "Bob", False, "not today")
+    state = await run.state()
+    assert state.message.startswith("rejected by Bob")
+    form = str((await artifacts_of(state))["deploy-production-approval"].data)
+    assert "overridden: security fix for CVE-2025-1234, cannot wait" in form
+
+
+async def test_staging_not_ready_stops_before_any_approval(env, tmp_path: Path) -> None:
+    env.patch_app(STAGING, endpoints={"/api/health": {"status": 503}})
+    state = await deploy_production(
+        requested_by="Alice", reason="Ship it", checklist_url=CHECKLIST, return_state=True
+    )
+    assert state.is_failed()
+    assert state.message == "not deployed: staging smoke test failed (/api/health 503)"
+    assert audit_records(tmp_path) == [] and prod_deploys(env) == []
+
+
+async def test_bad_parameters_are_refused_before_anything_runs(env, tmp_path: Path) -> None:
+    state = await deploy_production(
+        requested_by="Alice",
+        reason="Ship it",
+        checklist_url="http://example.com/checklist",
+        return_state=True,
+    )
+    assert state.is_failed() and "checklist_url" in state.message and "https" in state.message
+    state = await deploy_production(
+        requested_by="Alice",
+        reason="Ship it",
+        checklist_url=CHECKLIST,
+        release_tag="v2025.13.01a",
+        return_state=True,
+    )
+    assert state.is_failed() and "release_tag" in state.message
+    assert "invalid date" in state.message
+    state = await deploy_production(
+        requested_by="Alice",
+        reason="Ship it",
+        checklist_url=CHECKLIST,
+        deploy_window_override_reason="hotfix",
+        return_state=True,
+    )
+    assert state.is_failed() and "deploy_window_override_reason: say why" in state.message
+    assert audit_records(tmp_path) == [] and env.state()["mutations"] == []
+
+
+async def test_release_tag_is_pushed_to_the_configured_repository(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = tmp_path / "origin.git"
+    checkout = tmp_path / "HotDash"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", str(origin), str(checkout)], check=True)
+    subprocess.run(
+        [*git, "-C", str(checkout), "commit", "-q", "--allow-empty", "-m", "x"], check=True
+    )
+    subprocess.run(["git", "-C", str(checkout), "push", "-q", "origin", "HEAD"], check=True)
+    day = f"{datetime.now(UTC).astimezone(ZoneInfo('America/Los_Angeles')):%Y.%m.%d}"
+    subprocess.run([*git, "-C", str(checkout), "tag", f"v{day}a"], check=True)
+    subprocess.run(["git", "-C", str(checkout), "push", "-q", "origin", f"v{day}a"], check=True)
+    inv = write_inventory(tmp_path / "repo.yaml", repository={"path": str(checkout)})
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+
+    run = Run(watch_minutes=0)
+    await run.answer("manager-approval", "Bob", True)
+    await run.answer("reliability-approval", "Carol", True)
+    state = await run.state()
+
+    assert state.is_completed(), state.message
+    assert state.message.startswith(f"deployed v{day}b")  # `a` was already taken
+    remote = subprocess.run(
+        ["git", "-C", str(origin), "tag", "-n1", "--list", f"v{day}b"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"Production release v{day}b: Ship the October dashboard" in remote
+
+
+async def test_the_deadline_timer_only_wakes_waiting_deploy_production_runs(env) -> None:
+    from datetime import timedelta
+
+    from prefect import flow
+
+    from flows.deploy_production import approval_deadline
+
+    @flow(name="not-a-deploy")
+    async def other() -> None:
+        return None
+
+    done = await deploy_production(
+        requested_by="Alice",
+        reason="Ship it",
+        checklist_url=CHECKLIST,
+        image="-x",
+        return_state=True,
+    )
+    stranger = await other(return_state=True)
+    now = datetime.now(UTC)
+
+    ended = await approval_deadline(
+        flow_run_id=done.state_details.flow_run_id, deadline=now, return_state=True
+    )
+    assert ended.is_completed() and await ended.result() == "nothing to do: the run is Failed"
+    wrong = await approval_deadline(
+        flow_run_id=stranger.state_details.flow_run_id, deadline=now, return_state=True
+    )
+    assert wrong.is_failed() and "is a not-a-deploy run, not deploy-production" in wrong.message
+    early = await approval_deadline(
+        flow_run_id=done.state_details.flow_run_id,
+        deadline=now + timedelta(hours=1),
+        return_state=True,
+    )
+    assert early.is_failed() and "deadline: " in early.message and "s away" in early.message
