@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from hotdash_ops.fly_http import FlyHttpClient
 from hotdash_ops.models import LogEntry, parse_logs_api
 from hotdash_ops.validation import app_name
@@ -16,25 +14,6 @@ from hotdash_ops.validation import app_name
 
 class LogsClient(FlyHttpClient):
     """Reads recent log entries of an app."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        token: str | None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 10.0,
-        read_attempts: int = 4,
-        backoff_seconds: float = 0.5,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            token=token,
-            transport=transport,
-            timeout=timeout,
-            read_attempts=read_attempts,
-            backoff_seconds=backoff_seconds,
-        )
 
     async def recent(
         self, app: str, *, limit: int = 100, region: str | None = None

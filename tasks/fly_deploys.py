@@ -8,6 +8,8 @@ retried.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -45,6 +47,26 @@ def _current(fly: Flyctl, app: str) -> Release:
     return running_release(fly.releases(app), fly.status(app))
 
 
+@contextmanager
+def _audited_deploy(
+    app: str, *, actor: str, reason: str, detail: dict[str, object]
+) -> Iterator[None]:
+    """`deploy.started` before the fly command, `deploy.failed` (with flyctl's redacted
+    message) if it exits non-zero; the caller records `deploy.completed`."""
+    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
+    try:
+        yield
+    except FlyctlError as exc:
+        audit(
+            actor=actor,
+            action="deploy.failed",
+            target=app,
+            detail={**detail, "error": failure_text(exc)},
+            reason=reason,
+        )
+        raise
+
+
 @task(name="list-releases", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def list_releases(app: str) -> list[Release]:
     """Runbook Rollback, finding the last good image: `fly releases -a APP --json --image`."""
@@ -71,19 +93,9 @@ def deploy_image(
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     fly = fly_access.flyctl()
-    detail = {"image": image, "strategy": strategy}
-    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
-    try:
+    detail: dict[str, object] = {"image": image, "strategy": strategy}
+    with _audited_deploy(app, actor=actor, reason=reason, detail=detail):
         fly.deploy(app, image, strategy=strategy)
-    except FlyctlError as exc:
-        audit(
-            actor=actor,
-            action="deploy.failed",
-            target=app,
-            detail={**detail, "error": failure_text(exc)},
-            reason=reason,
-        )
-        raise
     release = _current(fly, app)
     if release.image_ref != image:
         get_run_logger().warning(
@@ -109,18 +121,8 @@ def deploy_source(app: str, source_dir: str, *, actor: str, reason: str) -> Rele
         raise ValueError(f"source_dir: {source_dir} is not a directory")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"source_dir": str(directory.resolve())}
-    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
-    try:
+    with _audited_deploy(app, actor=actor, reason=reason, detail=detail):
         fly.deploy_source(app, directory)
-    except FlyctlError as exc:
-        audit(
-            actor=actor,
-            action="deploy.failed",
-            target=app,
-            detail={**detail, "error": failure_text(exc)},
-            reason=reason,
-        )
-        raise
     release = _current(fly, app)
     audit(
         actor=actor,
