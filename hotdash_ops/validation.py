@@ -5,7 +5,8 @@ directly (the flyctl runner checks its arguments) and as pydantic ``AfterValidat
 ``Annotated`` types at the bottom (flow parameters, inventory fields).
 
 A value starting with ``-`` is always refused: it would be read by flyctl as an option
-(option injection), whatever the field.
+(option injection), whatever the field. A refused value is quoted shortened (``_shown``): a
+megabyte of input must not come back as a megabyte of error message, state message and log.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 # Fly app names: lowercase letters, digits and dashes, starting and ending alphanumeric.
 _APP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
@@ -27,9 +28,23 @@ _IMAGE_REF = re.compile(
 )
 _VOLUME_ID = re.compile(r"vol_[a-z0-9]{4,64}")
 _MACHINE_ID = re.compile(r"[a-z0-9]{6,32}")
-_RELEASE_TAG = re.compile(r"v(\d{4})\.(\d{2})\.(\d{2})([a-z])")
+# [0-9], not \d: Python's \d also takes Arabic-Indic and other Unicode digits.
+_RELEASE_TAG = re.compile(r"v([0-9]{4})\.([0-9]{2})\.([0-9]{2})([a-z])")
 _REGION = re.compile(r"[a-z]{3}")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+MAX_URL_LENGTH = 2048
+MAX_PATH_LENGTH = 4096
+# Unicode line breaks and bidi controls: text that displays as something else than it is.
+_INVISIBLE_TRICKS = frozenset(
+    "\x85\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """`repr` of the value, cut to `limit` characters with its full length said."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def no_option(value: str, field: str) -> str:
@@ -48,7 +63,7 @@ def app_name(value: str, field: str = "app") -> str:
     no_option(value, field)
     if not _APP_NAME.fullmatch(value):
         raise ValueError(
-            f"{field}: {value!r} is not a Fly app name "
+            f"{field}: {_shown(value)} is not a Fly app name "
             "(2-63 lowercase letters, digits or dashes, starting and ending with a letter or digit)"
         )
     return value
@@ -59,7 +74,8 @@ def image_ref(value: str, field: str = "image") -> str:
     no_option(value, field)
     if len(value) > 512 or not _IMAGE_REF.fullmatch(value):
         raise ValueError(
-            f"{field}: {value!r} is not an image reference ([registry/]name[:tag][@sha256:digest])"
+            f"{field}: {_shown(value)} is not an image reference "
+            "([registry/]name[:tag][@sha256:digest])"
         )
     return value
 
@@ -68,7 +84,9 @@ def volume_id(value: str, field: str = "volume_id") -> str:
     """A Fly volume id: `vol_` followed by lowercase letters and digits."""
     no_option(value, field)
     if not _VOLUME_ID.fullmatch(value):
-        raise ValueError(f"{field}: {value!r} is not a volume id (vol_ + lowercase letters/digits)")
+        raise ValueError(
+            f"{field}: {_shown(value)} is not a volume id (vol_ + lowercase letters/digits)"
+        )
     return value
 
 
@@ -76,7 +94,7 @@ def machine_id(value: str, field: str = "machine_id") -> str:
     """A Fly machine id: 6-32 lowercase letters and digits."""
     no_option(value, field)
     if not _MACHINE_ID.fullmatch(value):
-        raise ValueError(f"{field}: {value!r} is not a machine id (lowercase letters/digits)")
+        raise ValueError(f"{field}: {_shown(value)} is not a machine id (lowercase letters/digits)")
     return value
 
 
@@ -85,11 +103,11 @@ def release_tag(value: str, field: str = "release_tag") -> str:
     no_option(value, field)
     m = _RELEASE_TAG.fullmatch(value)
     if not m:
-        raise ValueError(f"{field}: {value!r} is not a release tag vYYYY.MM.DD + letter")
+        raise ValueError(f"{field}: {_shown(value)} is not a release tag vYYYY.MM.DD + letter")
     try:
         dt.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError as exc:
-        raise ValueError(f"{field}: {value!r} has an invalid date ({exc})") from None
+        raise ValueError(f"{field}: {_shown(value)} has an invalid date ({exc})") from None
     return value
 
 
@@ -97,21 +115,29 @@ def region(value: str, field: str = "region") -> str:
     """A Fly region code: three lowercase letters (iad, ord, lhr, ...)."""
     no_option(value, field)
     if not _REGION.fullmatch(value):
-        raise ValueError(f"{field}: {value!r} is not a region code (three lowercase letters)")
+        raise ValueError(f"{field}: {_shown(value)} is not a region code (three lowercase letters)")
     return value
 
 
 def _url(value: str, field: str, *, allow_loopback_http: bool) -> str:
     no_option(value, field)
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"{field}: longer than {MAX_URL_LENGTH} characters")
     if any(c.isspace() for c in value):
         raise ValueError(f"{field}: must not contain whitespace")
+    if not value.isascii() or not value.isprintable():
+        # A person clicks it: a lookalike letter must not pass for the real host.
+        raise ValueError(
+            f"{field}: must be printable ASCII (percent-encode other characters, "
+            "write international host names as xn--)"
+        )
     try:
         parts = urlsplit(value)
         host = parts.hostname
     except ValueError as exc:
-        raise ValueError(f"{field}: {value!r} is not a URL ({exc})") from None
+        raise ValueError(f"{field}: {_shown(value)} is not a URL ({exc})") from None
     if not host:
-        raise ValueError(f"{field}: {value!r} has no host")
+        raise ValueError(f"{field}: {_shown(value)} has no host")
     if parts.username or parts.password:
         raise ValueError(f"{field}: must not carry credentials")
     if parts.scheme == "https":
@@ -119,7 +145,7 @@ def _url(value: str, field: str, *, allow_loopback_http: bool) -> str:
     if allow_loopback_http and parts.scheme == "http" and host in _LOOPBACK_HOSTS:
         return value
     rule = "https (or http to localhost)" if allow_loopback_http else "https"
-    raise ValueError(f"{field}: {value!r} must be an {rule} URL")
+    raise ValueError(f"{field}: {_shown(value)} must be an {rule} URL")
 
 
 def https_url(value: str, field: str = "url") -> str:
@@ -132,6 +158,19 @@ def service_url(value: str, field: str = "url") -> str:
     return _url(value, field, allow_loopback_http=True)
 
 
+def source_dir(value: str, field: str = "source_dir") -> str:
+    """A directory path given by a person: one printable line, bounded, not an option.
+    (Whether it exists, and is allowed, is the caller's check.)"""
+    no_option(value, field)
+    if not value.strip():
+        raise ValueError(f"{field}: must not be empty")
+    if len(value) > MAX_PATH_LENGTH:
+        raise ValueError(f"{field}: longer than {MAX_PATH_LENGTH} characters")
+    if not value.isprintable() or any(c in _INVISIBLE_TRICKS for c in value):
+        raise ValueError(f"{field}: must be one printable line")
+    return value
+
+
 AppName = Annotated[str, AfterValidator(app_name)]
 ImageRef = Annotated[str, AfterValidator(image_ref)]
 VolumeId = Annotated[str, AfterValidator(volume_id)]
@@ -140,3 +179,9 @@ ReleaseTag = Annotated[str, AfterValidator(release_tag)]
 Region = Annotated[str, AfterValidator(region)]
 HttpsUrl = Annotated[str, AfterValidator(https_url)]
 ServiceUrl = Annotated[str, AfterValidator(service_url)]
+SourceDir = Annotated[str, AfterValidator(source_dir)]
+# A calendar month (`[0-9]`: the regex engine's `\d` takes any Unicode digit).
+Month = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", min_length=7, max_length=7, description="YYYY-MM"),
+]
