@@ -26,7 +26,7 @@ from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Reason, Requester
 from hotdash_ops.release_choice import running_release, running_version
 from hotdash_ops.test_commands import summary as tests_summary
-from hotdash_ops.validation import ImageRef
+from hotdash_ops.validation import ImageRef, SourceDir
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.fly_deploys import (
@@ -56,7 +56,7 @@ async def _tell(subject: str, body: str) -> None:
 async def deploy_staging(
     requested_by: Requester,
     image: ImageRef | None = None,
-    source_dir: str | None = None,
+    source_dir: SourceDir | None = None,
     reason: Reason = "staging deploy",
 ) -> State:
     """One-command deploy to staging: parity, tests, deploy, smoke test, automatic rollback.

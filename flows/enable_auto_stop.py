@@ -22,6 +22,7 @@ from pydantic import Field
 
 from hotdash_ops import autostop
 from hotdash_ops.cost_report import money
+from hotdash_ops.operator_input import Requester
 from hotdash_ops.pricing import load_prices
 from hotdash_ops.validation import AppName
 from tasks import fly_access
@@ -68,11 +69,11 @@ def render_plans(plans: list[autostop.AutoStopPlan], *, dry_run: bool) -> str:
 
 @flow(name="enable-auto-stop", log_prints=False)
 async def enable_auto_stop(
-    apps: list[AppName] | None = None,
+    apps: Annotated[list[AppName], Field(max_length=100)] | None = None,
     min_machines_running: Annotated[int, Field(ge=0, le=100)] = 0,
     dry_run: bool = True,
     idle_share_pct: Annotated[float, Field(ge=0, le=100)] = 50.0,
-    requested_by: str | None = None,
+    requested_by: Requester | None = None,
 ) -> State:
     """Set auto-stop on every machine's services of the chosen apps.
 

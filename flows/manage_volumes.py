@@ -22,6 +22,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import Field
 
 from hotdash_ops import volume_actions
+from hotdash_ops.operator_input import Requester
 from hotdash_ops.pricing import load_prices
 from hotdash_ops.validation import AppName, VolumeId
 from tasks import fly_access
@@ -73,7 +74,7 @@ async def manage_volumes(
     size_gb: Annotated[int, Field(ge=1, le=500)] | None = None,
     dry_run: bool = True,
     confirm_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24.0,
-    requested_by: str | None = None,
+    requested_by: Requester | None = None,
 ) -> State:
     """List volumes, extend one, or delete the unattached ones (after a confirmation).
 

@@ -10,16 +10,15 @@ Then the billing pages to review by hand (runbook: Review Billing).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
-from pydantic import Field
 
 from hotdash_ops import cost_snapshots
 from hotdash_ops.cost_chart import png_data_uri
 from hotdash_ops.cost_report import money, render_monthly
+from hotdash_ops.validation import Month
 from tasks import fly_access
 from tasks.cost_records import draw_cost_chart, load_cost_snapshots, publish_link, read_audit_log
 from tasks.reports import publish_markdown, publish_table
@@ -27,8 +26,6 @@ from tasks.reports import publish_markdown, publish_table
 REPORT_KEY = "monthly-cost-report"
 CHART_KEY = "monthly-cost-chart"
 TREND_KEY = "monthly-cost-trend"
-
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 
 
 @flow(name="monthly-cost-report", log_prints=False)

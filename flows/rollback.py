@@ -44,6 +44,7 @@ async def rollback(
         int | None,
         Field(
             ge=1,
+            le=2**31 - 1,
             description="Roll back to this release (default: the newest "
             "complete release older than the running one)",
         ),  # fmt: skip

@@ -10,11 +10,15 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from hotdash_ops.redaction import default_redactor
 
 
+def _clean(description: str | None) -> str | None:
+    return default_redactor().redact(description) if description else description
+
+
 @task(name="publish-markdown")
 async def publish_markdown(key: str, markdown: str, description: str | None = None) -> None:
     """A markdown artifact under a stable key (each run adds a version)."""
     await acreate_markdown_artifact(
-        markdown=default_redactor().redact(markdown), key=key, description=description
+        markdown=default_redactor().redact(markdown), key=key, description=_clean(description)
     )
 
 
@@ -27,4 +31,4 @@ async def publish_table(
     clean = [
         {k: redactor.redact(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows
     ]
-    await acreate_table_artifact(table=clean, key=key, description=description)
+    await acreate_table_artifact(table=clean, key=key, description=_clean(description))
