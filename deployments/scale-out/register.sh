@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Register hotdash-ops with the Prefect server, as `make demo` does (deployments/stack.py):
+# the process work pool `hotdash`, every deployment of prefect.yaml, the `hotdash-alerts`
+# notification block when ALERT_WEBHOOK_URL is set, and the "monitor is silent" automation.
+# Run as the hotdash user after installing or upgrading the checkout; safe to repeat
+# (deployments are updated in place, the block and the automation replaced).
+#   deployments/scale-out/register.sh [/etc/hotdash-ops/worker.env]
+set -euo pipefail
+env_file=${1:-/etc/hotdash-ops/worker.env}
+set -a
+# shellcheck disable=SC1090
+. "$env_file"
+set +a
+cd "$HOTDASH_HOME"
+.venv/bin/prefect --no-prompt work-pool create hotdash --type process --overwrite
+.venv/bin/prefect --no-prompt deploy --all
+if [ -n "${ALERT_WEBHOOK_URL:-}" ]; then
+  .venv/bin/python -c "from tasks.notify import save_webhook_block; save_webhook_block()"
+fi
+.venv/bin/python -c "from deployments.automations import create_automations as c; c()"

@@ -1,0 +1,282 @@
+"""A production deploy approved in the Prefect UI from Debian's Chromium, as approvers do it.
+
+The stack is `make demo`'s (deployments/stack.py: flysim, Prefect server with an auth string,
+worker). `deploy-production` is triggered through the API. Then two people, each in their own
+browser session:
+
+* Carol (manager) follows the link in the "awaiting manager approval" notification. The UI
+  asks for the server's auth string first (its login form); the link opens the run page,
+  she reads the image and release tag in the resume form, fills it in and submits.
+* Dave (reliability) opens the UI as it starts (the default UI), logs in, opens the run,
+  reads the form, fills it in and resumes.
+
+The run must then complete and flysim's production must run the image the forms showed.
+Screenshots of every form and page are kept in test-artifacts/approval-browser/ (on success
+too; on failure also each page as it was at the failure).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from prefect.client.schemas.objects import StateType
+
+from tests.conftest import ROOT
+from tests.e2e.demo_stack import DEPLOY_PRODUCTION, demo_stack
+from tests.e2e.prefect_api import is_terminal, run_deployment, stack_client, wait_until, waiting_at
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = ROOT / "test-artifacts" / "approval-browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PROD = "hotdash-production"
+UI_TIMEOUT_MS = 30_000  # a loaded 2-core CI machine renders the UI slowly
+
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+class Approver:
+    """One person's browser session (own cookies and local storage)."""
+
+    def __init__(self, browser: Browser, name: str) -> None:
+        self.name = name
+        self.context: BrowserContext = browser.new_context(viewport={"width": 1400, "height": 1100})
+        self.context.set_default_timeout(UI_TIMEOUT_MS)
+        self.page: Page = self.context.new_page()
+        # What the UI sent and got back (not GETs): kept with the screenshots.
+        self.calls: list[str] = []
+        self.page.on("response", self._record)
+
+    def _record(self, response: Any) -> None:
+        request = response.request
+        if request.method != "GET" and "/api/" in response.url:
+            body = (request.post_data or "")[:500]
+            self.calls.append(f"{response.status} {request.method} {response.url} {body}")
+
+    def save_calls(self) -> None:
+        (ARTIFACTS / f"{self.name.lower()}-api-calls.txt").write_text("\n".join(self.calls))
+
+    def shot(self, label: str) -> Path:
+        path = ARTIFACTS / f"{self.name.lower()}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def log_in(self, ui_url: str, auth_string: str) -> None:
+        """The server has an auth string: the UI shows its login form; type it in."""
+        self.page.goto(ui_url)
+        password = self.page.get_by_placeholder("admin:pass")
+        expect(password).to_be_visible()
+        self.shot("login")
+        password.fill(auth_string)
+        self.page.get_by_role("button", name="Login").click()
+        expect(self.page.get_by_role("button", name="Logout")).to_be_visible()
+
+
+def submit(person: Approver, dialog: Any, button: str) -> None:
+    """Click the form's button; the dialog closes once the server took the answer.
+
+    On SQLite a busy database answers 503 ("Service Unavailable", Prefect's retryable error;
+    its Python client retries, the UI shows an error toast and keeps the form): a person
+    clicks again, so does this, at most three times, and says so.
+    """
+    for attempt in range(1, 4):
+        with person.page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith("/resume")
+        ) as answer:
+            dialog.get_by_role("button", name=button).click()
+        status = answer.value.status
+        if status < 300:
+            expect(dialog).to_be_hidden()
+            return
+        assert status == 503, f"resume answered {status}: {answer.value.text()}"
+        person.shot(f"resume-503-{attempt}")
+        print(f"{person.name}: resume answered 503 (database busy), clicking again")
+        person.page.wait_for_timeout(1000)
+    raise AssertionError(f"{person.name}: resume answered 503 three times")
+
+
+def approval_link(state_dir: Path, gate: str) -> str:
+    """The run link of the newest "awaiting <gate> approval" notification."""
+    lines = (state_dir / "notifications.jsonl").read_text().splitlines()
+    for line in reversed(lines):
+        message = json.loads(line)
+        if f"awaiting {gate} approval" in message["subject"]:
+            match = re.search(r"https?://\S+/runs/flow-run/[0-9a-f-]{36}", message["body"])
+            assert match, message["body"]
+            return match.group(0)
+    raise AssertionError(f"no notification asks for {gate} approval: {lines[-3:]}")
+
+
+def requested(state_dir: Path) -> dict[str, Any]:
+    """What the run asked approval for (audit record approval.requested)."""
+    for line in (state_dir / "audit.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["action"] == "approval.requested":
+            return dict(record["detail"])
+    raise AssertionError("no approval.requested in the audit log")
+
+
+def check_form(dialog: Any, gate: str, image: str, tag: str) -> None:
+    """The form says what is approved: gate, image, release tag, requester."""
+    expect(dialog.get_by_role("heading", name=re.compile(f"{gate} approval"))).to_be_visible()
+    expect(dialog.get_by_text(image, exact=True)).to_be_visible()
+    expect(dialog.get_by_text(tag, exact=True)).to_be_visible()
+    expect(dialog.get_by_role("cell", name="Alice", exact=True)).to_be_visible()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = time.monotonic()
+    state = tmp_path / "state"
+    with demo_stack(state, monkeypatch) as (stack, config):
+        print(f"stack up in {time.monotonic() - started:.1f} s")
+        auth = config.auth_string()
+        before = stack_state(config)
+        with stack_client(config.api_url, auth) as client:
+            run = run_deployment(
+                client,
+                DEPLOY_PRODUCTION,
+                {
+                    "requested_by": "Alice",
+                    "reason": "Ship the October dashboard",
+                    "checklist_url": "https://example.com/go-live/october",
+                    "deploy_window_override_reason": "end-to-end test of the approval UI",
+                    "watch_minutes": 0.05,
+                    "watch_interval_seconds": 1,
+                },
+            )
+            wait_until(
+                client,
+                [run.id],
+                waiting_at("manager-approval"),
+                timeout=120,
+                what="gate 1",
+                check=stack.check_children,
+            )
+            print(f"gate 1 waits after {time.monotonic() - started:.1f} s")
+            asked = requested(state)
+            image, tag = asked["image"], asked["release_tag"]
+            assert image.startswith("registry.fly.io/hotdash-staging"), asked
+            assert before["apps"][PROD]["current_image"] != image
+
+            carol = Approver(browser, "Carol")
+            dave = Approver(browser, "Dave")
+            try:
+                # Gate 1: Carol follows the notification's link after logging in.
+                link = approval_link(state, "manager")
+                assert link.endswith(f"/runs/flow-run/{run.id}")
+                carol.log_in(config.ui_url, auth)
+                carol.page.goto(link)
+                carol.page.get_by_role("button", name="Resume").click()
+                form = carol.page.get_by_role("dialog")
+                expect(form.get_by_text("Resume Flow Run")).to_be_visible()
+                check_form(form, "manager", image, tag)
+                form.locator("textarea").nth(0).fill("Carol")
+                form.get_by_role("switch").click()
+                expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+                form.locator("textarea").nth(1).fill("Checklist done; staging is green.")
+                carol.shot("manager-form")
+                submit(carol, form, "Submit")
+                wait_until(
+                    client,
+                    [run.id],
+                    waiting_at("reliability-approval"),
+                    timeout=120,
+                    what="gate 2",
+                    check=stack.check_children,
+                )
+
+                # Gate 2: Dave opens the UI as it starts, logs in, opens the run.
+                dave.log_in(config.ui_url, auth)
+                ui = dave.page.url.split("/dashboard")[0]  # the default UI's base
+                dave.page.goto(f"{ui}/runs/flow-run/{run.id}")
+                dave.page.get_by_role("button", name="Open menu").first.click()
+                dave.page.get_by_role("menuitem", name="Resume").click()
+                form = dave.page.get_by_role("dialog")
+                expect(form.get_by_text("Resume Flow Run")).to_be_visible()
+                check_form(form, "reliability", image, tag)
+                form.get_by_label("Approver").fill("Dave")
+                form.get_by_role("switch").click()
+                expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+                form.get_by_label(re.compile("^Comment")).fill("Error budget is fine.")
+                dave.shot("reliability-form")
+                submit(dave, form, "Resume")
+
+                (done,) = wait_until(
+                    client,
+                    [run.id],
+                    is_terminal,
+                    timeout=120,
+                    what="deploy",
+                    check=stack.check_children,
+                )
+                assert done.state is not None
+                assert done.state.type == StateType.COMPLETED, done.state.message
+                dave.page.reload()
+                expect(dave.page.get_by_text("Completed").first).to_be_visible()
+                dave.shot("completed")
+            except Exception:
+                for person in (carol, dave):
+                    try:
+                        person.shot("at-failure")
+                    except Exception:  # noqa: BLE001 - a page that is gone has no picture
+                        pass
+                raise
+            finally:
+                carol.save_calls()
+                dave.save_calls()
+                carol.context.close()
+                dave.context.close()
+
+        after = stack_state(config)
+        assert after["apps"][PROD]["current_image"] == image
+        decisions = [
+            json.loads(line)
+            for line in (state / "audit.jsonl").read_text().splitlines()
+            if json.loads(line)["action"] == "approval.approved"
+        ]
+        assert [(d["actor"], d["detail"]["gate"]) for d in decisions] == [
+            ("Carol", "manager"),
+            ("Dave", "reliability"),
+        ]
+        assert [d["detail"]["comment"] for d in decisions] == [
+            "Checklist done; staging is green.",
+            "Error budget is fine.",
+        ]
+    print(f"browser approval test: {time.monotonic() - started:.1f} s")
+
+
+def stack_state(config: Any) -> dict[str, Any]:
+    import httpx
+
+    return dict(httpx.get(f"{config.flysim_url}/_sim/state", timeout=10).json())
