@@ -138,6 +138,7 @@ def scale_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
                 "HOTDASH_WORKER_LIMIT": "4",
                 "HOTDASH_HOME": str(ROOT),
                 "HOTDASH_STATE_DIR": str(state),
+                "PREFECT_LOCAL_STORAGE_PATH": str(state / "prefect-results"),
                 "HOTDASH_INVENTORY": str(ROOT / "deployments/inventory.yaml"),
                 "FLY_API_TOKEN": sim.token,
                 "FLY_ORG": "personal",
@@ -336,6 +337,10 @@ def test_two_production_deploys_submitted_at_once_deploy_one_after_the_other(
         (r.name, r.state.message if r.state else None) for r in done
     ]
     records = scale_out.audit()
+    # Each run was executed three times (resumed twice, by either worker) and replayed its
+    # first steps from the shared result storage: one approval request each.
+    requests = Counter(r.actor for r in records if r.action == "approval.requested")
+    assert requests == Counter({"Alice": 1, "Bob": 1}), requests
     alice, bob = (
         spans(records, "Alice", "deploy.completed"),
         spans(records, "Bob", "deploy.completed"),
