@@ -92,6 +92,7 @@ def test_the_fly_token_is_withheld_and_secrets_are_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLY_API_TOKEN", "fm2_secret-token-value")
+    monkeypatch.delenv("CI", raising=False)  # CI machines set their own; see the next test
     lines, on_line = collect()
     run_commands(
         [[PY, "-c", "import os; print(os.environ.get('FLY_API_TOKEN', 'absent')); "
@@ -102,6 +103,18 @@ def test_the_fly_token_is_withheld_and_secrets_are_redacted(
         redactor=Redactor(["fm2_secret-token-value"]),
     )  # fmt: skip
     assert [line for _, line in lines] == ["absent", "leak ***REDACTED***", "1"]
+
+
+def test_a_ci_value_already_set_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    lines, on_line = collect()
+    run_commands(
+        [[PY, "-c", "import os; print(os.environ['CI'])"]],
+        cwd=tmp_path,
+        timeout=30,
+        on_line=on_line,  # type: ignore[arg-type]
+    )
+    assert [line for _, line in lines] == ["true"]
 
 
 def test_deploy_settings_defaults_and_checkout_resolution(tmp_path: Path) -> None:
