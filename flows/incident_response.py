@@ -84,6 +84,7 @@ from hotdash_ops.postmortem import (
     build_timeline,
     render_postmortem,
 )
+from hotdash_ops.release_choice import images_rolled_back_from
 from hotdash_ops.scaling import scaling_policy
 from hotdash_ops.validation import AppName
 from tasks import fly_access
@@ -192,6 +193,7 @@ async def identify_and_assess(
         facts["releases"] = list_releases(app)
     except FlyError as exc:
         facts["releases_error"] = str(exc)
+    facts["rolled_back_images"] = images_rolled_back_from(audit_log().records(), app)
     # Check logs for errors (`fly logs | grep -i error`).
     logs = (await read_error_logs([app]))[app]
     if isinstance(logs, str):

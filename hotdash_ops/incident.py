@@ -33,7 +33,7 @@ from hotdash_ops.inventory import Thresholds
 from hotdash_ops.metrics import AppMetrics
 from hotdash_ops.models import AppStatus, LogEntry, Release
 from hotdash_ops.probe import ProbeResult
-from hotdash_ops.release_choice import rollback_target, running_version
+from hotdash_ops.release_choice import rollback_target, running_image, running_version
 
 # Audit actions this flow writes. `incident.action` marks a mitigation it ran.
 AUDIT_OPENED = "incident.opened"
@@ -156,6 +156,7 @@ class IncidentFacts(BaseModel):
     error_logs: list[LogEntry] | None = None
     logs_error: str | None = None
     dependencies: list[Finding] = Field(default_factory=list)
+    rolled_back_images: set[str] = Field(default_factory=set)  # images earlier rollbacks left
 
 
 class Evidence(BaseModel):
@@ -197,7 +198,12 @@ def rollback_release(facts: IncidentFacts, running: Release | None) -> Release |
     if running is None:
         return None
     try:
-        return rollback_target(facts.releases or [], current_version=running.version)
+        return rollback_target(
+            facts.releases or [],
+            current_version=running.version,
+            current_image=running_image(facts.status),
+            bad_images=facts.rolled_back_images,
+        )
     except ValueError:
         return None
 

@@ -8,7 +8,12 @@ Fly.io has no rollback command: a rollback redeploys the image of an earlier rel
 * never a failed (or interrupted, or in-progress) release, and never "the second row" of
   ``fly releases``: when the newest row is a failed deploy that never replaced the machines,
   the second row is the running release itself, and the right target is the one below it;
-* an explicit target version must obey the same rule, or the choice is refused.
+* never a release whose image is the one running now (redeploying it changes nothing), nor
+  one whose image an earlier rollback moved away from (the audit log's ``rollback`` records):
+  after a rollback from v5 to v4 created v6, a second rollback must go to v3, not back to the
+  bad v5;
+* an explicit target version must be complete and older, or the choice is refused (a person
+  who names a version may redeploy any image; the rule above is only for the default).
 
 "The running release" comes from the machines themselves (``fly_release_version`` in their
 metadata, the highest one when a rolling deploy stopped half way), then from ``fly status``
@@ -17,10 +22,11 @@ metadata, the highest one when a rolling deploy stopped half way), then from ``f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from pydantic import BaseModel
 
+from hotdash_ops.audit import AuditRecord
 from hotdash_ops.models import AppStatus, Release
 
 
@@ -80,16 +86,35 @@ def running_release(releases: Sequence[Release], status: AppStatus | None) -> Re
     raise ValueError(f"running release: v{version} is not in the release history ({known})")
 
 
+def running_image(status: AppStatus | None) -> str | None:
+    """The image the app's machines run (the first one that says), None when unknown."""
+    if status is None:
+        return None
+    return next((m.image for m in status.machines if m.image), None)
+
+
+def images_rolled_back_from(records: Iterable[AuditRecord], app: str) -> set[str]:
+    """The images earlier rollbacks of `app` moved away from (audit `rollback` records)."""
+    return {
+        str(r.detail["from_image"])
+        for r in records
+        if r.action == "rollback" and r.target == app and r.detail.get("from_image")
+    }
+
+
 def rollback_target(
     releases: Sequence[Release],
     *,
     current_version: int | None = None,
     target_version: int | None = None,
+    current_image: str | None = None,
+    bad_images: Collection[str] = (),
 ) -> Release:
     """The release to roll back to (rules in the module docstring).
 
     `current_version` is the running release (default: the newest complete one);
-    `target_version` asks for a specific release, which must be complete and older.
+    `target_version` asks for a specific release, which must be complete and older;
+    `current_image` and `bad_images` are skipped by the default choice.
     """
     if current_version is None:
         newest = newest_complete(releases)
@@ -114,7 +139,10 @@ def rollback_target(
         if not target.image_ref:
             raise ValueError(f"target_version: v{target_version} has no image to redeploy")
         return target
-    candidates = [r for r in releases if r.complete and r.version < current_version and r.image_ref]
+    skipped = set(bad_images) | ({current_image} if current_image else set())
+    older = [r for r in releases if r.complete and r.version < current_version and r.image_ref]
+    candidates = [r for r in older if r.image_ref not in skipped]
     if not candidates:
-        raise ValueError(f"no complete release older than v{current_version}")
+        why = " other than the running image and images already rolled back from" if older else ""
+        raise ValueError(f"no complete release older than v{current_version}{why}")
     return max(candidates, key=lambda r: r.version)

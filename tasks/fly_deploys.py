@@ -21,12 +21,14 @@ from hotdash_ops.flyctl import STRATEGIES, Flyctl
 from hotdash_ops.models import AppStatus, Release
 from hotdash_ops.release_choice import (
     RollbackOutcome,
+    images_rolled_back_from,
     rollback_target,
+    running_image,
     running_release,
     running_version,
 )
 from tasks import fly_access
-from tasks.audit import audit
+from tasks.audit import audit, audit_log
 
 
 def failure_text(exc: FlyctlError) -> str:
@@ -139,9 +141,10 @@ def rollback_app(
     app: str, *, actor: str, reason: str, target_version: int | None = None
 ) -> RollbackOutcome:
     """Runbook Rollback: `fly releases --json`, pick the newest complete release older than the
-    running one (hotdash_ops.release_choice), `fly deploy --image <its image> --strategy
-    immediate --yes`. Audits rollback.started, then rollback or rollback.failed. A refused
-    choice (ValueError) changes nothing. Not retried."""
+    running one (hotdash_ops.release_choice; images earlier rollbacks left, from the audit log,
+    are skipped), `fly deploy --image <its image> --strategy immediate --yes`. Audits
+    rollback.started, then rollback or rollback.failed. A refused choice (ValueError) changes
+    nothing. Not retried."""
     validation.app_name(app)
     fly = fly_access.flyctl()
     releases = fly.releases(app)
@@ -149,9 +152,15 @@ def rollback_app(
     current = running_version(releases, status)
     if current is None:
         raise ValueError(f"{app}: no running release to roll back from")
-    target = rollback_target(releases, current_version=current, target_version=target_version)
+    from_image = running_image(status)
+    target = rollback_target(
+        releases,
+        current_version=current,
+        target_version=target_version,
+        current_image=from_image,
+        bad_images=images_rolled_back_from(audit_log().records(), app),
+    )
     assert target.image_ref is not None  # rollback_target only returns releases with an image
-    from_image = next((m.image for m in status.machines if m.image), None)
     detail: dict[str, object] = {
         "from_version": current,
         "from_image": from_image,

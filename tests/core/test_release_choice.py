@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from hotdash_ops.audit import AuditRecord
 from hotdash_ops.models import AppStatus, Release
 from hotdash_ops.release_choice import (
     RollbackOutcome,
+    images_rolled_back_from,
     rollback_target,
     running_release,
     running_version,
@@ -135,3 +137,54 @@ def test_running_release_returns_the_release_and_refuses_unknown_ones() -> None:
 def test_outcome_describes_from_and_to() -> None:
     outcome = RollbackOutcome(app="app", from_version=3, to_version=2, image="img:2")
     assert outcome.describe() == "rolled back app from v3 to v2 (img:2)"
+
+
+def image(version: int) -> str:
+    return f"registry.fly.io/app:deployment-{version}"
+
+
+def redeploy(version: int, of: int) -> Release:
+    """Release `version` made by a rollback: it runs the image of release `of`."""
+    return rel(version).model_copy(update={"image_ref": image(of)})
+
+
+def test_second_rollback_skips_the_release_the_first_one_left() -> None:
+    # v3 good, v4 good, v5 bad -> rollback to v4 made v6 (v4's image). Rolling back again must
+    # go to v3: not v5 (the bad image), not v4 (the image running now).
+    releases = newest_first(rel(3), rel(4), rel(5), redeploy(6, of=4))
+    assert rollback_target(releases, current_version=6).version == 5  # the naive rule
+    target = rollback_target(
+        releases, current_version=6, current_image=image(4), bad_images={image(5)}
+    )
+    assert target.version == 3
+
+
+def test_when_every_older_image_is_skipped_the_choice_is_refused() -> None:
+    releases = newest_first(rel(4), rel(5), redeploy(6, of=4))
+    with pytest.raises(ValueError, match="other than the running image"):
+        rollback_target(releases, current_version=6, current_image=image(4), bad_images={image(5)})
+
+
+def test_an_explicit_target_may_name_an_image_a_rollback_left() -> None:
+    releases = newest_first(rel(3), rel(4), rel(5), redeploy(6, of=4))
+    target = rollback_target(
+        releases, current_version=6, target_version=5, current_image=image(4),
+        bad_images={image(5)},
+    )  # fmt: skip
+    assert target.version == 5
+
+
+def test_images_rolled_back_from_reads_only_this_apps_rollbacks() -> None:
+    def record(action: str, target: str, from_image: str | None) -> AuditRecord:
+        return AuditRecord(
+            seq=1, ts="2026-11-27T00:00:00Z", actor="sam", action=action, target=target,
+            detail={"from_image": from_image}, prev_hash="0",
+        )  # fmt: skip
+
+    records = [
+        record("rollback", "app", image(5)),
+        record("rollback.started", "app", image(7)),  # started is not done
+        record("rollback", "other-app", image(8)),
+        record("rollback", "app", None),
+    ]
+    assert images_rolled_back_from(records, "app") == {image(5)}

@@ -112,6 +112,29 @@ async def test_production_skips_its_failed_v3(flysim) -> None:  # type: ignore[n
     assert app_state(flysim, STAGING)["releases"][-1]["version"] == 3  # staging untouched
 
 
+async def test_a_second_rollback_does_not_go_back_to_the_bad_release(flysim) -> None:  # type: ignore[no-untyped-def]
+    # v4 (C) is deployed and bad; the first rollback goes to v3 and creates v5 with v3's image.
+    # The second one must go to v2: not v4 (rolled back from), not v3 (running now).
+    flysim.patch_app(STAGING, releases_add=[{"version": 4, "status": "complete", "image": C_IMAGE}])
+    run_release_c_on_the_machines(flysim)
+
+    first = await rollback(
+        environment=Environment.staging, reason="v4 crashes", requested_by="sam",
+        return_state=True,
+    )  # fmt: skip
+    second = await rollback(
+        environment=Environment.staging, reason="v3 is broken too", requested_by="sam",
+        return_state=True,
+    )  # fmt: skip
+
+    assert first.is_completed(), first.message
+    assert first.message.startswith(f"rolled back {STAGING} from v4 to v3 ({S_V3})")
+    assert second.is_completed(), second.message
+    assert second.message.startswith(f"rolled back {STAGING} from v5 to v2 ({S_V2})")
+    assert [d["detail"]["image"] for d in deploys(flysim)] == [S_V3, S_V2]
+    assert app_state(flysim)["current_image"] == S_V2
+
+
 async def test_explicit_target_version_is_used(flysim) -> None:  # type: ignore[no-untyped-def]
     state = await rollback(
         environment=Environment.staging, reason="back to v1", requested_by="sam",
