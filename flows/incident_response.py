@@ -76,7 +76,7 @@ from hotdash_ops.incident import (
 from hotdash_ops.incident_log import IncidentLogEntry, append_entry, incident_log_path
 from hotdash_ops.inventory import AppSpec, Inventory
 from hotdash_ops.metrics import AppMetrics
-from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.operator_input import Comment, PersonName, Reason, Requester
 from hotdash_ops.postmortem import (
     PostMortem,
     Step,
@@ -119,8 +119,8 @@ class IncidentDecision(RunInput):
         default=Action.NONE,
         description="What to do now; the recommendation is preselected",
     )
-    decided_by: Requester = Field(description="Who decides (name or e-mail)")
-    comment: str = Field(default="", max_length=500, description="Optional note for the log")
+    decided_by: PersonName = Field(description="Who decides (name or e-mail)")
+    comment: Comment = Field(default="", description="Optional note for the log")
 
 
 def decision_form(recommended: Action, description: str) -> type[IncidentDecision]:

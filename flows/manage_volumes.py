@@ -19,12 +19,12 @@ from prefect.flow_runs import apause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from hotdash_ops import volume_actions
-from hotdash_ops.operator_input import Requester
+from hotdash_ops.operator_input import PersonName, Requester
 from hotdash_ops.pricing import load_prices
-from hotdash_ops.validation import AppName, VolumeId
+from hotdash_ops.validation import AppName, VolumeId, field_problems
 from tasks import fly_access
 from tasks.reports import publish_markdown, publish_table
 from tasks.volumes import DeleteOutcome, extend_volume, list_volumes
@@ -40,8 +40,8 @@ class ConfirmVolumeDeletion(RunInput):
     confirm: bool = Field(
         default=False, description="On: delete exactly the volumes listed above. Off: keep all."
     )
-    confirmed_by: str = Field(
-        min_length=1, description="Your name (recorded in the audit log with each deletion)."
+    confirmed_by: PersonName = Field(
+        description="Your name (recorded in the audit log with each deletion)."
     )
 
 
@@ -146,14 +146,19 @@ async def manage_volumes(
         )
         return Completed(message=summary)
 
-    answer = await apause_flow_run(
-        wait_for_input=ConfirmVolumeDeletion.with_initial_data(
-            description=volume_actions.confirmation_text(unused)
-        ),
-        timeout=int(confirm_timeout_hours * 3600),
-        poll_interval=_poll_seconds(),
-        key=PAUSE_KEY,
-    )
+    try:
+        answer = await apause_flow_run(
+            wait_for_input=ConfirmVolumeDeletion.with_initial_data(
+                description=volume_actions.confirmation_text(unused)
+            ),
+            timeout=int(confirm_timeout_hours * 3600),
+            poll_interval=_poll_seconds(),
+            key=PAUSE_KEY,
+        )
+    except ValidationError as exc:  # e.g. a blank name: the schema takes it, PersonName not
+        summary = f"confirmation refused ({field_problems(exc)}): nothing deleted"
+        await publish_markdown("manage-volumes", f"# Delete unused volumes\n\n{summary}\n", summary)
+        return Failed(message=summary)
     if not answer.confirm:
         summary = f"not confirmed by {answer.confirmed_by}: nothing deleted"
         await publish_markdown("manage-volumes", f"# Delete unused volumes\n\n{summary}\n", summary)

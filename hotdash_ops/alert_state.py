@@ -55,6 +55,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from hotdash_ops.alert_rules import Outcome, RuleName, RuleVerdict, Severity
+from hotdash_ops.validation import field_problems
 
 Condition = Literal["failing", "no_data"]
 
@@ -106,9 +107,7 @@ def load_alert_policy(inventory_path: Path) -> AlertPolicy:
     try:
         return AlertPolicy.model_validate(section or {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"alerts.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = field_problems(exc, "alerts")
         raise AlertPolicyError(f"{inventory_path}: {problems}") from None
 
 

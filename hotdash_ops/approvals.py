@@ -29,6 +29,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from hotdash_ops.operator_input import Comment, PersonName
+
 GATES: tuple[str, ...] = ("manager", "reliability")
 MAX_ATTEMPTS = 20  # refused inputs per gate before the deploy is rejected (a runaway guard)
 
@@ -36,11 +38,15 @@ MAX_ATTEMPTS = 20  # refused inputs per gate before the deploy is rejected (a ru
 class ApprovalFields(BaseModel):
     """The approval form (the contract: these three fields, these names and types)."""
 
-    approver: str = Field(description="Your name. The requester of the deploy may not approve.")
+    # Typed so that the server refuses a blank, overlong or multi-line name before the run
+    # sees it (the types are still `str` in the contract; rule 2 stays for direct callers).
+    approver: PersonName = Field(
+        description="Your name. The requester of the deploy may not approve."
+    )
     approve: bool = Field(
         default=False, description="On: approve this production deploy. Off: reject it."
     )
-    comment: str = Field(default="", description="Why; kept in the audit log.")
+    comment: Comment = Field(default="", description="Why; kept in the audit log.")
 
 
 class Verdict(StrEnum):
@@ -161,6 +167,14 @@ def timed_out(
             f"{deadline.isoformat(timespec='seconds')}; nothing was deployed."
         ),
         received_at=received_at,
+    )
+
+
+def invalid_answer(gate: str, key: str, problems: str) -> Decision:
+    """An answer the form's own rules refuse after the server took it (e.g. a blank name
+    passes the JSON schema, not `PersonName`): refused, the gate asks again."""
+    return Decision(
+        gate=gate, key=key, verdict=Verdict.REFUSED, reason=f"{key}: {problems}; answer again."
     )
 
 

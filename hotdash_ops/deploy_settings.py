@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hotdash_ops.inventory import InventoryError
+from hotdash_ops.validation import field_problems
 
 
 class DeploySettings(BaseModel):
@@ -62,7 +63,5 @@ def parse_deploy_settings(deploy: Mapping[str, Any]) -> DeploySettings:
     try:
         return DeploySettings.model_validate(dict(deploy))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"deploy.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = field_problems(exc, "deploy")
         raise InventoryError(problems) from None

@@ -30,6 +30,9 @@ from pydantic import (
     field_validator,
 )
 
+from hotdash_ops.operator_input import one_line_or_empty
+from hotdash_ops.validation import field_problems
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MIN_OVERRIDE_REASON = 10  # characters: "hotfix" alone does not say why it cannot wait
@@ -125,15 +128,16 @@ def window_from_deploy_config(deploy: dict[str, Any]) -> DeployWindow:
     try:
         return DeployWindow.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"deploy.window.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = field_problems(exc, "deploy.window")
         raise ValueError(problems) from None
 
 
 def clean_override_reason(value: str | None) -> str | None:
     """A window override reason: None when blank; ValueError when too short to say why."""
-    reason = " ".join((value or "").split()) or None
+    try:
+        reason = one_line_or_empty(value or "") or None
+    except ValueError as exc:
+        raise ValueError(f"deploy_window_override_reason: {exc}") from None
     if reason is not None and len(reason) < MIN_OVERRIDE_REASON:
         raise ValueError(
             "deploy_window_override_reason: say why the deploy cannot wait for the window "

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hotdash_ops.validation import no_option
+from hotdash_ops.validation import field_problems, no_option
 from hotdash_ops.validation import release_tag as validate_release_tag
 
 
@@ -54,10 +54,7 @@ def repository_from_deploy_config(
     try:
         cfg = RepositoryConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"deploy.repository.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = field_problems(exc, "deploy.repository")
         raise ValueError(problems) from None
     no_option(cfg.remote, "deploy.repository.remote")
     no_option(cfg.ref, "deploy.repository.ref")

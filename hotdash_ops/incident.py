@@ -34,6 +34,7 @@ from hotdash_ops.metrics import AppMetrics
 from hotdash_ops.models import AppStatus, LogEntry, Release
 from hotdash_ops.probe import ProbeResult
 from hotdash_ops.release_choice import rollback_target, running_image, running_version
+from hotdash_ops.validation import field_problems
 
 # Audit actions this flow writes. `incident.action` marks a mitigation it ran.
 AUDIT_OPENED = "incident.opened"
@@ -133,9 +134,7 @@ def incident_policy(raw: Mapping[str, Any] | None) -> IncidentPolicy:
     try:
         return IncidentPolicy.model_validate(dict(raw or {}))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"incident.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = field_problems(exc, "incident")
         raise ValueError(problems) from None
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hotdash_ops.validation import AppName, ServiceUrl
+from hotdash_ops.validation import AppName, ServiceUrl, field_problems
 
 Role = Literal["web", "background"]
 ApproverRole = Literal["manager", "reliability"]
@@ -214,8 +214,5 @@ def load_inventory(path: Path) -> Inventory:
     try:
         return Inventory.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = field_problems(exc)
         raise InventoryError(f"{path}: {problems}") from None

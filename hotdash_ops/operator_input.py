@@ -27,7 +27,8 @@ _NOT_ONE_LINE = frozenset(
 ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
 
 
-def _one_line_or_empty(value: str) -> str:
+def one_line_or_empty(value: str) -> str:
+    """`value` trimmed; ValueError naming the rule when it is not one line."""
     value = value.strip()
     if any(c in _NOT_ONE_LINE for c in value):
         raise ValueError(
@@ -38,7 +39,7 @@ def _one_line_or_empty(value: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    value = _one_line_or_empty(value)
+    value = one_line_or_empty(value)
     if not value:
         raise ValueError("must not be empty")
     return value
@@ -65,5 +66,5 @@ PersonName = Annotated[
 Comment = Annotated[
     str,
     Field(max_length=500, pattern=ONE_LINE_PATTERN),
-    AfterValidator(_one_line_or_empty),
+    AfterValidator(one_line_or_empty),
 ]

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hotdash_ops.validation import field_problems
+
 MB_PER_GB = 1024
 
 
@@ -113,7 +115,5 @@ def load_prices(raw: dict[str, Any] | None) -> PriceTable:
     try:
         return PriceTable.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"prices.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = field_problems(exc, "prices")
         raise PricingError(problems) from None

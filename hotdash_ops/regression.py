@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hotdash_ops.validation import field_problems
+
 
 class WatchRules(BaseModel):
     """How much worse is bad, and for how many samples in a row."""
@@ -82,9 +84,7 @@ def rules_from_deploy_config(deploy: dict[str, Any]) -> WatchRules:
     try:
         return WatchRules.model_validate(deploy.get("watch") or {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"deploy.watch.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = field_problems(exc, "deploy.watch")
         raise ValueError(problems) from None
 
 

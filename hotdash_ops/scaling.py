@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotdash_ops.models import VM_PRESETS, Guest, Machine, MachineConfig, validate_vm
+from hotdash_ops.validation import field_problems
 
 # A hard ceiling whatever the inventory says (flyctl runner's guard is the same number).
 ABSOLUTE_MAX_COUNT = 100
@@ -97,9 +98,7 @@ def scaling_policy(raw: Mapping[str, Any] | None) -> ScalingPolicy:
     try:
         return ScalingPolicy.model_validate(dict(raw or {}))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"scaling.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = field_problems(exc, "scaling")
         raise ValueError(problems) from None
 
 

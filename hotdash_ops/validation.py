@@ -16,7 +16,7 @@ import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
 
 # Fly app names: lowercase letters, digits and dashes, starting and ending alphanumeric.
 _APP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
@@ -185,3 +185,15 @@ Month = Annotated[
     str,
     Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", min_length=7, max_length=7, description="YYYY-MM"),
 ]
+
+
+def field_problems(exc: ValidationError, prefix: str = "") -> str:
+    """pydantic's errors as one line a person reads: "deploy.window.days.0: Input should be..."
+    (`prefix` is where the model sits in its file; the root itself is "(root)")."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(
+            [prefix, *(str(p) for p in err["loc"])] if prefix else map(str, err["loc"])
+        )
+        parts.append(f"{where or '(root)'}: {err['msg']}")
+    return "; ".join(parts)

@@ -46,7 +46,7 @@ from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Cancelled, Paused, Suspended
 from prefect.tasks import Task
 from prefect.utilities.urls import url_for
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from hotdash_ops.approvals import (
     GATES,
@@ -57,10 +57,12 @@ from hotdash_ops.approvals import (
     Verdict,
     form_description,
     gate_key,
+    invalid_answer,
     judge,
     timed_out,
     too_many_attempts,
 )
+from hotdash_ops.validation import field_problems
 from tasks.announce import tell
 from tasks.audit import audit
 from tasks.reports import publish_markdown
@@ -72,6 +74,7 @@ DEADLINE_FLOW = "deploy-production-approval-deadline"
 GATED_FLOW = "deploy-production"
 MAX_EARLY_SECONDS = 600  # how early a timer run may start and still wait for the deadline
 DEADLINE_ACTOR = "approval-deadline"
+UNNAMED_ACTOR = "(no valid name)"  # an answer refused before its name could be trusted
 APPROVAL_ARTIFACT = "deploy-production-approval"
 
 R = TypeVar("R")
@@ -150,7 +153,8 @@ async def record_decision(decision: Decision, *, app: str, url: str) -> Decision
     else:
         logger.warning(decision.reason)
     audit(
-        actor=decision.approver or DEADLINE_ACTOR,
+        actor=decision.approver
+        or (DEADLINE_ACTOR if decision.verdict is Verdict.TIMED_OUT else UNNAMED_ACTOR),
         action=f"approval.{decision.verdict.value}",
         target=app,
         detail={
@@ -362,20 +366,24 @@ async def _one_gate(
         await replay_safe(announce_gate)(
             subject, _awaiting_body(request, gate, key, note, deadline), description
         )
-        answer = await _wait(key, description, durable=durable, deadline=deadline)
-        if answer is None:
-            decision = timed_out(gate, key, deadline)
+        try:
+            answer = await _wait(key, description, durable=durable, deadline=deadline)
+        except ValidationError as exc:  # the server's schema took it, the form's rules did not
+            decision = invalid_answer(gate, key, field_problems(exc))
         else:
-            decision = judge(
-                answer,
-                gate=gate,
-                key=key,
-                requester=request.requested_by,
-                allowed=allowed,
-                other_approver=other_approver,
-                received_at=await _received_at(flow_run_id, key, durable=durable),
-                deadline=deadline,
-            )
+            if answer is None:
+                decision = timed_out(gate, key, deadline)
+            else:
+                decision = judge(
+                    answer,
+                    gate=gate,
+                    key=key,
+                    requester=request.requested_by,
+                    allowed=allowed,
+                    other_approver=other_approver,
+                    received_at=await _received_at(flow_run_id, key, durable=durable),
+                    deadline=deadline,
+                )
         decision = await replay_safe(record_decision)(decision, app=request.app, url=url)
         decisions.append(decision)
         if decision.final:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from hotdash_ops.approvals import (
     ApprovalFields,
@@ -82,7 +83,11 @@ def test_the_requester_is_refused_at_either_gate_whatever_the_spelling() -> None
 
 
 def test_an_empty_approver_is_refused() -> None:
-    d = decide(answer("   "))
+    # The form refuses it first (PersonName); a caller that builds the answer directly is
+    # still refused by rule 2.
+    with pytest.raises(ValidationError, match="approver"):
+        ApprovalFields(approver="   ", approve=True)
+    d = decide(ApprovalFields.model_construct(approver="   ", approve=True, comment=""))
     assert d.verdict is Verdict.REFUSED
     assert d.reason == "manager-approval: no approver name was given; type your name in `approver`."
 

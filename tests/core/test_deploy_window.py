@@ -49,6 +49,10 @@ def test_an_override_needs_a_reason_and_is_recorded() -> None:
     assert not check_window(DeployWindow(), LA, now=saturday, override_reason="   ").allowed
     with pytest.raises(ValueError, match="deploy_window_override_reason: say why"):
         check_window(DeployWindow(), LA, now=saturday, override_reason="hotfix")
+    # It lands in the audit log and notifications: one line, no terminal escapes.
+    for forged in ("hotfix for the outage\x1b[2J\x08", "hotfix for the outage\nAPPROVED BY CTO"):
+        with pytest.raises(ValueError, match="deploy_window_override_reason: must be one line"):
+            check_window(DeployWindow(), LA, now=saturday, override_reason=forged)
     # Inside the window an override changes nothing.
     monday = check_window(DeployWindow(), LA, now=la(2025, 10, 20, 9), override_reason="x" * 12)
     assert monday.inside and not monday.overridden

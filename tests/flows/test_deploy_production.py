@@ -274,20 +274,35 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
     ]
     shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
     assert staging_digest_ref(env) in shown and CHECKLIST in shown
-    await run.answer("manager-approval", "Mallory", True)
-    await run.answer("manager-approval-2", "bob   SMITH", False, "checklist item 4 is open")
+    # A name with a text-direction override: the server refuses it against the form's schema
+    # and the run keeps waiting at the same key.
+    with pytest.raises(RuntimeError, match="approver"):
+        await aresume_flow_run(
+            paused.id, run_input={"approver": "Bob\u202e", "approve": True, "comment": ""}
+        )
+    await run.answer("manager-approval", "   ", True)  # blank: the flow's own rule refuses it
+    await run.answer("manager-approval-2", "Mallory", True)
+    await run.answer("manager-approval-3", "bob   SMITH", False, "checklist item 4 is open")
     state = await run.state()
 
     assert state.is_failed()
     assert state.message == (
-        "rejected by bob SMITH at manager-approval-2 (checklist item 4 is open)."
+        "rejected by bob SMITH at manager-approval-3 (checklist item 4 is open)."
     )
     assert prod_deploys(env) == []
     assert production(env)["current_image"] == PROD_V4
     actions = [a for a, *_ in audit_records(tmp_path)]
-    assert actions == ["approval.requested", "approval.refused", "approval.rejected"]
-    refused = [d for a, _, d in audit_records(tmp_path) if a == "approval.refused"]
-    assert refused[0]["key"] == "manager-approval"
+    assert actions == [
+        "approval.requested", "approval.refused", "approval.refused", "approval.rejected"
+    ]  # fmt: skip
+    refused = [(who, d) for a, who, d in audit_records(tmp_path) if a == "approval.refused"]
+    assert [(who, d["key"]) for who, d in refused] == [
+        ("(no valid name)", "manager-approval"), ("Mallory", "manager-approval-2")
+    ]  # fmt: skip
+    blank = notification_bodies(tmp_path, "awaiting manager approval again")
+    assert blank[0].startswith(
+        "manager-approval: approver: Value error, must not be empty; answer again."
+    )
     assert f"deploy-production of {PROD} rejected" in receiver.subjects()
     [rejected] = [m for m in receiver.messages if m["subject"].endswith("rejected")]
     assert "Nothing was deployed" in rejected["body"]

@@ -153,6 +153,34 @@ async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type
     assert audit_records() == []
 
 
+async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+    async with get_client() as client:
+        seen = {
+            str(r.id)
+            for r in await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
+            )
+        }
+    run = asyncio.create_task(
+        manage_volumes(action="delete-unused", dry_run=False, return_state=True)
+    )
+    run_id = await paused_run_id(seen)
+    # A second line in the name: the server refuses it against the form's schema.
+    with pytest.raises(RuntimeError, match="confirmed_by"):
+        await aresume_flow_run(
+            run_id, run_input={"confirm": True, "confirmed_by": "Dana\nApproved by the CTO"}
+        )
+    # A blank name passes the schema; the flow's own rule refuses it.
+    await aresume_flow_run(run_id, run_input={"confirm": True, "confirmed_by": "   "})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_failed()
+    assert state.message == (
+        "confirmation refused (confirmed_by: Value error, must not be empty): nothing deleted"
+    )
+    assert cost_sim.state()["mutations"] == []
+    assert audit_records() == []
+
+
 async def test_extend_refuses_a_smaller_or_equal_size_before_any_fly_command(  # type: ignore[no-untyped-def]
     cost_sim, monkeypatch
 ) -> None:

@@ -135,12 +135,7 @@ FORM_TEXT: dict[tuple[str, str], int] = {
 }
 # Gaps in forms owned by other modules (a ratchet, like hostile.KNOWN_GAPS): the test asserts
 # each still shows, so a fix forces its removal from here.
-FORM_GAPS: dict[tuple[str, str], tuple[str, str]] = {
-    ("ApprovalInput", "approver"): ("carol\u202e", "type it PersonName (operator_input)"),
-    ("ApprovalInput", "comment"): ("ok\nAPPROVED BY THE CTO", "type it Comment (operator_input)"),
-    ("IncidentDecision", "comment"): ("a\nb", "type it Comment (operator_input)"),
-    ("ConfirmVolumeDeletion", "confirmed_by"): ("x" * 1000, "type it PersonName (operator_input)"),
-}
+FORM_GAPS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def test_every_form_text_field_is_listed() -> None:
