@@ -14,7 +14,6 @@ Nothing is deployed when the input, the parity check or the tests fail.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
@@ -71,8 +70,6 @@ async def deploy_staging(
     # Input and configuration first: nothing has happened yet if any of this is wrong.
     if (image is None) == (source_dir is None):
         raise ValueError("image, source_dir: give exactly one (an image, or a directory to build)")
-    if source_dir is not None and not Path(source_dir).is_dir():
-        raise ValueError(f"source_dir: {source_dir} is not a directory")
     cfg = fly_access.settings()
     inventory = fly_access.inventory(cfg)
     app = inventory.environment_app("staging")
@@ -80,11 +77,9 @@ async def deploy_staging(
     if not app.smoke:
         raise ValueError(f"inventory: app {app.name} has no smoke endpoints (smoke:)")
     config = parse_deploy_settings(inventory.deploy)
-    checkout = (
-        Path(source_dir)
-        if source_dir
-        else config.checkout_dir(os.environ, base=cfg.hotdash_inventory.parent)
-    )
+    base = cfg.hotdash_inventory.parent
+    source = config.source_directory(source_dir, os.environ, base=base) if source_dir else None
+    checkout = source or config.checkout_dir(os.environ, base=base)
     if config.test_commands and (checkout is None or not checkout.is_dir()):
         raise ValueError(
             f"deploy.checkout: {checkout} is not a directory (set it in the inventory or "
@@ -135,7 +130,7 @@ async def deploy_staging(
             release: Release = (
                 deploy_image(app.name, image, actor=requested_by, reason=reason)
                 if image
-                else deploy_source(app.name, str(source_dir), actor=requested_by, reason=reason)
+                else deploy_source(app.name, str(source), actor=requested_by, reason=reason)
             )
         except FlyctlError as exc:
             failure = f"deploy of {what} failed: {failure_text(exc)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -146,3 +147,25 @@ def test_shipped_inventory_deploy_section_parses() -> None:
     cfg = parse_deploy_settings(load_inventory(ROOT / "deployments/inventory.yaml").deploy)
     assert cfg.test_commands == [["npm", "run", "test:unit"], ["npm", "run", "test:e2e"]]
     assert cfg.required_secrets == ["DATABASE_URL"]
+
+
+def test_source_roots_default_to_the_checkout_and_can_be_listed_or_overridden(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "HotDash" / "web").mkdir(parents=True)
+    (tmp_path / "builds" / "x").mkdir(parents=True)
+    base = tmp_path / "deployments"
+    base.mkdir()
+    default = parse_deploy_settings({"checkout": "../HotDash", "checkout_env": None})
+    inside = default.source_directory(str(tmp_path / "HotDash" / "web"), {}, base=base)
+    assert inside == (tmp_path / "HotDash" / "web").resolve()
+    with pytest.raises(ValueError, match="source_dir: .*builds/x is outside the allowed"):
+        default.source_directory(str(tmp_path / "builds" / "x"), {}, base=base)
+    listed = parse_deploy_settings({"source_roots": ["../builds"], "checkout_env": None})
+    assert listed.allowed_source_roots({}, base=base) == [(tmp_path / "builds").resolve()]
+    env = {"HOTDASH_SOURCE_ROOTS": f"{tmp_path / 'builds'}{os.pathsep}/srv/other"}
+    assert default.source_directory(str(tmp_path / "builds" / "x"), env, base=base).name == "x"
+    with pytest.raises(ValueError, match="source_dir: no source roots are configured"):
+        parse_deploy_settings({"checkout_env": None}).source_directory(
+            str(tmp_path / "builds"), {}, base=base
+        )

@@ -224,6 +224,7 @@ async def test_source_dir_is_built_remotely_and_its_tests_run_there(
     source.mkdir()
     inv = write_inventory(tmp_path / "inv.yaml", tmp_path / "elsewhere", [unit_test("built")])
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    monkeypatch.setenv("HOTDASH_SOURCE_ROOTS", str(tmp_path))
 
     state = await deploy_staging(requested_by="dana", source_dir=str(source), return_state=True)
 
@@ -232,6 +233,23 @@ async def test_source_dir_is_built_remotely_and_its_tests_run_there(
     image = staging(flysim)["current_image"]
     assert image.startswith("registry.fly.io/hotdash-staging:deployment-") and image != V3_IMAGE
     assert state.message.startswith(f"deployed a build of {source} to {APP} as v4")
+
+
+async def test_a_source_dir_outside_the_roots_is_refused_before_anything_happens(
+    flysim, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    root, outside = tmp_path / "builds", tmp_path / "home" / "someone"
+    (root / "hotdash").mkdir(parents=True)
+    outside.mkdir(parents=True)
+    (root / "sneaky").symlink_to(outside)  # inside by name, outside once resolved
+    inv = write_inventory(tmp_path / "inv.yaml", tmp_path / "elsewhere", [unit_test("ran")])
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    monkeypatch.setenv("HOTDASH_SOURCE_ROOTS", str(root))
+    for source in (outside, root / "sneaky", root / "hotdash" / ".." / ".." / "home"):
+        with pytest.raises(ValueError, match=r"source_dir: .* is outside the allowed source roots"):
+            await deploy_staging(requested_by="dana", source_dir=str(source))
+    assert flysim.state()["mutations"] == []
+    assert not (outside / "ran").exists() and not (root / "hotdash" / "ran").exists()
 
 
 @pytest.mark.parametrize(
