@@ -60,7 +60,7 @@ from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.approvals import expire_approval, replay_safe, request_approvals
 from tasks.deploy_watch import Progress, read_figures
-from tasks.fly_deploys import app_status, deploy_image, list_releases, rollback_app
+from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases, rollback_app
 from tasks.parity_check import check_parity
 from tasks.release_tagging import choose_release_tag, tag_release
 from tasks.reports import publish_markdown, publish_table
@@ -239,7 +239,7 @@ async def _deploy_verify_watch(
         try:
             release = deploy_image(app, image, actor=actor, reason=why)
         except FlyctlError as exc:
-            record.add("deploy", "failed", str(exc))
+            record.add("deploy", "failed", failure_text(exc))
             return await _after_failed_deploy(app, previous, exc)
         record.add("deploy", "ok", f"v{release.version} runs {release.image_ref}")
         # 3. Verify production
@@ -331,7 +331,8 @@ async def _roll_back(app: str, previous: Release, why: str) -> State:
             app, actor="deploy-production", reason=why, target_version=previous.version
         )
     except (FlyctlError, ValueError) as exc:
-        message = f"ROLLBACK FAILED ({exc}) after: {why}; {app} needs a person now"
+        text = failure_text(exc) if isinstance(exc, FlyctlError) else str(exc)
+        message = f"ROLLBACK FAILED ({text}) after: {why}; {app} needs a person now"
         await tell(f"deploy-production: rollback of {app} FAILED", message)
         return Failed(message=message)
     check = await smoke_test(app, artifact_key="deploy-production-rollback-smoke")
@@ -343,9 +344,10 @@ async def _roll_back(app: str, previous: Release, why: str) -> State:
 async def _after_failed_deploy(app: str, previous: Release, exc: FlyctlError) -> State:
     """A deploy flyctl reported as failed: roll back if production moved, else say so."""
     now = running_release(list_releases(app), app_status(app))
+    said = failure_text(exc)
     if now.version != previous.version:
-        return await _roll_back(app, previous, f"deploy failed: {exc}")
-    message = f"deploy failed: {exc}; {app} still runs v{previous.version}, nothing changed"
+        return await _roll_back(app, previous, f"deploy failed: {said}")
+    message = f"deploy failed: {said}; {app} still runs v{previous.version}, nothing changed"
     await tell(f"deploy-production: deploy to {app} failed", message)
     return Failed(message=message)
 
