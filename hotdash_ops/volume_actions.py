@@ -35,7 +35,17 @@ class VolumeRow(BaseModel):
 
     @property
     def unused(self) -> bool:
-        return self.attached_machine_id is None and self.state not in VOLUME_GONE_STATES
+        return _unused(self.attached_machine_id, self.state)
+
+
+def _unused(attached_machine_id: str | None, state: str) -> bool:
+    """Attached to no machine (an empty id counts as none) and not being destroyed."""
+    return not attached_machine_id and state not in VOLUME_GONE_STATES
+
+
+def is_unused(volume: Volume) -> bool:
+    """Whether delete-unused may remove this volume (the same rule as `VolumeRow.unused`)."""
+    return _unused(volume.attached_machine_id, volume.state)
 
 
 def volume_rows(volumes: Mapping[str, Sequence[Volume]], prices: PriceTable) -> list[VolumeRow]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from hotdash_ops import autostop
 from tasks import fly_access
 from tasks.app_lock import app_lock
-from tasks.audit import audit
+from tasks.audit import audited
 
 
 class AutoStopResult(BaseModel):
@@ -52,27 +52,13 @@ async def apply_autostop(
                 "machine_id": machine.id,
                 "services": [c.model_dump() for c in change.changes],
             }
-            try:
+            with audited(
+                actor=actor, action="autostop.enable", target=app, detail=detail, reason=reason
+            ):
                 await client.update_machine(
                     app, machine.id, config, current_version=machine.version
                 )
-            except Exception as exc:
-                audit(
-                    actor=actor,
-                    action="autostop.enable",
-                    target=app,
-                    detail={**detail, "outcome": "failed", "error": str(exc)},
-                    reason=reason,
-                )
-                raise
-            result.updated.append(machine.id)
-            audit(
-                actor=actor,
-                action="autostop.enable",
-                target=app,
-                detail={**detail, "outcome": "ok"},
-                reason=reason,
-            )
+                result.updated.append(machine.id)
             logger.info("%s: machine %s auto-stop set", app, machine.id)
         # Read back: every machine that has services now carries the target settings.
         after = [

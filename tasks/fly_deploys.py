@@ -8,8 +8,7 @@ retried.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -28,7 +27,7 @@ from hotdash_ops.release_choice import (
     running_version,
 )
 from tasks import fly_access
-from tasks.audit import audit, audit_log
+from tasks.audit import audit, audit_log, audited_start
 
 
 def failure_text(exc: FlyctlError) -> str:
@@ -49,24 +48,20 @@ def _current(fly: Flyctl, app: str) -> Release:
     return running_release(fly.releases(app), fly.status(app))
 
 
-@contextmanager
-def _audited_deploy(
-    app: str, *, actor: str, reason: str, detail: dict[str, object]
-) -> Iterator[None]:
-    """`deploy.started` before the fly command, `deploy.failed` (with flyctl's redacted
-    message) if it exits non-zero; the caller records `deploy.completed`."""
-    audit(actor=actor, action="deploy.started", target=app, detail=detail, reason=reason)
-    try:
-        yield
-    except FlyctlError as exc:
-        audit(
-            actor=actor,
-            action="deploy.failed",
-            target=app,
-            detail={**detail, "error": failure_text(exc)},
-            reason=reason,
-        )
-        raise
+def _audited_flyctl(
+    action: str, app: str, *, actor: str, reason: str, detail: dict[str, object]
+) -> AbstractContextManager[None]:
+    """`<action>.started` before the fly command, `<action>.failed` (with flyctl's redacted
+    message) if it exits non-zero; the caller records how it ended."""
+    return audited_start(
+        actor=actor,
+        action=action,
+        target=app,
+        detail=detail,
+        reason=reason,
+        errors=FlyctlError,
+        error_text=failure_text,
+    )
 
 
 @task(name="list-releases", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -96,7 +91,7 @@ def deploy_image(
         raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"image": image, "strategy": strategy}
-    with _audited_deploy(app, actor=actor, reason=reason, detail=detail):
+    with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
         fly.deploy(app, image, strategy=strategy)
     release = _current(fly, app)
     if release.image_ref != image:
@@ -123,7 +118,7 @@ def deploy_source(app: str, source_dir: str, *, actor: str, reason: str) -> Rele
         raise ValueError(f"source_dir: {source_dir} is not a directory")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"source_dir": str(directory.resolve())}
-    with _audited_deploy(app, actor=actor, reason=reason, detail=detail):
+    with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
         fly.deploy_source(app, directory)
     release = _current(fly, app)
     audit(
@@ -167,18 +162,8 @@ def rollback_app(
         "to_version": target.version,
         "image": target.image_ref,
     }
-    audit(actor=actor, action="rollback.started", target=app, detail=detail, reason=reason)
-    try:
+    with _audited_flyctl("rollback", app, actor=actor, reason=reason, detail=detail):
         fly.deploy(app, target.image_ref, strategy="immediate")
-    except FlyctlError as exc:
-        audit(
-            actor=actor,
-            action="rollback.failed",
-            target=app,
-            detail={**detail, "error": failure_text(exc)},
-            reason=reason,
-        )
-        raise
     after = _current(fly, app)
     outcome = RollbackOutcome(
         app=app,

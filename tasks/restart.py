@@ -8,24 +8,14 @@ import asyncio
 from prefect import get_run_logger, task
 
 from tasks import fly_access
-from tasks.audit import audit
+from tasks.audit import audited
 
 
 @task(name="restart-app")
 async def restart_app(app: str, *, actor: str, reason: str) -> str:
     """`fly apps restart APP`: a rolling restart of the app's machines. Not retried (a second
     restart is a second outage window); audited whether it worked or not."""
-    try:
+    with audited(actor=actor, action="restart", target=app, reason=reason):
         result = await asyncio.to_thread(fly_access.flyctl().restart, app)
-    except Exception as exc:
-        audit(
-            actor=actor,
-            action="restart",
-            target=app,
-            detail={"outcome": "failed", "error": str(exc)},
-            reason=reason,
-        )
-        raise
-    audit(actor=actor, action="restart", target=app, detail={"outcome": "ok"}, reason=reason)
     get_run_logger().info("%s: restarted", app)
     return result.stdout.strip()

@@ -9,7 +9,6 @@ mutation is audited, also when it fails.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from prefect import get_run_logger, task
 
@@ -23,7 +22,7 @@ from hotdash_ops.scaling import (
     scaled_machines,
 )
 from tasks import fly_access
-from tasks.audit import audit
+from tasks.audit import audited
 
 
 @task(name="read-app-scale")
@@ -35,27 +34,16 @@ async def read_app_scale(app: str) -> AppScale:
     return describe_app(app, machines)
 
 
-def _audited(
-    action: str, app: str, detail: dict[str, Any], *, actor: str, reason: str, error: str | None
-) -> None:
-    outcome = {"outcome": "failed", "error": error} if error else {"outcome": "ok"}
-    audit(actor=actor, action=action, target=app, detail={**detail, **outcome}, reason=reason)
-
-
 @task(name="scale-vm")
 async def scale_vm(
     app: str, size: VmSize, memory_mb: int | None, *, actor: str, reason: str
 ) -> str:
     """Runbook: Vertical Scaling: `fly scale vm SIZE -a APP [--vm-memory MB]`."""
-    detail: dict[str, Any] = {"size": size.value, "memory_mb": memory_mb}
-    try:
+    detail = {"size": size.value, "memory_mb": memory_mb}
+    with audited(actor=actor, action="scale.vm", target=app, detail=detail, reason=reason):
         result = await asyncio.to_thread(
             fly_access.flyctl().scale_vm, app, size.value, memory_mb=memory_mb
         )
-    except Exception as exc:
-        _audited("scale.vm", app, detail, actor=actor, reason=reason, error=str(exc))
-        raise
-    _audited("scale.vm", app, detail, actor=actor, reason=reason, error=None)
     get_run_logger().info("%s: scaled vm to %s (%s MB)", app, size.value, memory_mb or "default")
     return result.stdout.strip()
 
@@ -65,15 +53,11 @@ async def scale_count(
     app: str, count: int, max_per_region: int | None, *, actor: str, reason: str
 ) -> str:
     """Runbook: Horizontal Scaling: `fly scale count N -a APP [--max-per-region M] --yes`."""
-    detail: dict[str, Any] = {"count": count, "max_per_region": max_per_region}
-    try:
+    detail = {"count": count, "max_per_region": max_per_region}
+    with audited(actor=actor, action="scale.count", target=app, detail=detail, reason=reason):
         result = await asyncio.to_thread(
             fly_access.flyctl().scale_count, app, count, max_per_region=max_per_region
         )
-    except Exception as exc:
-        _audited("scale.count", app, detail, actor=actor, reason=reason, error=str(exc))
-        raise
-    _audited("scale.count", app, detail, actor=actor, reason=reason, error=None)
     get_run_logger().info("%s: scaled to %d machine(s)", app, count)
     return result.stdout.strip()
 
@@ -86,12 +70,13 @@ async def set_min_running(
     `autostop` / `autostart` / `min_machines_running` on every machine's services, through the
     Machines API (`POST /v1/apps/{app}/machines/{id}` with the whole config). Returns how many
     machines were updated; machines already set as asked are left alone."""
-    detail: dict[str, Any] = {
+    updated: list[str] = []
+    detail = {
         "min_running": min_running,
         "auto_stop": auto_stop.value if auto_stop else None,
+        "machines": updated,  # the ones done so far, also when one fails
     }
-    updated: list[str] = []
-    try:
+    with audited(actor=actor, action="scale.services", target=app, detail=detail, reason=reason):
         async with fly_access.machines_client() as client:
             for machine in scaled_machines(await client.list_machines(app)):
                 if machine.config is None:
@@ -108,12 +93,6 @@ async def set_min_running(
                     app, machine.id, config, current_version=machine.version
                 )
                 updated.append(machine.id)
-    except Exception as exc:
-        detail["machines"] = updated
-        _audited("scale.services", app, detail, actor=actor, reason=reason, error=str(exc))
-        raise
-    detail["machines"] = updated
-    _audited("scale.services", app, detail, actor=actor, reason=reason, error=None)
     get_run_logger().info("%s: service settings updated on %d machine(s)", app, len(updated))
     return len(updated)
 

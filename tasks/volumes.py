@@ -19,7 +19,7 @@ from hotdash_ops.errors import FlyError
 from hotdash_ops.models import Volume
 from tasks import fly_access
 from tasks.app_lock import app_lock
-from tasks.audit import audit
+from tasks.audit import audited
 from tasks.fleet_reads import for_each_app
 
 
@@ -58,34 +58,21 @@ async def extend_volume(
     volume_actions.check_extend(volume, size_gb)  # refuses before any fly command
     detail = {"volume_id": volume_id, "from_gb": volume.size_gb, "to_gb": size_gb}
     async with app_lock(app):
-        try:
+        with audited(
+            actor=actor, action="volume.extend", target=app, detail=detail, reason=reason
+        ) as step:
             result = await asyncio.to_thread(
                 fly_access.flyctl().volume_extend, app, volume_id, size_gb
             )
-        except Exception as exc:
-            audit(
-                actor=actor,
-                action="volume.extend",
-                target=app,
-                detail={**detail, "outcome": "failed", "error": str(exc)},
-                reason=reason,
+            outcome = ExtendOutcome(
+                app=app,
+                volume_id=volume_id,
+                from_gb=volume.size_gb,
+                to_gb=result.volume.size_gb,
+                needs_restart=volume_actions.needs_restart(result.needs_restart, result.volume),
+                attached_machine_id=result.volume.attached_machine_id,
             )
-            raise
-    outcome = ExtendOutcome(
-        app=app,
-        volume_id=volume_id,
-        from_gb=volume.size_gb,
-        to_gb=result.volume.size_gb,
-        needs_restart=volume_actions.needs_restart(result.needs_restart, result.volume),
-        attached_machine_id=result.volume.attached_machine_id,
-    )
-    audit(
-        actor=actor,
-        action="volume.extend",
-        target=app,
-        detail={**outcome.model_dump(), "outcome": "ok"},
-        reason=reason,
-    )
+            step.detail = outcome.model_dump()
     return outcome
 
 
@@ -109,36 +96,21 @@ async def delete_volume(
             volume = await _current(app, volume_id)
         except ValueError:
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note="already gone")
-        if not volume_actions.VolumeRow(
-            app=app,
-            id=volume.id,
-            name=volume.name,
-            size_gb=volume.size_gb,
-            region=volume.region,
-            state=volume.state,
-            attached_machine_id=volume.attached_machine_id or None,
-            monthly=0.0,
-        ).unused:
+        if not volume_actions.is_unused(volume):
             note = f"not deleted: now {volume.state}, attached to {volume.attached_machine_id}"
             logger.warning("%s %s", volume_id, note)
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=note)
         detail = {"volume_id": volume_id, "name": volume.name, "size_gb": volume.size_gb}
         try:
-            await asyncio.to_thread(fly_access.flyctl().volume_delete, app, volume_id)
-        except FlyError as exc:
-            audit(
+            with audited(
                 actor=actor,
                 action="volume.delete",
                 target=app,
-                detail={**detail, "outcome": "failed", "error": str(exc)},
+                detail=detail,
                 reason=reason,
-            )
+                errors=FlyError,
+            ):
+                await asyncio.to_thread(fly_access.flyctl().volume_delete, app, volume_id)
+        except FlyError as exc:  # audited as failed; the other volumes still go
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=str(exc))
-    audit(
-        actor=actor,
-        action="volume.delete",
-        target=app,
-        detail={**detail, "outcome": "ok"},
-        reason=reason,
-    )
     return DeleteOutcome(app=app, volume_id=volume_id, deleted=True)
