@@ -33,13 +33,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 from flysim import ids
-from flysim.vmsizes import PRESETS, vm_sizes_json
+from flysim.vmsizes import vm_sizes_json
 
 DEFAULT_HOST = "http://127.0.0.1:4280"
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
@@ -120,6 +120,25 @@ def _table(rows: list[list[Any]], headers: list[str]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _show(
+    args: argparse.Namespace,
+    data: Any,
+    headers: list[str],
+    row: Callable[[Any], list[Any]],
+    *,
+    items: Callable[[Any], Iterable[Any]] = iter,
+    title: Callable[[Any], str] | None = None,
+) -> None:
+    """flyctl's read output: *data* as JSON with ``--json``; otherwise *title*, then a table
+    with a ``row(item)`` per item of ``items(data)``."""
+    if args.json:
+        _print_json(data)
+        return
+    if title is not None:
+        print(title(data))
+    _table([row(item) for item in items(data)], headers)
+
+
 def _need_app(args: argparse.Namespace) -> str:
     app = getattr(args, "app", None) or os.environ.get("FLY_APP")
     if not app:
@@ -141,54 +160,45 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
 # -- commands -------------------------------------------------------------------------------
 
 
+def _status_title(data: dict[str, Any]) -> str:
+    machines = data["Machines"]
+    return (
+        f"App\n  Name     = {data['Name']}\n  Owner    = {data['Organization']['Slug']}\n"
+        f"  Hostname = {data['Hostname']}\n"
+        f"  Image    = {machines[0]['config']['image'] if machines else '-'}\n\nMachines"
+    )
+
+
 def cmd_status(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
-    data = client.call("GET", f"/_flyctl/apps/{app}/status", app)
-    if args.json:
-        _print_json(data)
-        return
-    print(f"App\n  Name     = {data['Name']}\n  Owner    = {data['Organization']['Slug']}")
-    print(f"  Hostname = {data['Hostname']}\n  Image    = ", end="")
-    machines = data["Machines"]
-    print(machines[0]["config"]["image"] if machines else "-")
-    print("\nMachines")
-    _table(
-        [
-            [
-                m["config"]["metadata"].get("fly_process_group", ""),
-                m["id"],
-                m["config"]["metadata"].get("fly_release_version", ""),
-                m["region"],
-                m["state"],
-                ",".join(c["status"] for c in m["checks"]) or "-",
-                m["updated_at"],
-            ]
-            for m in machines
-        ],
+    _show(
+        args,
+        client.call("GET", f"/_flyctl/apps/{app}/status", app),
         ["PROCESS", "ID", "VERSION", "REGION", "STATE", "CHECKS", "LAST UPDATED"],
+        lambda m: [
+            m["config"]["metadata"].get("fly_process_group", ""),
+            m["id"],
+            m["config"]["metadata"].get("fly_release_version", ""),
+            m["region"],
+            m["state"],
+            ",".join(c["status"] for c in m["checks"]) or "-",
+            m["updated_at"],
+        ],
+        items=lambda d: d["Machines"],
+        title=_status_title,
     )
 
 
 def cmd_releases(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
-    data = client.call("GET", f"/_flyctl/apps/{app}/releases", app)
-    if args.json:
-        _print_json(data)
-        return
-    headers = ["VERSION", "STATUS", "DESCRIPTION", "USER", "DATE"]
-    if args.image:
-        headers.append("DOCKER IMAGE")
-    rows = []
-    for r in data:
-        row = [
-            f"v{r['Version']}",
-            r["Status"],
-            r["Description"],
-            r["User"]["Email"],
-            r["CreatedAt"],
-        ]
-        rows.append(row + ([r["ImageRef"]] if args.image else []))
-    _table(rows, headers)
+    image = ["DOCKER IMAGE"] if args.image else []
+    _show(
+        args,
+        client.call("GET", f"/_flyctl/apps/{app}/releases", app),
+        ["VERSION", "STATUS", "DESCRIPTION", "USER", "DATE", *image],
+        lambda r: [f"v{r['Version']}", r["Status"], r["Description"], r["User"]["Email"],
+                   r["CreatedAt"], *([r["ImageRef"]] if image else [])],
+    )  # fmt: skip
 
 
 def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
@@ -264,30 +274,23 @@ def cmd_scale_vm(args: argparse.Namespace, client: Client) -> None:
 
 def cmd_scale_show(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
-    data = client.call("GET", f"/_flyctl/apps/{app}/scale", app)
-    if args.json:
-        _print_json(data)
-        return
-    print("VM Resources for app: " + app + "\n\nGroups")
-    _table(
-        [
-            [g["Process"], g["Count"], g["CPUKind"], g["CPUs"], f"{g['Memory']} MB",
-             ",".join(f"{r}({n})" for r, n in g["Regions"].items())]
-            for g in data
-        ],
+    _show(
+        args,
+        client.call("GET", f"/_flyctl/apps/{app}/scale", app),
         ["NAME", "COUNT", "KIND", "CPUS", "MEMORY", "REGIONS"],
+        lambda g: [g["Process"], g["Count"], g["CPUKind"], g["CPUs"], f"{g['Memory']} MB",
+                   ",".join(f"{r}({n})" for r, n in g["Regions"].items())],
+        title=lambda _: f"VM Resources for app: {app}\n\nGroups",
     )  # fmt: skip
 
 
 def cmd_apps_list(args: argparse.Namespace, client: Client) -> None:
-    data = client.call("GET", "/_flyctl/apps")
-    if args.json:
-        _print_json(data)
-        return
-    _table(
-        [[a["Name"], a["Organization"]["Slug"], a["Status"],
-          (a["CurrentRelease"] or {}).get("CreatedAt", "")] for a in data],
+    _show(
+        args,
+        client.call("GET", "/_flyctl/apps"),
         ["NAME", "OWNER", "STATUS", "LATEST DEPLOY"],
+        lambda a: [a["Name"], a["Organization"]["Slug"], a["Status"],
+                   (a["CurrentRelease"] or {}).get("CreatedAt", "")],
     )  # fmt: skip
 
 
@@ -301,15 +304,13 @@ def cmd_apps_restart(args: argparse.Namespace, client: Client) -> None:
 
 def cmd_machines_list(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
-    data = client.call("GET", f"/v1/apps/{app}/machines", app)
-    if args.json:
-        _print_json(data)
-        return
-    _table(
-        [[m["id"], m["name"], m["state"], m["region"], m["config"]["image"],
-          m["config"]["guest"]["cpu_kind"], m["config"]["guest"]["cpus"],
-          m["config"]["guest"]["memory_mb"]] for m in data],
+    _show(
+        args,
+        client.call("GET", f"/v1/apps/{app}/machines", app),
         ["ID", "NAME", "STATE", "REGION", "IMAGE", "CPU KIND", "VCPUS", "MEMORY"],
+        lambda m: [m["id"], m["name"], m["state"], m["region"], m["config"]["image"],
+                   m["config"]["guest"]["cpu_kind"], m["config"]["guest"]["cpus"],
+                   m["config"]["guest"]["memory_mb"]],
     )  # fmt: skip
 
 
@@ -321,15 +322,13 @@ def _flyctl_volume(volume: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_volumes_list(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
-    data = [_flyctl_volume(v) for v in client.call("GET", f"/v1/apps/{app}/volumes", app)]
-    if args.json:
-        _print_json(data)
-        return
-    _table(
-        [[v["id"], v["state"], v["name"], f"{v['size_gb']}GB", v["region"], v["zone"],
-          v["encrypted"], v["attached_machine_id"] or "", v["created_at"]] for v in data],
+    _show(
+        args,
+        [_flyctl_volume(v) for v in client.call("GET", f"/v1/apps/{app}/volumes", app)],
         ["ID", "STATE", "NAME", "SIZE", "REGION", "ZONE", "ENCRYPTED", "ATTACHED VM",
          "CREATED AT"],
+        lambda v: [v["id"], v["state"], v["name"], f"{v['size_gb']}GB", v["region"], v["zone"],
+                   v["encrypted"], v["attached_machine_id"] or "", v["created_at"]],
     )  # fmt: skip
 
 
@@ -366,10 +365,7 @@ def cmd_secrets_list(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
     data = client.call("GET", f"/v1/apps/{app}/secrets", app)["secrets"]
     rows = [{"name": s["name"], "digest": s["digest"], "status": "Deployed"} for s in data]
-    if args.json:
-        _print_json(rows)
-        return
-    _table([[r["name"], r["digest"], r["status"]] for r in rows], ["NAME", "DIGEST", "STATUS"])
+    _show(args, rows, ["NAME", "DIGEST", "STATUS"], lambda r: [r["name"], r["digest"], r["status"]])
 
 
 def _log_entry(item: dict[str, Any]) -> dict[str, Any]:
@@ -416,12 +412,12 @@ def cmd_logs(args: argparse.Namespace, client: Client) -> None:
 
 
 def cmd_vm_sizes(args: argparse.Namespace, client: Client | None) -> None:
-    if args.json:
-        _print_json(vm_sizes_json())
-        return
-    _table(
-        [[n, p["cpus"], p["cpu_kind"], f"{p['memory_mb']} MB"] for n, p in PRESETS.items()],
+    sizes = vm_sizes_json()
+    _show(
+        args,
+        sizes,
         ["NAME", "CPU CORES", "CPU KIND", "MEMORY"],
+        lambda n: [n, sizes[n]["cpus"], sizes[n]["cpu_kind"], f"{sizes[n]['memory_mb']} MB"],
     )
 
 

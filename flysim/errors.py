@@ -12,9 +12,14 @@ Every error renders Fly's body ``{"error": "<message>"}``::
     ├── InternalError         500
     ├── ServiceUnavailable    503
     └── GatewayTimeout        504
+
+A subclass states its status and default message in its header:
+``class NotFound(FlyAPIError, status=404, message="not found")``.
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse
 
@@ -22,8 +27,13 @@ from starlette.responses import JSONResponse
 class FlyAPIError(Exception):
     """An error the simulated Fly API answers with."""
 
-    status_code = 500
-    default_message = "internal server error"
+    status_code: ClassVar[int] = 500
+    default_message: ClassVar[str] = "internal server error"
+
+    def __init_subclass__(cls, *, status: int, message: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code = status
+        cls.default_message = message
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -40,67 +50,40 @@ class FlyAPIError(Exception):
         )
 
 
-class BadRequest(FlyAPIError):
+class BadRequest(FlyAPIError, status=400, message="bad request"):
     """400: the request is malformed or refused (e.g. shrinking a volume)."""
 
-    status_code = 400
-    default_message = "bad request"
 
-
-class Unauthorized(FlyAPIError):
+class Unauthorized(FlyAPIError, status=401, message="You must be authenticated to view this."):
     """401: missing or wrong token."""
 
-    status_code = 401
-    default_message = "You must be authenticated to view this."
 
-
-class NotFound(FlyAPIError):
+class NotFound(FlyAPIError, status=404, message="not found"):
     """404: no such app, machine, volume or path."""
 
-    status_code = 404
-    default_message = "not found"
 
-
-class Conflict(FlyAPIError):
+class Conflict(FlyAPIError, status=409, message="conflict"):
     """409: the resource is in a state that does not allow the change."""
 
-    status_code = 409
-    default_message = "conflict"
 
-
-class UnprocessableEntity(FlyAPIError):
+class UnprocessableEntity(FlyAPIError, status=422, message="unprocessable entity"):
     """422: the body is well formed but its values are refused."""
 
-    status_code = 422
-    default_message = "unprocessable entity"
 
-
-class RateLimited(FlyAPIError):
+class RateLimited(FlyAPIError, status=429, message="rate limit exceeded"):
     """429: too many requests."""
-
-    status_code = 429
-    default_message = "rate limit exceeded"
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
 
 
-class InternalError(FlyAPIError):
+class InternalError(FlyAPIError, status=500, message="internal server error"):
     """500: the platform failed."""
 
-    status_code = 500
-    default_message = "internal server error"
 
-
-class ServiceUnavailable(FlyAPIError):
+class ServiceUnavailable(FlyAPIError, status=503, message="service unavailable"):
     """503: the platform is unavailable."""
 
-    status_code = 503
-    default_message = "service unavailable"
 
-
-class GatewayTimeout(FlyAPIError):
+class GatewayTimeout(FlyAPIError, status=504, message="gateway timeout"):
     """504: the platform did not answer in time."""
-
-    status_code = 504
-    default_message = "gateway timeout"
