@@ -43,7 +43,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from tests.e2e.demo_stack import demo_stack
 from tests.e2e.prefect_api import is_terminal, run_deployment, stack_client, wait_until
-from tests.e2e.webhook_receiver import Receiver, webhook_receiver
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     state = tmp_path_factory.mktemp("demo") / "state"
     with (
         pytest.MonkeyPatch.context() as monkeypatch,
-        webhook_receiver() as receiver,
+        Receiver() as receiver,
         demo_stack(state, monkeypatch, alert_webhook_url=receiver.url) as (stack, config),
     ):
         yield DemoStack(stack, config, state, receiver)

@@ -8,11 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,8 +30,8 @@ from prefect.input.actions import aread_flow_run_input
 from flows.deploy_production import deploy_production
 from hotdash_ops.audit import AuditLog
 from hotdash_ops.deploy_window import WEEKDAYS
-from tasks.notify import DEFAULT_BLOCK, save_webhook_block
 from tests.conftest import ROOT
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -43,48 +40,6 @@ STAGING = "hotdash-staging"
 PROD_V4 = "registry.fly.io/hotdash-production:deployment-01J9SVKA0027H6P3AMKDQG6STT"
 STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"
 CHECKLIST = "https://example.com/go-live/2025-10-14"
-
-
-class Receiver:
-    """A real webhook receiver behind the `hotdash-alerts` block: records every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        messages = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                messages.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def subjects(self) -> list[str]:
-        return [str(m["subject"]) for m in self.messages]
-
-
-@pytest.fixture
-def receiver(prefect_server: str) -> Iterator[Receiver]:
-    from prefect.exceptions import ObjectNotFound
-
-    rx = Receiver()
-    save_webhook_block(rx.url, name=DEFAULT_BLOCK)
-    yield rx
-    with get_client(sync_client=True) as client:
-        try:
-            client.delete_block_document(
-                client.read_block_document_by_name(DEFAULT_BLOCK, "custom-webhook").id
-            )
-        except ObjectNotFound:
-            pass
-    rx.server.shutdown()
 
 
 def write_inventory(path: Path, **deploy: Any) -> Path:

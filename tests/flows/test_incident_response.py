@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 from prefect import get_client
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
@@ -33,6 +29,8 @@ from hotdash_ops.incident import Severity
 from hotdash_ops.machines_client import MachinesClient
 from hotdash_ops.models import MachineConfig
 from tests.conftest import ROOT
+from tests.flows.artifacts import artifact_of
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -50,25 +48,9 @@ def fast_pause(monkeypatch) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def status_page(monkeypatch) -> Iterator[list[dict]]:  # type: ignore[no-untyped-def,type-arg]
     """A real local HTTP receiver as the status page webhook; yields the bodies it got."""
-    received: list[dict] = []  # type: ignore[type-arg]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            length = int(self.headers.get("Content-Length", "0"))
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-    yield received
-    server.shutdown()
-    server.server_close()
+    with Receiver() as rx:
+        monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", rx.url)
+        yield rx.messages
 
 
 def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:  # type: ignore[no-untyped-def]
@@ -121,14 +103,7 @@ async def resume(run: FlowRun, run_input: dict) -> None:  # type: ignore[type-ar
 
 
 async def artifact(state, key: str) -> str:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [found] = [a for a in artifacts if a.key == key]
-    return str(found.data)
+    return str((await artifact_of(state, key)).data)
 
 
 def timeline_rows(postmortem: str) -> list[tuple[datetime, str, str]]:

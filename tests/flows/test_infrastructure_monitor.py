@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ from typing import Any
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
     FlowRunFilter,
     FlowRunFilterId,
 )
@@ -24,24 +21,12 @@ from prefect.states import Scheduled
 
 from flows.infrastructure_monitor import infrastructure_monitor
 from tasks.app_lock import app_lock
-from tasks.notify import DEFAULT_BLOCK, save_webhook_block
-from tests.flows.alert_receiver import Receiver, delete_block
+from tests.flows.artifacts import artifact_of
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 STAGING = "hotdash-staging"
-
-
-@pytest.fixture
-def receiver(prefect_server: str) -> Iterator[Receiver]:
-    """The `hotdash-alerts` block (custom webhook) pointed at a receiver started here."""
-    rx = Receiver()
-    save_webhook_block(rx.url, name=DEFAULT_BLOCK)
-    try:
-        yield rx
-    finally:
-        delete_block(DEFAULT_BLOCK)
-        rx.close()
 
 
 async def monitor(**params: Any):  # type: ignore[no-untyped-def]
@@ -50,27 +35,14 @@ async def monitor(**params: Any):  # type: ignore[no-untyped-def]
 
 
 async def artifact_rows(state, key: str = "infrastructure-monitor") -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [table] = [a for a in artifacts if a.key == key]
+    table = await artifact_of(state, key)
     assert table.type == "table"
     data = json.loads(table.data) if isinstance(table.data, str) else table.data
     return {row["app"]: row for row in data}
 
 
 async def markdown_of(state, key: str) -> str:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [doc] = [a for a in artifacts if a.key == key]
-    return str(doc.data)
+    return str((await artifact_of(state, key)).data)
 
 
 def alert_state(flysim_env_dir: Path) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from prefect.events.actions import DoNothing, SendNotification
 from prefect.events.schemas.automations import EventTrigger, Posture
 
 from deployments.automations import MONITOR_SILENT, create_automations
-from tasks.notify import DEFAULT_BLOCK, save_webhook_block
-from tests.flows.alert_receiver import Receiver, delete_block
+from tasks.notify import DEFAULT_BLOCK
+from tests.webhook_receiver import Receiver, delete_block
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -31,17 +31,6 @@ def clean_automation(prefect_server: str) -> Iterator[None]:
     with get_client(sync_client=True) as client:
         for automation in client.read_automations_by_name(MONITOR_SILENT):
             client.delete_automation(automation.id)
-
-
-@pytest.fixture
-def receiver(prefect_server: str) -> Iterator[Receiver]:
-    rx = Receiver()
-    save_webhook_block(rx.url, name=DEFAULT_BLOCK)
-    try:
-        yield rx
-    finally:
-        delete_block(DEFAULT_BLOCK)
-        rx.close()
 
 
 def test_automation_watches_for_completed_monitor_runs_and_is_replaced_by_name(

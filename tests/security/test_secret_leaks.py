@@ -16,12 +16,10 @@ import json
 import logging
 import os
 import sys
-import threading
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,7 @@ from hotdash_ops.redaction import REDACTED
 from tests.conftest import ROOT, SCENARIO, Flysim, start_flysim
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory
 from tests.security.hostile import APP, GOOD_IMAGE
+from tests.webhook_receiver import Receiver, alerts_block
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -80,27 +79,6 @@ def leak_scenario(folder: Path) -> Path:
     path = folder / "leak-scenario.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-class Receiver:
-    """A real webhook receiver behind the `hotdash-alerts` block; keeps the raw bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Records(logging.Handler):
@@ -163,33 +141,18 @@ def leak_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Leak]:
             mp.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
             for name in ("prefect", ""):
                 logging.getLogger(name).addHandler(leak.records)
-            from tasks.notify import DEFAULT_BLOCK, save_webhook_block
-
-            save_webhook_block(leak.receiver.url, name=DEFAULT_BLOCK)
             try:
-                asyncio.run(run_every_flow(leak))
-                leak.flyctl_errors = direct_flyctl_errors(recorder)
+                with alerts_block(leak.receiver):
+                    asyncio.run(run_every_flow(leak))
+                    leak.flyctl_errors = direct_flyctl_errors(recorder)
             finally:
                 for name in ("prefect", ""):
                     logging.getLogger(name).removeHandler(leak.records)
-                _delete_block(DEFAULT_BLOCK)
         yield leak
     finally:
-        leak.receiver.server.shutdown()
+        leak.receiver.close()
         proc.terminate()
         proc.wait(10)
-
-
-def _delete_block(name: str) -> None:
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.delete_block_document(
-                client.read_block_document_by_name(name, "custom-webhook").id
-            )
-        except ObjectNotFound:
-            pass
 
 
 def direct_flyctl_errors(recorder: FlyctlRecorder) -> list[FlyctlError]:

@@ -1,21 +1,28 @@
-"""A real local webhook receiver for the `hotdash-alerts` notification block, and cleanup."""
+"""A real local HTTP webhook receiver standing in for Slack, a pager or a status page, and the
+`hotdash-alerts` notification block pointed at one."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prefect import get_client
 from prefect.exceptions import ObjectNotFound
 
+from tasks.notify import DEFAULT_BLOCK, save_webhook_block
+
 
 class Receiver:
-    """A real HTTP webhook receiver: records every JSON POST; can be told to answer 500."""
+    """Serves on 127.0.0.1 from construction until close(); records every JSON POST in order
+    (`messages`, and the raw `bodies`); while `fail` is set it answers 500 and counts `refused`."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []
         self.refused = 0
         self.fail = False
         receiver = self
@@ -28,6 +35,7 @@ class Receiver:
                     self.send_response(500)
                     self.end_headers()
                     return
+                receiver.bodies.append(body)
                 receiver.messages.append(json.loads(body))
                 self.send_response(200)
                 self.end_headers()
@@ -38,15 +46,31 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def subjects(self) -> list[str]:
-        return [str(m["subject"]) for m in self.messages]
+        return [str(m.get("subject")) for m in self.messages]
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def alerts_block(receiver: Receiver) -> Iterator[Receiver]:
+    """The `hotdash-alerts` notification block (a custom webhook) posting to `receiver`,
+    deleted again at the end."""
+    save_webhook_block(receiver.url, name=DEFAULT_BLOCK)
+    try:
+        yield receiver
+    finally:
+        delete_block(DEFAULT_BLOCK)
 
 
 def delete_block(name: str) -> None:
