@@ -25,13 +25,12 @@ from prefect import get_client, tags
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterTags,
-    LogFilter,
-    LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import FlowRun
 from prefect.flow_runs import aresume_flow_run
 
 from flows.deploy_production import deploy_production
+from tests.run_logs import run_log_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -104,14 +103,6 @@ def prod_deploys(flysim) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def
     return [m for m in flysim.state()["mutations"] if m["app"] == PROD and m["kind"] == "deploy"]
 
 
-async def run_logs(run: FlowRun) -> str:
-    async with get_client() as client:
-        logs = await client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
-        )
-    return "\n".join(log.message for log in logs)
-
-
 async def test_flyctl_fails_before_machines_move_nothing_changes(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     deploy = Deploy(image=FAILS)
     state = await deploy.finish()
@@ -180,7 +171,7 @@ async def test_flyctl_fails_after_machines_moved_rolls_back_without_leaking_the_
         message,
         (tmp_path / "state" / "audit.jsonl").read_text(),
         (tmp_path / "state" / "notifications.jsonl").read_text(),
-        await run_logs(await deploy.run()),
+        await run_log_text((await deploy.run()).id),
     ]
     assert all(env.token not in text for text in everywhere)
     assert "***REDACTED***" in everywhere[1]

@@ -13,13 +13,12 @@ from prefect import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
-    LogFilter,
-    LogFilterFlowRunId,
 )
 
 from flows.deploy_staging import deploy_staging
 from hotdash_ops.audit import AuditLog
 from tests.conftest import ROOT
+from tests.run_logs import run_log_text
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -85,16 +84,6 @@ async def artifacts_of(state) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return {a.key: a for a in found}
 
 
-async def logs_of(state) -> list[str]:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        logs = await client.read_logs(
-            log_filter=LogFilter(
-                flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    return [log.message for log in logs]
-
-
 async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(
     flysim, checkout: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -145,7 +134,8 @@ async def test_good_image_deploys_smoke_passes_and_test_output_is_in_the_log(
     assert state.message == (f"deployed {GOOD} to {APP} as v4; smoke test passed (6/6 endpoints)")
     assert staging(flysim)["current_image"] == GOOD
     assert (checkout / "unit-ran").exists()
-    logs = "\n".join(await logs_of(state))
+    flow_run_id = state.state_details.flow_run_id
+    logs = await run_log_text(flow_run_id, expect=["unit: 42 passed", "e2e: 7 passed"])
     assert "unit: 42 passed" in logs and "e2e: 7 passed" in logs
     artifacts = await artifacts_of(state)
     assert "**Deploy may go on**" in str(artifacts["parity-hotdash-staging"].data)
@@ -317,4 +307,4 @@ async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
     assert action == "deploy.failed"
     assert "***REDACTED***" in failed["error"] and flysim.token not in failed["error"]
     assert flysim.token not in (tmp_path / "state" / "audit.jsonl").read_text()
-    assert flysim.token not in "\n".join(await logs_of(state))
+    assert flysim.token not in await run_log_text(state.state_details.flow_run_id)
