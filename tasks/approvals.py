@@ -75,6 +75,13 @@ GATED_FLOW = "deploy-production"
 MAX_EARLY_SECONDS = 600  # how early a timer run may start and still wait for the deadline
 DEADLINE_ACTOR = "approval-deadline"
 UNNAMED_ACTOR = "(no valid name)"  # an answer refused before its name could be trusted
+# What the deadline timer answers: valid for the form's schema (a blank name would be refused
+# by the server); it arrives after the deadline, so the gate records a timeout whatever it says.
+DEADLINE_ANSWER = {
+    "approver": DEADLINE_ACTOR,
+    "approve": False,
+    "comment": "no decision in time",
+}
 APPROVAL_ARTIFACT = "deploy-production-approval"
 
 R = TypeVar("R")
@@ -234,7 +241,7 @@ async def expire_approval(flow_run_id: UUID, deadline: datetime) -> str:
         state = run.state.name if run.state else "unknown"
         logger.info("run %s is %s: decided before the deadline", flow_run_id, state)
         return f"nothing to do: the run is {state}"
-    answer = {"approver": "", "approve": False, "comment": f"{DEADLINE_ACTOR}: no decision"}
+    answer = DEADLINE_ANSWER
     try:
         await aresume_flow_run(flow_run_id, run_input=answer)
     except FlowPauseTimeout:

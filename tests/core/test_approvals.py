@@ -92,6 +92,14 @@ def test_an_empty_approver_is_refused() -> None:
     assert d.reason == "manager-approval: no approver name was given; type your name in `approver`."
 
 
+def test_the_deadline_timers_answer_passes_the_form_and_counts_as_a_timeout() -> None:
+    from tasks.approvals import DEADLINE_ANSWER
+
+    late = DEADLINE + timedelta(seconds=1)
+    d = decide(ApprovalFields.model_validate(DEADLINE_ANSWER), received_at=late)
+    assert d.verdict is Verdict.TIMED_OUT
+
+
 def test_the_same_person_cannot_approve_both_gates() -> None:
     d = decide(
         answer("BOB"), gate="reliability", key="reliability-approval-2", other_approver="Bob"
