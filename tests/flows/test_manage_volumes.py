@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect import get_client
@@ -60,6 +61,21 @@ async def paused_run_id(seen: set[str], timeout: float = 60) -> str:
                 return str(fresh[0].id)
             await asyncio.sleep(0.2)
     raise TimeoutError("manage-volumes never paused")
+
+
+async def paused_delete_unused(**params: Any) -> tuple[asyncio.Task[Any], str]:
+    """Start delete-unused for real (not a dry run) and wait until it pauses for confirmation."""
+    async with get_client() as client:
+        seen = {
+            str(r.id)
+            for r in await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
+            )
+        }
+    run = asyncio.create_task(
+        manage_volumes(action="delete-unused", dry_run=False, return_state=True, **params)
+    )
+    return run, await paused_run_id(seen)
 
 
 async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:  # type: ignore[no-untyped-def]
@@ -134,17 +150,7 @@ async def test_delete_unused_removes_only_the_unattached_volume_after_confirmati
 
 
 async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        seen = {
-            str(r.id)
-            for r in await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
-            )
-        }
-    run = asyncio.create_task(
-        manage_volumes(action="delete-unused", dry_run=False, return_state=True)
-    )
-    run_id = await paused_run_id(seen)
+    run, run_id = await paused_delete_unused()
     await aresume_flow_run(run_id, run_input={"confirm": False, "confirmed_by": "Dana Ops"})
     state = await asyncio.wait_for(run, 60)
     assert state.is_completed()
@@ -154,17 +160,7 @@ async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type
 
 
 async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        seen = {
-            str(r.id)
-            for r in await client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
-            )
-        }
-    run = asyncio.create_task(
-        manage_volumes(action="delete-unused", dry_run=False, return_state=True)
-    )
-    run_id = await paused_run_id(seen)
+    run, run_id = await paused_delete_unused()
     # A second line in the name: the server refuses it against the form's schema.
     with pytest.raises(RuntimeError, match="confirmed_by"):
         await aresume_flow_run(
