@@ -195,5 +195,7 @@ def field_problems(exc: ValidationError, prefix: str = "") -> str:
         where = ".".join(
             [prefix, *(str(p) for p in err["loc"])] if prefix else map(str, err["loc"])
         )
-        parts.append(f"{where or '(root)'}: {err['msg']}")
+        # Our own rules raise ValueError; pydantic prefixes their text with "Value error, ".
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where or '(root)'}: {msg}")
     return "; ".join(parts)

@@ -77,7 +77,7 @@ def test_missing_table_is_refused_with_the_field_name() -> None:
         ({"volume_per_gb_month": -1}, r"prices.volume_per_gb_month: Input should be greater"),
         (
             {"presets": {"shared": {2: 3.89}}},
-            r"prices.presets: Value error, shared: needs the price of 1 CPU",
+            r"prices.presets: shared: needs the price of 1 CPU",
         ),
         ({"region_multipliers": {"lax": 0}}, r"lax: multiplier must be > 0"),
         ({"as_of": "last week"}, r"prices.as_of:"),

@@ -171,7 +171,7 @@ async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:  # type
     state = await asyncio.wait_for(run, 60)
     assert state.is_failed()
     assert state.message == (
-        "confirmation refused (confirmed_by: Value error, must not be empty): nothing deleted"
+        "confirmation refused (confirmed_by: must not be empty): nothing deleted"
     )
     assert cost_sim.state()["mutations"] == []
     assert audit_records() == []
