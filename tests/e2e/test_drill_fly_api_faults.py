@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.daily_health_check import daily_health_check
 from flows.scale_app import scale_app
+from tests.artifacts import artifact_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -34,13 +33,7 @@ BACKOFF_SECONDS = 0.5 + 1 + 2  # the waits after three failed reads
 
 
 async def health_row(state: Any, app: str) -> str:
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [report] = [a for a in artifacts if a.key == "daily-health-check"]
+    report = await artifact_of(state, "daily-health-check")
     [row] = [line for line in str(report.data).splitlines() if line.startswith(f"| {app} |")]
     return row
 

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from hotdash_ops.inventory import load_inventory
 from hotdash_ops.pricing import PriceTable, load_prices
+from tests import artifacts
 from tests.conftest import ROOT, Flysim, start_flysim
 
 SCENARIO = ROOT / "deployments/scenarios/cost-known.yaml"
@@ -63,20 +62,12 @@ def cost_sim_fixture(
 
 async def artifacts_of(state: Any) -> dict[str, Any]:
     """The run's keyed artifacts: key -> data (tables parsed from JSON)."""
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
     out: dict[str, Any] = {}
-    for a in artifacts:
-        if a.key is None:
-            continue
+    for key, a in (await artifacts.artifacts_of(state)).items():
         data = a.data
         if a.type == "table" and isinstance(data, str):
             data = json.loads(data)
-        out[a.key] = data
+        out[key] = data
     return out
 
 

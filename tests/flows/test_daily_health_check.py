@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.daily_health_check import daily_health_check
+from tests.artifacts import artifact_of
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -20,14 +19,7 @@ APPS = [
 
 
 async def report_of(state) -> str:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [report] = [a for a in artifacts if a.key == "daily-health-check"]
-    return str(report.data)
+    return str((await artifact_of(state, "daily-health-check")).data)
 
 
 def row_of(report: str, app: str) -> str:

@@ -17,12 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from prefect import get_client, tags
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-    FlowRunFilter,
-    FlowRunFilterTags,
-)
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 from prefect.flow_runs import aresume_flow_run
 from prefect.input.actions import aread_flow_run_input
@@ -30,6 +25,7 @@ from prefect.input.actions import aread_flow_run_input
 from flows.deploy_production import deploy_production
 from hotdash_ops.audit import AuditLog
 from hotdash_ops.deploy_window import WEEKDAYS
+from tests.artifacts import artifacts_of
 from tests.conftest import ROOT
 from tests.webhook_receiver import Receiver
 
@@ -109,16 +105,6 @@ class Run:
 
     async def state(self, timeout: float = 90):  # type: ignore[no-untyped-def]
         return await asyncio.wait_for(self.task, timeout)
-
-
-async def artifacts_of(state) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    return {a.key: a for a in found if a.key}
 
 
 def production(flysim) -> dict[str, Any]:  # type: ignore[no-untyped-def]

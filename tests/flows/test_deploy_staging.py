@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prefect import get_client
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-)
 
 from flows.deploy_staging import deploy_staging
 from hotdash_ops.audit import AuditLog
+from tests.artifacts import artifacts_of
 from tests.conftest import ROOT
 from tests.run_logs import run_log_text
 
@@ -72,16 +68,6 @@ def staging(flysim) -> dict:  # type: ignore[no-untyped-def,type-arg]
 
 def audit_actions(tmp_path: Path) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
     return [(r.action, r.detail) for r in AuditLog(tmp_path / "state" / "audit.jsonl").records()]
-
-
-async def artifacts_of(state) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    async with get_client() as client:
-        found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    return {a.key: a for a in found}
 
 
 async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(

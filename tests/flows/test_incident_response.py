@@ -28,8 +28,8 @@ from flows.incident_response import incident_response
 from hotdash_ops.incident import Severity
 from hotdash_ops.machines_client import MachinesClient
 from hotdash_ops.models import MachineConfig
+from tests.artifacts import artifact_of
 from tests.conftest import ROOT
-from tests.flows.artifacts import artifact_of
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

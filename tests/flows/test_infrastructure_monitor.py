@@ -21,7 +21,7 @@ from prefect.states import Scheduled
 
 from flows.infrastructure_monitor import infrastructure_monitor
 from tasks.app_lock import app_lock
-from tests.flows.artifacts import artifact_of
+from tests.artifacts import artifact_of
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

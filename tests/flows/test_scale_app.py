@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.scale_app import scale_app
 from hotdash_ops.scaling import AutoStop, ScaleError, VmSize
+from tests.artifacts import artifact_of
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -27,15 +26,8 @@ def audit_actions(tmp_path) -> list[dict]:  # type: ignore[no-untyped-def]
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def artifact_of(state) -> str:  # type: ignore[no-untyped-def]
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
-            )
-        )
-    [artifact] = [a for a in artifacts if a.key == f"scale-{APP}"]
-    return str(artifact.data)
+async def report_of(state) -> str:  # type: ignore[no-untyped-def]
+    return str((await artifact_of(state, f"scale-{APP}")).data)
 
 
 async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -49,7 +41,7 @@ async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) ->
     assert {m["config"]["services"][0]["min_machines_running"] for m in machines} == {0}
     kinds = [m["kind"] for m in flysim.state()["mutations"]]
     assert kinds == ["scale_count"]
-    report = await artifact_of(state)
+    report = await report_of(state)
     assert "| machines | 1 | 3 **(changed)** |" in report
     assert "| size | shared-cpu-1x 512 MB | shared-cpu-1x 512 MB |" in report
     [record] = audit_actions(tmp_path)
@@ -137,6 +129,6 @@ async def test_refused_requests_change_nothing(flysim, tmp_path, params, message
 async def test_refusal_is_explained_in_the_artifact(flysim) -> None:  # type: ignore[no-untyped-def]
     state = await scale_app(app=APP, count=11, return_state=True)
     assert state.is_failed()
-    report = await artifact_of(state)
+    report = await report_of(state)
     assert "refused" in report and "Nothing was changed" in report
     assert "count: 11 is over the maximum of 10" in report
