@@ -241,9 +241,8 @@ async def expire_approval(flow_run_id: UUID, deadline: datetime) -> str:
         state = run.state.name if run.state else "unknown"
         logger.info("run %s is %s: decided before the deadline", flow_run_id, state)
         return f"nothing to do: the run is {state}"
-    answer = DEADLINE_ANSWER
     try:
-        await aresume_flow_run(flow_run_id, run_input=answer)
+        await aresume_flow_run(flow_run_id, run_input=DEADLINE_ANSWER)
     except FlowPauseTimeout:
         return "Prefect had already expired the run"
     logger.warning("approval deadline %s passed: run %s woken", deadline, flow_run_id)

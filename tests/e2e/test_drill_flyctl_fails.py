@@ -14,22 +14,13 @@ fails, in the two ways it does in real life:
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import get_client, tags
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterTags,
-)
-from prefect.client.schemas.objects import FlowRun
-from prefect.flow_runs import aresume_flow_run
 
-from flows.deploy_production import deploy_production
+from tests.deploy_production_run import DeployProductionRun
 from tests.run_logs import run_log_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -40,52 +31,22 @@ FAILS = "registry.fly.io/hotdash-staging:deploy-fails"
 CRASH = "smoke checks for the new machines failed: the app appears to be crashing"
 
 
-class Deploy:
+class Deploy(DeployProductionRun):
     """A deploy-production run in this process, approved through the API at both gates."""
 
     def __init__(self, **params: Any) -> None:
-        self.tag = f"drill-{uuid.uuid4().hex[:8]}"
-        with tags(self.tag):
-            self.task = asyncio.create_task(
-                deploy_production(
-                    requested_by="Alice",
-                    reason="Drill: flyctl fails mid-deploy",
-                    checklist_url="https://example.com/go-live/drill",
-                    deploy_window_override_reason="failure drill, any day of the week",
-                    watch_minutes=0,
-                    return_state=True,
-                    **params,
-                )
-            )
-
-    async def run(self) -> FlowRun:
-        async with get_client() as client:
-            [run] = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
-            )
-        return run
-
-    async def approve(self, key: str, approver: str, timeout: float = 60) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            if self.task.done():
-                raise AssertionError(f"run ended before {key}: {self.task.result()}")
-            async with get_client() as client:
-                runs = await client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
-                )
-            state = runs[0].state if runs else None
-            if state and state.is_paused() and state.state_details.pause_key == key:
-                answer = {"approver": approver, "approve": True, "comment": "drill"}
-                await aresume_flow_run(runs[0].id, run_input=answer)
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"the run never waited at {key}")
+        super().__init__(
+            reason="Drill: flyctl fails mid-deploy",
+            checklist_url="https://example.com/go-live/drill",
+            deploy_window_override_reason="failure drill, any day of the week",
+            watch_minutes=0,
+            **params,
+        )
 
     async def finish(self) -> Any:
-        await self.approve("manager-approval", "Carol")
-        await self.approve("reliability-approval", "Dave")
-        return await asyncio.wait_for(self.task, 120)
+        await self.answer("manager-approval", "Carol", True, "drill")
+        await self.answer("reliability-approval", "Dave", True, "drill")
+        return await self.state(120)
 
 
 @pytest.fixture
@@ -171,7 +132,7 @@ async def test_flyctl_fails_after_machines_moved_rolls_back_without_leaking_the_
         message,
         (tmp_path / "state" / "audit.jsonl").read_text(),
         (tmp_path / "state" / "notifications.jsonl").read_text(),
-        await run_log_text((await deploy.run()).id),
+        await run_log_text((await deploy.flow_run()).id),
     ]
     assert all(env.token not in text for text in everywhere)
     assert "***REDACTED***" in everywhere[1]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from prefect import get_client, tags
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-from prefect.client.schemas.objects import FlowRun
+from prefect import get_client
 from prefect.flow_runs import aresume_flow_run
 from prefect.input.actions import aread_flow_run_input
 
@@ -27,6 +24,7 @@ from hotdash_ops.audit import AuditLog
 from hotdash_ops.deploy_window import WEEKDAYS
 from tests.artifacts import artifacts_of
 from tests.conftest import ROOT
+from tests.deploy_production_run import CHECKLIST, DeployProductionRun
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -35,7 +33,6 @@ PROD = "hotdash-production"
 STAGING = "hotdash-staging"
 PROD_V4 = "registry.fly.io/hotdash-production:deployment-01J9SVKA0027H6P3AMKDQG6STT"
 STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"
-CHECKLIST = "https://example.com/go-live/2025-10-14"
 
 
 def write_inventory(path: Path, **deploy: Any) -> Path:
@@ -54,57 +51,6 @@ def env(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignor
     monkeypatch.setenv("HOTDASH_INVENTORY", str(write_inventory(tmp_path / "inventory.yaml")))
     monkeypatch.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
     return flysim
-
-
-class Run:
-    """A deploy-production run started in the background, found by a unique tag."""
-
-    def __init__(self, **params: Any) -> None:
-        self.tag = f"test-{uuid.uuid4().hex[:8]}"
-        defaults: dict[str, Any] = {
-            "requested_by": "Alice",
-            "reason": "Ship the October dashboard",
-            "checklist_url": CHECKLIST,
-            "watch_minutes": 0.05,
-            "watch_interval_seconds": 1,
-        }
-        with tags(self.tag):
-            self.task = asyncio.create_task(
-                deploy_production(return_state=True, **{**defaults, **params})
-            )
-
-    async def flow_run(self) -> FlowRun:
-        async with get_client() as client:
-            runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
-            )
-        assert len(runs) == 1
-        return runs[0]
-
-    async def paused_at(self, key: str, timeout: float = 60) -> FlowRun:
-        """Wait until the run waits at pause key `key`."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            if self.task.done():
-                raise AssertionError(f"run ended before {key}: {self.task.result()}")
-            async with get_client() as client:
-                runs = await client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
-                )
-            if runs and runs[0].state and runs[0].state.is_paused():
-                if runs[0].state.state_details.pause_key == key:
-                    return runs[0]
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"the run never waited at {key}")
-
-    async def answer(self, key: str, approver: str, approve: bool, comment: str = "") -> None:
-        run = await self.paused_at(key)
-        await aresume_flow_run(
-            run.id, run_input={"approver": approver, "approve": approve, "comment": comment}
-        )
-
-    async def state(self, timeout: float = 90):  # type: ignore[no-untyped-def]
-        return await asyncio.wait_for(self.task, timeout)
 
 
 def production(flysim) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -144,7 +90,7 @@ def staging_digest_ref(flysim) -> str:  # type: ignore[no-untyped-def]
 async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requester_and_the_same_person_twice(  # noqa: E501
     env, tmp_path: Path
 ) -> None:
-    run = Run()
+    run = DeployProductionRun()
     await run.answer("manager-approval", "  alice ", True, "my own deploy")  # the requester
     await run.answer("manager-approval-2", "Bob", True, "checklist looks complete")
     await run.answer("reliability-approval", "BOB", True)  # the manager again
@@ -203,7 +149,7 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
         tmp_path / "listed.yaml", approvers={"manager": ["Bob Smith"], "reliability": []}
     )
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
-    run = Run()
+    run = DeployProductionRun()
     paused = await run.paused_at("manager-approval")
     # What the UI's resume form is built from: the contract's three fields, and the request.
     schema = await aread_flow_run_input("paused-manager-approval-schema", paused.id)
@@ -253,7 +199,7 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
 async def test_timeout_rejects_tells_people_and_deploys_nothing(
     env, tmp_path: Path, receiver: Receiver
 ) -> None:
-    run = Run(approval_timeout_hours=4 / 3600)  # four seconds
+    run = DeployProductionRun(approval_timeout_hours=4 / 3600)  # four seconds
     paused = await run.paused_at("manager-approval")
     state = await run.state()
 
@@ -276,7 +222,7 @@ async def test_timeout_rejects_tells_people_and_deploys_nothing(
 async def test_sustained_regression_during_the_watch_rolls_back_to_the_previous_image(
     env, tmp_path: Path
 ) -> None:
-    run = Run(watch_minutes=2, watch_interval_seconds=0.5)
+    run = DeployProductionRun(watch_minutes=2, watch_interval_seconds=0.5)
     await run.answer("manager-approval", "Bob", True)
     await run.answer("reliability-approval", "Carol", True)
     for _ in range(300):  # the deploy, then 5xx at 30 % (baseline 0.4 %)
@@ -322,7 +268,9 @@ async def test_outside_the_deploy_window_nothing_is_asked_unless_overridden(
     assert "give deploy_window_override_reason" in state.message
     assert audit_records(tmp_path) == [] and notifications(tmp_path) == []
 
-    run = Run(deploy_window_override_reason="security fix for CVE-2025-1234, cannot wait")
+    run = DeployProductionRun(
+        deploy_window_override_reason="security fix for CVE-2025-1234, cannot wait"
+    )
     await run.answer("manager-approval", "Bob", False, "not today")
     state = await run.state()
     assert state.message.startswith("rejected by Bob")
@@ -386,7 +334,7 @@ async def test_release_tag_is_pushed_to_the_configured_repository(
     inv = write_inventory(tmp_path / "repo.yaml", repository={"path": str(checkout)})
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
 
-    run = Run(watch_minutes=0)
+    run = DeployProductionRun(watch_minutes=0)
     await run.answer("manager-approval", "Bob", True)
     await run.answer("reliability-approval", "Carol", True)
     state = await run.state()
