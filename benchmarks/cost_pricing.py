@@ -1,5 +1,5 @@
 """Pricing a year of hourly usage rows for 100 apps (876,000 rows) and producing the weekly and
-monthly aggregates (hotdash_ops.cost), against a plain pandas groupby of the same rows.
+monthly aggregates (hotdash_ops.cost.estimate), against a plain pandas groupby of the same rows.
 
 The floor, measured in the same run: `rows.groupby([app, week]).sum()` and the same by month
 on the raw columns, with pandas' own period keys and no pricing. The ratio says what pricing
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hotdash_ops.cost import hourly_costs, monthly_totals, weekly_totals
+from hotdash_ops.cost.estimate import hourly_costs, monthly_totals, weekly_totals
+from hotdash_ops.cost.pricing import PriceTable, load_prices
 from hotdash_ops.inventory import load_inventory
-from hotdash_ops.pricing import PriceTable, load_prices
 
 APPS = 100
 HOURS = 365 * 24

@@ -11,8 +11,8 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from hotdash_ops.health import Verdict, assess_app
-from hotdash_ops.health_report import HealthReport, render_markdown
+from hotdash_ops.monitor.health import Verdict, assess_app
+from hotdash_ops.monitor.health_report import HealthReport, render_markdown
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.fleet_reads import read_error_logs, read_machines, read_metrics

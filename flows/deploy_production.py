@@ -31,10 +31,20 @@ from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
 from pydantic import Field
 
-from hotdash_ops.approvals import ApprovalRequest
-from hotdash_ops.deploy_record import DeployRecord, StepResult
-from hotdash_ops.deploy_settings import parse_deploy_settings
-from hotdash_ops.deploy_window import (
+from hotdash_ops.deploys.approvals import ApprovalRequest
+from hotdash_ops.deploys.config import parse_deploy_settings
+from hotdash_ops.deploys.promotion import NotReady, Promotion, check_staging_release, choose_image
+from hotdash_ops.deploys.record import DeployRecord, StepResult
+from hotdash_ops.deploys.regression import (
+    Figures,
+    WatchOutcome,
+    WatchRules,
+    evaluate,
+    rules_from_deploy_config,
+    sample_count,
+)
+from hotdash_ops.deploys.release_choice import running_release
+from hotdash_ops.deploys.window import (
     OverrideReason,
     WindowCheck,
     check_window,
@@ -44,16 +54,6 @@ from hotdash_ops.errors import FlyctlError
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Reason, Requester
-from hotdash_ops.promotion import NotReady, Promotion, check_staging_release, choose_image
-from hotdash_ops.regression import (
-    Figures,
-    WatchOutcome,
-    WatchRules,
-    evaluate,
-    rules_from_deploy_config,
-    sample_count,
-)
-from hotdash_ops.release_choice import running_release
 from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
 from tasks import fly_access
 from tasks.announce import tell

@@ -18,13 +18,13 @@ import os
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
-from hotdash_ops.deploy_record import DeployRecord
-from hotdash_ops.deploy_settings import parse_deploy_settings
+from hotdash_ops.deploys.config import parse_deploy_settings
+from hotdash_ops.deploys.record import DeployRecord
+from hotdash_ops.deploys.release_choice import running_release, running_version
+from hotdash_ops.deploys.test_commands import summary as tests_summary
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Reason, Requester
-from hotdash_ops.release_choice import running_release, running_version
-from hotdash_ops.test_commands import summary as tests_summary
 from hotdash_ops.validation import ImageRef, SourceDir
 from tasks import fly_access
 from tasks.app_lock import app_lock

@@ -20,10 +20,10 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from pydantic import Field
 
-from hotdash_ops import autostop
-from hotdash_ops.cost_report import money
+from hotdash_ops.cost import autostop
+from hotdash_ops.cost.pricing import load_prices
+from hotdash_ops.cost.report import money
 from hotdash_ops.operator_input import Requester
-from hotdash_ops.pricing import load_prices
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.autostop import AutoStopResult, apply_autostop

@@ -5,7 +5,7 @@ Started by a person (Prefect UI: app, severity, summary, who reports) or by a cr
 
 1. Identify & Assess: `fly status`, recent error logs, a metrics snapshot, recent releases,
    `/health` and the dependencies -> a first diagnosis with its evidence
-   (hotdash_ops.incident).
+   (hotdash_ops.incidents.response).
 2. Contain & Mitigate: the recommended action (rollback | scale_up | restart | none); the run
    pauses with a form offering the actions, the recommendation preselected, and who decides.
    A P0 acts on the recommendation without waiting when the inventory allows it for the app and
@@ -49,8 +49,17 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from pydantic import Field, ValidationError, create_model
 
+from hotdash_ops.deploys.release_choice import images_rolled_back_from
 from hotdash_ops.errors import FlyError
-from hotdash_ops.incident import (
+from hotdash_ops.incidents.log import IncidentLogEntry, append_entry, incident_log_path
+from hotdash_ops.incidents.postmortem import (
+    PostMortem,
+    Step,
+    TimelineEntry,
+    build_timeline,
+    render_postmortem,
+)
+from hotdash_ops.incidents.response import (
     ACTION_TEXT,
     AUDIT_ACTION,
     AUDIT_CLOSED,
@@ -73,18 +82,9 @@ from hotdash_ops.incident import (
     scale_up_count,
     status_after,
 )
-from hotdash_ops.incident_log import IncidentLogEntry, append_entry, incident_log_path
 from hotdash_ops.inventory import AppSpec, Inventory
-from hotdash_ops.metrics import AppMetrics
+from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.operator_input import Comment, PersonName, Reason, Requester
-from hotdash_ops.postmortem import (
-    PostMortem,
-    Step,
-    TimelineEntry,
-    build_timeline,
-    render_postmortem,
-)
-from hotdash_ops.release_choice import images_rolled_back_from
 from hotdash_ops.scaling import scaling_policy
 from hotdash_ops.validation import AppName
 from tasks import fly_access

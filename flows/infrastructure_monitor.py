@@ -3,9 +3,9 @@ Manual Health Checks (all apps or one app).
 
 Every app in the inventory: machine states and checks, `/health` (status and latency), CPU %,
 memory %, p95 latency and 5xx ratio over the last 15 minutes (range queries); every rule of the
-app's role judged (hotdash_ops.alert_rules); alerts fire after consecutive failures, resolve,
-remind, and wait while the app is being deployed (hotdash_ops.alert_state); each message
-carries its runbook response steps. A metrics table artifact is written every run.
+app's role judged (hotdash_ops.monitor.alert_rules); alerts fire after consecutive failures,
+resolve, remind, and wait while the app is being deployed (hotdash_ops.monitor.alert_state);
+each message carries its runbook response steps. A metrics table artifact is written every run.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
 a run makes five task runs plus one per message sent, whatever the fleet's size (the SQLite
@@ -14,8 +14,9 @@ however unhealthy the fleet: that completion is the heartbeat the "monitor is si
 automation watches. It ends Failed when an alert could not be delivered.
 
 `mode="health-check"` is the runbook's Manual Health Checks (all apps or one): the same checks
-and table plus recent error log lines and the database dependency (hotdash_ops.manual_check),
-no alert state and no notifications; it ends Failed when anything fails or has no data.
+and table plus recent error log lines and the database dependency
+(hotdash_ops.monitor.manual_check), no alert state and no notifications; it ends Failed when
+anything fails or has no data.
 
 Deployed with concurrency limit 1 / CANCEL_NEW (never overlaps itself) and a 10-minute run
 timeout (a hung run cannot cancel the next ticks); a scheduled run starting more than
@@ -34,9 +35,9 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from hotdash_ops.alert_rules import evaluate_fleet, summarise, table_row
-from hotdash_ops.manual_check import ManualCheck, render_details
-from hotdash_ops.stale_runs import stale_reason
+from hotdash_ops.monitor.alert_rules import evaluate_fleet, summarise, table_row
+from hotdash_ops.monitor.manual_check import ManualCheck, render_details
+from hotdash_ops.monitor.stale_runs import stale_reason
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.alerting import update_alerts

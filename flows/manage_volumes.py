@@ -21,9 +21,9 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from pydantic import Field, ValidationError
 
-from hotdash_ops import volume_actions
+from hotdash_ops.cost import volumes
+from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.operator_input import PersonName, Requester
-from hotdash_ops.pricing import load_prices
 from hotdash_ops.validation import AppName, VolumeId, field_problems
 from tasks import fly_access
 from tasks.reports import publish_markdown, publish_table
@@ -50,7 +50,7 @@ def _poll_seconds() -> int:
     return max(1, int(os.environ.get("HOTDASH_PAUSE_POLL_SECONDS", DEFAULT_POLL_SECONDS)))
 
 
-def _table(rows: list[volume_actions.VolumeRow]) -> list[dict[str, object]]:
+def _table(rows: list[volumes.VolumeRow]) -> list[dict[str, object]]:
     return [
         {
             "app": r.app,
@@ -89,7 +89,7 @@ async def manage_volumes(
         requested_by: who asks (audit log); default: this flow run
     """
     logger = get_run_logger()
-    volume_actions.check_request(action, app=app, volume_id=volume_id, size_gb=size_gb)
+    volumes.check_request(action, app=app, volume_id=volume_id, size_gb=size_gb)
     inventory = fly_access.inventory()
     prices = load_prices(inventory.prices)
     actor = requested_by or f"manage-volumes/{flow_run.get_name() or 'local'}"
@@ -106,7 +106,7 @@ async def manage_volumes(
         )
         summary = (
             f"{app}: volume {volume_id} extended {outcome.from_gb} -> {outcome.to_gb} GB; "
-            f"{restart}; now {volume_actions.money(prices.volume(outcome.to_gb))}/month"
+            f"{restart}; now {volumes.money(prices.volume(outcome.to_gb))}/month"
         )
         await publish_markdown("manage-volumes", f"# Extend volume\n\n{summary}\n", summary)
         logger.info(summary)
@@ -116,12 +116,10 @@ async def manage_volumes(
     apps = [app] if app else [a.name for a in inventory.apps]
     read = await list_volumes(apps)
     unreadable = {a: v for a, v in read.items() if isinstance(v, str)}
-    rows = volume_actions.volume_rows(
-        {a: v for a, v in read.items() if not isinstance(v, str)}, prices
-    )
+    rows = volumes.volume_rows({a: v for a, v in read.items() if not isinstance(v, str)}, prices)
     problems = "; ".join(f"{a}: {e}" for a, e in unreadable.items())
     if action == "list":
-        total = volume_actions.money(sum(r.monthly for r in rows))
+        total = volumes.money(sum(r.monthly for r in rows))
         summary = f"{len(rows)} volume(s), {total}/month"
         if problems:
             summary += f"; could not read {problems}"
@@ -129,8 +127,8 @@ async def manage_volumes(
         return Failed(message=summary) if unreadable else Completed(message=summary)
 
     # Runbook: Delete unused volume (`fly volumes delete <volume-id> --app <app>`)
-    unused = volume_actions.unused(rows)
-    saving = volume_actions.money(sum(r.monthly for r in unused))
+    unused = volumes.unused(rows)
+    saving = volumes.money(sum(r.monthly for r in unused))
     await publish_table("manage-volumes-unused", _table(unused), description=f"saves {saving}")
     if not unused:
         summary = "no unattached volumes: nothing to delete"
@@ -142,14 +140,14 @@ async def manage_volumes(
     if dry_run:
         summary = f"dry run: {len(unused)} unattached volume(s) would be deleted, saving {saving}"
         await publish_markdown(
-            "manage-volumes", volume_actions.confirmation_text(unused), description=summary
+            "manage-volumes", volumes.confirmation_text(unused), description=summary
         )
         return Completed(message=summary)
 
     try:
         answer = await apause_flow_run(
             wait_for_input=ConfirmVolumeDeletion.with_initial_data(
-                description=volume_actions.confirmation_text(unused)
+                description=volumes.confirmation_text(unused)
             ),
             timeout=int(confirm_timeout_hours * 3600),
             poll_interval=_poll_seconds(),
@@ -179,7 +177,7 @@ async def manage_volumes(
         summary += f"; kept {', '.join(kept)}"
     await publish_markdown(
         "manage-volumes",
-        f"# Delete unused volumes\n\n{volume_actions.confirmation_text(unused)}\n\n"
+        f"# Delete unused volumes\n\n{volumes.confirmation_text(unused)}\n\n"
         f"**Result:** {summary}\n",
         description=summary,
     )

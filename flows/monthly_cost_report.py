@@ -15,9 +15,9 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
-from hotdash_ops import cost_snapshots
-from hotdash_ops.cost_chart import png_data_uri
-from hotdash_ops.cost_report import money, render_monthly
+from hotdash_ops.cost import snapshots as cost_snapshots
+from hotdash_ops.cost.chart import png_data_uri
+from hotdash_ops.cost.report import money, render_monthly
 from hotdash_ops.validation import Month
 from tasks import fly_access
 from tasks.cost_records import draw_cost_chart, load_cost_snapshots, publish_link, read_audit_log

@@ -3,7 +3,7 @@ rollback-production.sh, the "rollback-deployment" workflow: environment + reason
 
 Fly.io has no rollback command: the newest release whose status is complete and whose
 version is lower than the running one is redeployed by image (`fly deploy --image`), never a
-failed release and never "the second row" (hotdash_ops.release_choice). The rollback is
+failed release and never "the second row" (hotdash_ops.deploys.release_choice). The rollback is
 verified with the smoke test, audited, and people are told.
 """
 
@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import Field
 
-from hotdash_ops.deploy_record import DeployRecord
+from hotdash_ops.deploys.record import DeployRecord
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.operator_input import Reason, Requester
 from tasks import fly_access

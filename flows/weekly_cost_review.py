@@ -20,9 +20,11 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import Field
 
-from hotdash_ops import cost, cost_findings, cost_snapshots
-from hotdash_ops.cost_report import CostReview, money, percent, render_weekly, review_rows
-from hotdash_ops.pricing import load_prices
+from hotdash_ops.cost import estimate as cost_estimate
+from hotdash_ops.cost import findings as cost_findings
+from hotdash_ops.cost import snapshots as cost_snapshots
+from hotdash_ops.cost.pricing import load_prices
+from hotdash_ops.cost.report import CostReview, money, percent, render_weekly, review_rows
 from tasks import fly_access
 from tasks.cost_pulls import read_org_apps, read_resources, read_week_usage
 from tasks.cost_records import load_cost_snapshots, save_cost_snapshot
@@ -73,7 +75,9 @@ async def weekly_cost_review(
     notes += [f"week usage unknown for {p}" for p in usage_problems]
 
     # 2. Generate the cost report: price everything, compare with last week
-    estimate = cost.estimate(resources.machines, resources.volumes, apps, prices, resources.errors)
+    estimate = cost_estimate.estimate(
+        resources.machines, resources.volumes, apps, prices, resources.errors
+    )
     findings, recommendations = cost_findings.assess(
         resources.machines,
         resources.volumes,

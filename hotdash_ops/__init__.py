@@ -1,17 +1,29 @@
 """hotdash_ops: the plain-Python core of hotdash-ops (no Prefect imports).
 
-Public modules, one concept each:
+Grouped by the area of the Infrastructure Operations Runbook each module serves; one concept
+per module.
 
-* `settings`          Settings from the environment (FLY_API_TOKEN, FLYCTL, URLs, paths)
-* `inventory`         the fleet: environments, apps, thresholds, dependencies, approvers
-* `validation`        user-input validators and their Annotated types (AppName, ImageRef, ...)
-* `auth`, `redaction` the Authorization header rule; keeping secrets out of text
-* `errors`            the FlyError tree and the one HTTP-status mapping
-* `models`            pydantic models of the JSON Fly's API and flyctl return; VM presets
-* `machines_client`, `prometheus_client`, `logs_client`   httpx clients (reads retry)
-* `flyctl`            the flyctl subprocess runner (mutations, releases, status)
-* `metrics`           the PromQL we send and the per-app figures we derive
-* `probe`             one HTTP check of an endpoint
-* `health`            the Morning Health Check's verdicts
-* `audit`             the hash-chained, append-only audit log (`hotdash-audit verify`)
+Shared by every area:
+
+* `settings`        settings from the environment (FLY_API_TOKEN, FLYCTL, URLs, paths)
+* `inventory`       the fleet: environments, apps, thresholds, dependencies, approvers
+* `validation`      user-input validators and their Annotated types (AppName, ImageRef, ...)
+* `operator_input`  free text people type into run forms (names, reasons), one line, bounded
+* `redaction`       keeping secrets out of logs, exceptions, artifacts and the audit log
+* `errors`          the FlyError tree and the one HTTP-status mapping
+* `audit`           the hash-chained, append-only audit log (`hotdash-audit verify`)
+* `models`          pydantic models of the JSON Fly's API and flyctl return; VM presets
+* `scaling`         Scaling Operations: what a scale request may change, before and after
+
+By runbook area (each package's docstring maps its modules to runbook lines):
+
+* `fly`        talking to Fly.io: auth, http, machines, prometheus, logs, flyctl, sharding
+* `monitor`    Daily Operations and Monitoring & Alerts: probe, metrics, log_review, health,
+               health_report, alert_rules, alert_state, alert_messages, alert_response,
+               stale_runs, manual_check
+* `deploys`    Deployment Procedures and Rollback: config, parity, test_commands, smoke, record,
+               promotion, release_tag, git_tags, window, approvals, regression, release_choice
+* `incidents`  Incident Response: response, log, postmortem
+* `cost`       Weekly Cost Review and Cost Management: pricing, estimate, findings, snapshots,
+               report, chart, autostop, volumes
 """

@@ -120,9 +120,10 @@ class Inventory(_Strict):
     deploy: dict[str, Any] = Field(default_factory=dict)  # test commands, deploy window
     # scale-app limits: validated by hotdash_ops.scaling.scaling_policy
     scaling: dict[str, Any] = Field(default_factory=dict)
-    # incident-response guardrails: validated by hotdash_ops.incident.incident_policy
+    # incident-response guardrails: validated by hotdash_ops.incidents.response.incident_policy
     incident: dict[str, Any] = Field(default_factory=dict)
-    # alert policy (fire_after, resolve_after, reminders): hotdash_ops.alert_state.AlertPolicy
+    # alert policy (fire_after, resolve_after, reminders):
+    # hotdash_ops.monitor.alert_state.AlertPolicy
     alerts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")

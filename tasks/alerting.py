@@ -2,7 +2,7 @@
 Alerts, "Creates alerts on failures" and `configure-alerts.sh`).
 
 One task per run, not one per alert: it locks the alert state file, applies the run's
-verdicts (hotdash_ops.alert_state, pure), emits `hotdash.alert.fired` / `.resolved` events,
+verdicts (hotdash_ops.monitor.alert_state, pure), emits `hotdash.alert.fired` / `.resolved` events,
 sends the due messages through `tasks.notify.notify` and marks as sent only what was
 delivered. The state is saved before sending too, so a crash mid-send loses no run's count.
 """
@@ -18,9 +18,9 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
-from hotdash_ops.alert_messages import AlertMessage, compose
-from hotdash_ops.alert_rules import RuleVerdict
-from hotdash_ops.alert_state import (
+from hotdash_ops.monitor.alert_messages import AlertMessage, compose
+from hotdash_ops.monitor.alert_rules import RuleVerdict
+from hotdash_ops.monitor.alert_state import (
     AlertBook,
     AlertEvent,
     AlertPolicy,

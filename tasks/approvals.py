@@ -2,7 +2,7 @@
 
 Each ask is a pause key (`manager-approval`, `manager-approval-2` after a refused input, ...)
 whose form has exactly `approver`, `approve`, `comment`, with what is being approved shown
-above it. The rules live in `hotdash_ops.approvals`; this module waits, records and tells.
+above it. The rules live in `hotdash_ops.deploys.approvals`; this module waits, records and tells.
 
 How a gate waits:
 
@@ -48,7 +48,7 @@ from prefect.tasks import Task
 from prefect.utilities.urls import url_for
 from pydantic import BaseModel, ValidationError
 
-from hotdash_ops.approvals import (
+from hotdash_ops.deploys.approvals import (
     GATES,
     MAX_ATTEMPTS,
     ApprovalFields,

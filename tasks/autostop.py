@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from hotdash_ops import autostop
+from hotdash_ops.cost import autostop
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.audit import audited

@@ -12,10 +12,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from hotdash_ops.cost_findings import WeekUsage, week_usage
+from hotdash_ops.cost.findings import WeekUsage, week_usage
 from hotdash_ops.errors import FlyError
-from hotdash_ops.metrics import build_query
 from hotdash_ops.models import Machine, PromResult, Volume
+from hotdash_ops.monitor.metrics import build_query
 from tasks import fly_access
 from tasks.fleet_reads import for_each_app
 

@@ -12,8 +12,8 @@ from prefect.artifacts import acreate_link_artifact
 from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.audit import AuditLog, AuditRecord
-from hotdash_ops.cost_chart import render_cost_chart
-from hotdash_ops.cost_snapshots import (
+from hotdash_ops.cost.chart import render_cost_chart
+from hotdash_ops.cost.snapshots import (
     CostSnapshot,
     SnapshotSet,
     load_snapshots,

@@ -2,7 +2,7 @@
 Post-Deployment: "Monitor for 15 minutes, check error rates").
 
 One sample = the 5xx ratio and p95 from Fly's Prometheus plus one `curl /health`, in one
-task. The judging is `hotdash_ops.regression`.
+task. The judging is `hotdash_ops.deploys.regression`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from prefect import task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
+from hotdash_ops.deploys.regression import Figures
 from hotdash_ops.inventory import AppSpec
-from hotdash_ops.metrics import fetch_fleet_metrics
-from hotdash_ops.regression import Figures
+from hotdash_ops.monitor.metrics import fetch_fleet_metrics
 from tasks import fly_access
 from tasks.http_checks import probe_many
 

@@ -16,9 +16,9 @@ from typing import TypeVar
 from prefect import task
 
 from hotdash_ops.errors import FlyError
-from hotdash_ops.log_review import error_lines
-from hotdash_ops.metrics import FleetMetrics, fetch_fleet_metrics
 from hotdash_ops.models import LogEntry, Machine
+from hotdash_ops.monitor.log_review import error_lines
+from hotdash_ops.monitor.metrics import FleetMetrics, fetch_fleet_metrics
 from tasks import fly_access
 
 T = TypeVar("T")

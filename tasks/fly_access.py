@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 
-from hotdash_ops.flyctl import Flyctl
+from hotdash_ops.fly.flyctl import Flyctl
+from hotdash_ops.fly.logs import LogsClient
+from hotdash_ops.fly.machines import MachinesClient
+from hotdash_ops.fly.prometheus import PrometheusClient
 from hotdash_ops.inventory import Inventory, load_inventory
-from hotdash_ops.logs_client import LogsClient
-from hotdash_ops.machines_client import MachinesClient
-from hotdash_ops.prometheus_client import PrometheusClient
 from hotdash_ops.redaction import default_redactor
 from hotdash_ops.settings import Settings
 

@@ -15,10 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops import validation
-from hotdash_ops.errors import FlyctlError
-from hotdash_ops.flyctl import STRATEGIES, Flyctl
-from hotdash_ops.models import AppStatus, Release
-from hotdash_ops.release_choice import (
+from hotdash_ops.deploys.release_choice import (
     RollbackOutcome,
     images_rolled_back_from,
     rollback_target,
@@ -26,6 +23,9 @@ from hotdash_ops.release_choice import (
     running_release,
     running_version,
 )
+from hotdash_ops.errors import FlyctlError
+from hotdash_ops.fly.flyctl import STRATEGIES, Flyctl
+from hotdash_ops.models import AppStatus, Release
 from tasks import fly_access
 from tasks.audit import audit, audit_log, audited_start
 
@@ -136,8 +136,8 @@ def rollback_app(
     app: str, *, actor: str, reason: str, target_version: int | None = None
 ) -> RollbackOutcome:
     """Runbook Rollback: `fly releases --json`, pick the newest complete release older than the
-    running one (hotdash_ops.release_choice; images earlier rollbacks left, from the audit log,
-    are skipped), `fly deploy --image <its image> --strategy immediate --yes`. Audits
+    running one (hotdash_ops.deploys.release_choice; images earlier rollbacks left, from the audit
+    log, are skipped), `fly deploy --image <its image> --strategy immediate --yes`. Audits
     rollback.started, then rollback or rollback.failed. A refused choice (ValueError) changes
     nothing. Not retried."""
     validation.app_name(app)

@@ -8,9 +8,9 @@ import os
 import httpx
 from prefect import task
 
-from hotdash_ops.health import Finding, assess_dependency
 from hotdash_ops.inventory import AppSpec, Dependency
-from hotdash_ops.probe import ProbeResult, probe
+from hotdash_ops.monitor.health import Finding, assess_dependency
+from hotdash_ops.monitor.probe import ProbeResult, probe
 from tasks import fly_access
 
 MAX_CONNECTIONS = 20

@@ -4,7 +4,7 @@ The same reads as `tasks.fleet_reads.read_machines` and `tasks.http_checks.check
 cut into shards of `SHARD_SIZE` apps, each shard with its own small connection pool, at most
 `PARALLEL_SHARDS` at once (so at most 100 connections per kind of read). Every 15 minutes over
 hundreds of apps, one big pool costs more CPU than the requests themselves (see
-hotdash_ops.sharding); the pools share one TLS context, because building one (loading the CA
+hotdash_ops.fly.sharding); the pools share one TLS context, because building one (loading the CA
 bundle) costs ~0.1 s of CPU each. One task per kind of read, never one per app.
 """
 
@@ -15,11 +15,11 @@ import asyncio
 import httpx
 from prefect import task
 
+from hotdash_ops.fly.machines import MachinesClient
+from hotdash_ops.fly.sharding import run_sharded
 from hotdash_ops.inventory import AppSpec
-from hotdash_ops.machines_client import MachinesClient
 from hotdash_ops.models import Machine
-from hotdash_ops.probe import ProbeResult, probe
-from hotdash_ops.sharding import run_sharded
+from hotdash_ops.monitor.probe import ProbeResult, probe
 from tasks import fly_access
 from tasks.fleet_reads import for_each_app
 

@@ -8,8 +8,8 @@ import asyncio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hotdash_ops.parity import EnvironmentFacts, ParityReport, compare_environments
-from hotdash_ops.parity import environment_facts as build_facts
+from hotdash_ops.deploys.parity import EnvironmentFacts, ParityReport, compare_environments
+from hotdash_ops.deploys.parity import environment_facts as build_facts
 from tasks import fly_access
 from tasks.http_checks import probe_many
 from tasks.reports import publish_markdown

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hotdash_ops.git_tags import GitRepo, RepositoryConfig, repository_from_deploy_config
-from hotdash_ops.release_tag import check_release_tag, next_release_tag
+from hotdash_ops.deploys.git_tags import GitRepo, RepositoryConfig, repository_from_deploy_config
+from hotdash_ops.deploys.release_tag import check_release_tag, next_release_tag
 from tasks import fly_access
 from tasks.audit import audit, audit_log
 

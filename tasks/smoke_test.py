@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from hotdash_ops.deploys.smoke import SmokeReport, smoke_targets
 from hotdash_ops.errors import FlyError
-from hotdash_ops.smoke import SmokeReport, smoke_targets
 from tasks import fly_access
 from tasks.http_checks import probe_many
 from tasks.reports import publish_table

@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from hotdash_ops.test_commands import CommandResult, run_commands, summary
+from hotdash_ops.deploys.test_commands import CommandResult, run_commands, summary
 
 
 @task(name="run-tests", cache_policy=NO_CACHE)

@@ -14,7 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from hotdash_ops import volume_actions
+from hotdash_ops.cost import volumes
 from hotdash_ops.errors import FlyError
 from hotdash_ops.models import Volume
 from tasks import fly_access
@@ -55,7 +55,7 @@ async def extend_volume(
 ) -> ExtendOutcome:
     """Runbook: `fly volumes extend <volume-id> --size N --app <app>`: grow only."""
     volume = await _current(app, volume_id)
-    volume_actions.check_extend(volume, size_gb)  # refuses before any fly command
+    volumes.check_extend(volume, size_gb)  # refuses before any fly command
     detail = {"volume_id": volume_id, "from_gb": volume.size_gb, "to_gb": size_gb}
     async with app_lock(app):
         with audited(
@@ -69,7 +69,7 @@ async def extend_volume(
                 volume_id=volume_id,
                 from_gb=volume.size_gb,
                 to_gb=result.volume.size_gb,
-                needs_restart=volume_actions.needs_restart(result.needs_restart, result.volume),
+                needs_restart=volumes.needs_restart(result.needs_restart, result.volume),
                 attached_machine_id=result.volume.attached_machine_id,
             )
             step.detail = outcome.model_dump()
@@ -96,7 +96,7 @@ async def delete_volume(
             volume = await _current(app, volume_id)
         except ValueError:
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note="already gone")
-        if not volume_actions.is_unused(volume):
+        if not volumes.is_unused(volume):
             note = f"not deleted: now {volume.state}, attached to {volume.attached_machine_id}"
             logger.warning("%s %s", volume_id, note)
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=note)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hotdash_ops.machines_client import MachinesClient
+from hotdash_ops.fly.machines import MachinesClient
 from tests.conftest import Flysim
 from tests.openapi_contract import assert_valid_request, assert_valid_response, load_spec
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotdash_ops.auth import authorization_header
+from hotdash_ops.fly.auth import authorization_header
 from hotdash_ops.redaction import REDACTED, Redactor, default_redactor
 
 

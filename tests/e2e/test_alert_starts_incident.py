@@ -55,7 +55,7 @@ INCIDENT_DEPLOYMENT = {
 }
 
 EMIT = """
-from hotdash_ops.alert_state import AlertEvent
+from hotdash_ops.monitor.alert_state import AlertEvent
 from prefect.events.worker import EventsWorker
 from tasks.alerting import emit_alert_event
 

@@ -30,7 +30,7 @@ from prefect.deployments import arun_deployment
 from prefect.flow_runs import aresume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from hotdash_ops.deploy_window import WEEKDAYS
+from hotdash_ops.deploys.window import WEEKDAYS
 from tests.conftest import BIN, ROOT, Flysim, free_port, wait_http
 
 pytestmark = pytest.mark.e2e

@@ -2,7 +2,7 @@
 
 Flows run against flysim over real HTTP (and `flysim-fly` as flyctl) with a real Prefect server.
 
-* Reads retry with exponential backoff (hotdash_ops/fly_http.py: 4 attempts, waits 0.5, 1,
+* Reads retry with exponential backoff (hotdash_ops/fly/http.py: 4 attempts, waits 0.5, 1,
   2 s): a fault that clears after three failed answers costs ~3.5 s and the app is healthy;
   a fault that stays leaves the app UNKNOWN, never "ok". (The hanging read is drilled by
   tests/flows/test_daily_health_check.py::test_api_timing_out_shows_apps_as_unknown_never_healthy.)

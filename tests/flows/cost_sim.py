@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from hotdash_ops.cost.pricing import PriceTable, load_prices
 from hotdash_ops.inventory import load_inventory
-from hotdash_ops.pricing import PriceTable, load_prices
 from tests import artifacts
 from tests.conftest import ROOT, Flysim, start_flysim
 

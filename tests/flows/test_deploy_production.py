@@ -21,7 +21,7 @@ from prefect.input.actions import aread_flow_run_input
 
 from flows.deploy_production import deploy_production
 from hotdash_ops.audit import AuditLog
-from hotdash_ops.deploy_window import WEEKDAYS
+from hotdash_ops.deploys.window import WEEKDAYS
 from tests.artifacts import artifacts_of
 from tests.conftest import ROOT
 from tests.deploy_production_run import CHECKLIST, DeployProductionRun

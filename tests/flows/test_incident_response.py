@@ -25,8 +25,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.input.actions import read_flow_run_input
 
 from flows.incident_response import incident_response
-from hotdash_ops.incident import Severity
-from hotdash_ops.machines_client import MachinesClient
+from hotdash_ops.fly.machines import MachinesClient
+from hotdash_ops.incidents.response import Severity
 from hotdash_ops.models import MachineConfig
 from tests.artifacts import artifact_of
 from tests.conftest import ROOT

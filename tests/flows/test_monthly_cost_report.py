@@ -12,7 +12,7 @@ import pytest
 from flows.enable_auto_stop import enable_auto_stop
 from flows.monthly_cost_report import CHART_KEY, REPORT_KEY, TREND_KEY, monthly_cost_report
 from flows.weekly_cost_review import weekly_cost_review
-from hotdash_ops import cost_snapshots
+from hotdash_ops.cost import snapshots as cost_snapshots
 from tests.flows.cost_sim import (  # noqa: F401  (fixtures)
     artifacts_of,
     cost_sim_fixture,

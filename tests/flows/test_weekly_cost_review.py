@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.weekly_cost_review import REPORT_KEY, TABLE_KEY, weekly_cost_review
-from hotdash_ops import cost_snapshots
+from hotdash_ops.cost import snapshots as cost_snapshots
 from tests.flows.cost_sim import (  # noqa: F401  (fixtures)
     APPS,
     artifacts_of,

@@ -132,7 +132,7 @@ def quick_inventory(folder: Path, checkout: Path, **deploy: Any) -> Path:
     day (the flows' own tests do the same)."""
     import yaml
 
-    from hotdash_ops.deploy_window import WEEKDAYS
+    from hotdash_ops.deploys.window import WEEKDAYS
     from tests.conftest import ROOT
 
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())

@@ -397,7 +397,7 @@ def _scale_checks(params: dict[str, Any]) -> None:
 
 
 def _volume_checks(params: dict[str, Any]) -> None:
-    from hotdash_ops.volume_actions import check_request
+    from hotdash_ops.cost.volumes import check_request
 
     check_request(
         params["action"],

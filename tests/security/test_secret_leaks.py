@@ -41,7 +41,7 @@ from prefect.client.schemas.filters import (
 from prefect.events.filters import EventFilter, EventOccurredFilter
 
 from hotdash_ops.errors import FlyctlError
-from hotdash_ops.flyctl import Flyctl
+from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.redaction import REDACTED
 from tests.conftest import ROOT, SCENARIO, Flysim, start_flysim
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory

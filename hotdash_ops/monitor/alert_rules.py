@@ -1,0 +1,406 @@
+"""The infrastructure monitor's alert rules (runbook: Monitoring & Alerts, Alert Response), pure.
+
+Each app is judged by six rules on the figures one monitor run measured. Thresholds come from
+the inventory (`AppSpec.thresholds`, whose defaults depend on the role):
+
+============== ================================================ ========== ==============
+rule           fails when                                        web        background
+============== ================================================ ========== ==============
+machines       no machine; a web app with no started machine;    critical   critical
+               a started machine's check critical (warning:
+               warning)
+health         `/health` answers another status, or not at all   critical   critical
+cpu            CPU % over the window > `cpu_pct`                 > 80 %     > 90 %
+memory         memory % over the window > `mem_pct`              > 85 %     > 90 %
+response_time  p95 over the window, or the `/health` answer,     > 2 s      > 5 s
+               slower than `response_ms`
+error_rate     5xx share > `error_rate_warn` (warning),          1 % / 5 %  1 % / 5 %
+               > `error_rate_crit` (critical)
+============== ================================================ ========== ==============
+
+cpu, memory and response_time are warnings (runbook P2 "monitoring alert"); a health failure
+or a critical 5xx ratio is critical (it may be "production down").
+
+"No data" is its own outcome, never a pass: Machines API unreadable, a Prometheus query that
+failed or returned no series for the app. The one exception is latency and 5xx ratio of an
+app whose request rate is known to be 0: there is nothing to measure, so the 5xx rule passes
+and the response rule judges the `/health` answer alone. A stopped machine's checks are not
+counted (a background app may be all stopped: auto-stop).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from hotdash_ops.inventory import AppSpec
+from hotdash_ops.models import Machine
+from hotdash_ops.monitor.metrics import AppMetrics, FleetMetrics
+from hotdash_ops.monitor.probe import ProbeResult
+
+
+class RuleName(StrEnum):
+    """The monitor's rules, in the order the table shows them."""
+
+    MACHINES = "machines"
+    HEALTH = "health"
+    CPU = "cpu"
+    MEMORY = "memory"
+    RESPONSE_TIME = "response_time"
+    ERROR_RATE = "error_rate"
+
+
+class Outcome(StrEnum):
+    """How one rule judged one app in one run."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NO_DATA = "no_data"
+
+
+class Severity(StrEnum):
+    """How urgent a failing rule is."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class RuleVerdict(BaseModel):
+    """One rule's judgement of one app; `value`/`limit` are the figure and its threshold."""
+
+    app: str
+    rule: RuleName
+    outcome: Outcome
+    severity: Severity = Severity.WARNING
+    value: float | None = None
+    limit: float | None = None
+    detail: str
+
+    @property
+    def key(self) -> str:
+        """`<app>/<rule>`: the identity of the alert this verdict feeds."""
+        return f"{self.app}/{self.rule.value}"
+
+    def cell(self) -> str:
+        """The verdict as a short table cell: `pass`, `FAIL`, `FAIL (critical)`, `NO DATA`."""
+        if self.outcome == Outcome.PASS:
+            return "pass"
+        if self.outcome == Outcome.NO_DATA:
+            return "NO DATA"
+        return "FAIL (critical)" if self.severity == Severity.CRITICAL else "FAIL"
+
+
+class MonitorFigures(BaseModel):
+    """What one monitor run measured for one app. None = could not be measured."""
+
+    app: str
+    role: str
+    machines_by_state: dict[str, int] | None = None
+    machine_checks: dict[str, int] | None = None  # checks of started machines
+    machines_error: str | None = None
+    health_path: str = "/health"
+    health_status: int | None = None
+    health_expected: int = 200
+    health_latency_ms: float | None = None
+    health_error: str | None = None
+    cpu_pct: float | None = None
+    mem_pct: float | None = None
+    p95_ms: float | None = None
+    error_rate: float | None = None
+    rps: float | None = None
+    metrics_errors: dict[str, str] = Field(default_factory=dict)  # figure -> why it is missing
+
+
+class AppEvaluation(BaseModel):
+    """One app's figures and every rule's verdict."""
+
+    figures: MonitorFigures
+    verdicts: list[RuleVerdict]
+
+    @property
+    def app(self) -> str:
+        return self.figures.app
+
+    def verdict(self, rule: RuleName) -> RuleVerdict:
+        """The verdict of `rule` (every rule is judged for every app)."""
+        for v in self.verdicts:
+            if v.rule == rule:
+                return v
+        raise KeyError(f"rule {rule.value!r} was not judged for {self.app}")
+
+
+def collect_figures(
+    spec: AppSpec,
+    *,
+    machines: list[Machine] | str | None,
+    health: ProbeResult | None,
+    metrics: AppMetrics | None,
+    metrics_errors: dict[str, str] | None = None,
+) -> MonitorFigures:
+    """The figures of one app from the fleet reads (`machines` is an error text when unread)."""
+    fig = MonitorFigures(app=spec.name, role=spec.role, health_path=spec.health_path)
+    if isinstance(machines, list):
+        fig.machines_by_state = dict(Counter(m.state for m in machines))
+        checks: Counter[str] = Counter()
+        for m in machines:
+            if m.state == "started":  # a stopped machine's check is stale, not a failure
+                checks.update(m.check_counts())
+        fig.machine_checks = {k: checks.get(k, 0) for k in ("passing", "warning", "critical")}
+    else:
+        fig.machines_error = machines or "not read"
+    if health is not None:
+        fig.health_status = health.status
+        fig.health_expected = health.expected_status
+        fig.health_latency_ms = health.latency_ms
+        fig.health_error = health.error
+    else:
+        fig.health_error = "not checked"
+    if metrics is not None:
+        fig.cpu_pct = metrics.cpu_pct
+        fig.mem_pct = metrics.mem_pct
+        fig.p95_ms = metrics.p95_ms
+        fig.error_rate = metrics.error_rate
+        fig.rps = metrics.rps
+    fig.metrics_errors = dict(metrics_errors or {})
+    return fig
+
+
+def _no_data_reason(fig: MonitorFigures, figure: str) -> str:
+    if figure in fig.metrics_errors:
+        return f"query failed: {fig.metrics_errors[figure]}"
+    return "Prometheus returned no series for the app"
+
+
+def _machines(fig: MonitorFigures) -> RuleVerdict:
+    def v(outcome: Outcome, detail: str, severity: Severity = Severity.CRITICAL) -> RuleVerdict:
+        return RuleVerdict(
+            app=fig.app, rule=RuleName.MACHINES, outcome=outcome, severity=severity, detail=detail
+        )
+
+    if fig.machines_by_state is None:
+        return v(Outcome.NO_DATA, f"machines: no data ({fig.machines_error})")
+    states = fig.machines_by_state
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+    if not states:
+        return v(Outcome.FAIL, "machines: none exist")
+    if states.get("started", 0) == 0 and fig.role == "web":
+        return v(Outcome.FAIL, f"machines: no started machine ({summary})")
+    checks = fig.machine_checks or {}
+    if checks.get("critical", 0):
+        return v(Outcome.FAIL, f"machines: {checks['critical']} check(s) critical ({summary})")
+    if checks.get("warning", 0):
+        return v(
+            Outcome.FAIL,
+            f"machines: {checks['warning']} check(s) warning ({summary})",
+            Severity.WARNING,
+        )
+    return v(Outcome.PASS, f"machines: {summary}")
+
+
+def _health(fig: MonitorFigures) -> RuleVerdict:
+    path = fig.health_path
+
+    def v(outcome: Outcome, detail: str) -> RuleVerdict:
+        return RuleVerdict(
+            app=fig.app,
+            rule=RuleName.HEALTH,
+            outcome=outcome,
+            severity=Severity.CRITICAL,
+            value=None if fig.health_status is None else float(fig.health_status),
+            limit=float(fig.health_expected),
+            detail=detail,
+        )
+
+    if fig.health_status is None:
+        # The app itself did not answer: for its users it is down, so this is a failure.
+        return v(Outcome.FAIL, f"health: {path} did not answer ({fig.health_error})")
+    if fig.health_status != fig.health_expected:
+        return v(
+            Outcome.FAIL,
+            f"health: {path} answered {fig.health_status} (expected {fig.health_expected})",
+        )
+    return v(Outcome.PASS, f"health: {path} answered {fig.health_status}")
+
+
+def _over(
+    fig: MonitorFigures, rule: RuleName, figure: str, value: float | None, limit: float, unit: str
+) -> RuleVerdict:
+    label = rule.value
+    if value is None:
+        return RuleVerdict(
+            app=fig.app,
+            rule=rule,
+            outcome=Outcome.NO_DATA,
+            limit=limit,
+            detail=f"{label}: no data ({_no_data_reason(fig, figure)})",
+        )
+    outcome = Outcome.FAIL if value > limit else Outcome.PASS
+    sign = ">" if value > limit else "<="
+    return RuleVerdict(
+        app=fig.app,
+        rule=rule,
+        outcome=outcome,
+        value=value,
+        limit=limit,
+        detail=f"{label}: {value:.1f}{unit} {sign} {limit:g}{unit}",
+    )
+
+
+def _response_time(fig: MonitorFigures, limit: float) -> RuleVerdict:
+    def v(outcome: Outcome, detail: str, value: float | None) -> RuleVerdict:
+        return RuleVerdict(
+            app=fig.app,
+            rule=RuleName.RESPONSE_TIME,
+            outcome=outcome,
+            value=value,
+            limit=limit,
+            detail=detail,
+        )
+
+    probe_ms = fig.health_latency_ms if fig.health_status is not None else None
+    idle = fig.rps == 0.0
+    if fig.p95_ms is None and not idle:
+        return v(
+            Outcome.NO_DATA,
+            f"response_time: no data for p95 ({_no_data_reason(fig, 'p95_ms')})",
+            probe_ms,
+        )
+    if fig.p95_ms is not None and fig.p95_ms > limit:
+        return v(Outcome.FAIL, f"response_time: p95 {fig.p95_ms:.0f} ms > {limit:g} ms", fig.p95_ms)
+    if probe_ms is not None and probe_ms > limit:
+        return v(
+            Outcome.FAIL,
+            f"response_time: {fig.health_path} took {probe_ms:.0f} ms > {limit:g} ms",
+            probe_ms,
+        )
+    if fig.p95_ms is None and probe_ms is None:
+        return v(
+            Outcome.NO_DATA, "response_time: no requests in the window, no /health answer", None
+        )
+    shown = fig.p95_ms if fig.p95_ms is not None else probe_ms
+    what = "p95" if fig.p95_ms is not None else f"{fig.health_path} (no requests)"
+    return v(Outcome.PASS, f"response_time: {what} {shown:.0f} ms <= {limit:g} ms", shown)
+
+
+def _error_rate(fig: MonitorFigures, warn: float, crit: float) -> RuleVerdict:
+    def v(
+        outcome: Outcome, detail: str, severity: Severity = Severity.WARNING, limit: float = warn
+    ) -> RuleVerdict:
+        return RuleVerdict(
+            app=fig.app,
+            rule=RuleName.ERROR_RATE,
+            outcome=outcome,
+            severity=severity,
+            value=fig.error_rate,
+            limit=limit,
+            detail=detail,
+        )
+
+    rate = fig.error_rate
+    if rate is None:
+        if fig.rps == 0.0:
+            return v(Outcome.PASS, "error_rate: no requests in the window")
+        return v(Outcome.NO_DATA, f"error_rate: no data ({_no_data_reason(fig, 'error_rate')})")
+    if rate > crit:
+        return v(
+            Outcome.FAIL,
+            f"error_rate: 5xx {rate:.1%} > {crit:.0%} (critical)",
+            Severity.CRITICAL,
+            crit,
+        )
+    if rate > warn:
+        return v(Outcome.FAIL, f"error_rate: 5xx {rate:.1%} > {warn:.0%}")
+    return v(Outcome.PASS, f"error_rate: 5xx {rate:.2%} <= {warn:.0%}")
+
+
+def evaluate_app(spec: AppSpec, fig: MonitorFigures) -> AppEvaluation:
+    """Every rule of the app's role on what this run measured."""
+    t = spec.thresholds
+    verdicts = [
+        _machines(fig),
+        _health(fig),
+        _over(fig, RuleName.CPU, "cpu_pct", fig.cpu_pct, t.cpu_pct, " %"),
+        _over(fig, RuleName.MEMORY, "mem_pct", fig.mem_pct, t.mem_pct, " %"),
+        _response_time(fig, t.response_ms),
+        _error_rate(fig, t.error_rate_warn, t.error_rate_crit),
+    ]
+    return AppEvaluation(figures=fig, verdicts=verdicts)
+
+
+def evaluate_fleet(
+    specs: list[AppSpec],
+    *,
+    machines: dict[str, list[Machine] | str],
+    health: dict[str, ProbeResult],
+    metrics: FleetMetrics,
+) -> list[AppEvaluation]:
+    """Judge every app from the run's three fleet-wide reads."""
+    out = []
+    for spec in specs:
+        fig = collect_figures(
+            spec,
+            machines=machines.get(spec.name),
+            health=health.get(spec.name),
+            metrics=metrics.by_app.get(spec.name),
+            metrics_errors=metrics.errors,
+        )
+        out.append(evaluate_app(spec, fig))
+    return out
+
+
+def _num(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def table_row(evaluation: AppEvaluation, alerts: str = "") -> dict[str, object]:
+    """One row of the run's metrics table: the app, each figure, each rule's verdict."""
+    f = evaluation.figures
+    machines = (
+        ", ".join(f"{n} {s}" for s, n in sorted(f.machines_by_state.items()))
+        if f.machines_by_state is not None
+        else "no data"
+    )
+    checks = (
+        "{passing}/{warning}/{critical}".format(**f.machine_checks)
+        if f.machine_checks is not None
+        else "no data"
+    )
+    row: dict[str, object] = {
+        "app": f.app,
+        "role": f.role,
+        "machine states": machines,
+        "checks p/w/c": checks,
+        "health status": str(f.health_status) if f.health_status is not None else "no answer",
+        "health ms": _num(f.health_latency_ms, 0),
+        "cpu %": _num(f.cpu_pct),
+        "mem %": _num(f.mem_pct),
+        "p95 ms": _num(f.p95_ms, 0),
+        "5xx %": _num(None if f.error_rate is None else f.error_rate * 100, 2),
+        "rps": _num(f.rps, 2),
+    }
+    for v in evaluation.verdicts:
+        row[v.rule.value] = v.cell()
+    row["alerts"] = alerts
+    return row
+
+
+def summarise(evaluations: list[AppEvaluation]) -> str:
+    """`5 apps: 4 ok, 1 failing (hotdash-staging: cpu), 0 no data`."""
+    failing: list[str] = []
+    no_data: list[str] = []
+    for e in evaluations:
+        bad = [v.rule.value for v in e.verdicts if v.outcome == Outcome.FAIL]
+        missing = [v.rule.value for v in e.verdicts if v.outcome == Outcome.NO_DATA]
+        if bad:
+            failing.append(f"{e.app}: {', '.join(bad)}")
+        if missing:
+            no_data.append(f"{e.app}: {', '.join(missing)}")
+    ok = sum(1 for e in evaluations if all(v.outcome == Outcome.PASS for v in e.verdicts))
+    text = f"{len(evaluations)} apps: {ok} ok, {len(failing)} failing, {len(no_data)} with no data"
+    if failing:
+        text += f"; failing: {'; '.join(failing[:10])}"
+    if no_data:
+        text += f"; no data: {'; '.join(no_data[:10])}"
+    return text

@@ -1,0 +1,76 @@
+"""The runbook's Manual Health Checks, as one report (Monitoring & Alerts / Manual Health Checks).
+
+* All apps: the metrics dashboard, i.e. the monitor's rules on every app
+  (hotdash_ops.monitor.alert_rules);
+* Single app: `fly status` and `fly logs` for it: the same rules plus its recent error lines;
+* Database: `curl https://<project>.supabase.co/rest/v1/` for the dependencies the apps use.
+
+The verdict is "not healthy" when any rule fails or has no data, or a dependency is failing or
+could not be checked; error log lines are shown, not judged (the monitor's 5xx rule judges).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from hotdash_ops.models import LogEntry
+from hotdash_ops.monitor.alert_rules import AppEvaluation, Outcome, summarise
+from hotdash_ops.monitor.health import Finding, Verdict
+
+MAX_LINES_SHOWN = 10
+
+
+class ManualCheck(BaseModel):
+    """What a manual health check found."""
+
+    evaluations: list[AppEvaluation]
+    dependencies: list[Finding] = Field(default_factory=list)
+    error_logs: dict[str, list[LogEntry] | str] = Field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        rules_ok = all(v.outcome == Outcome.PASS for e in self.evaluations for v in e.verdicts)
+        deps_ok = all(d.verdict in (Verdict.OK, Verdict.WARN) for d in self.dependencies)
+        return rules_ok and deps_ok
+
+    def summary(self) -> str:
+        text = summarise(self.evaluations)
+        bad = [d.detail for d in self.dependencies if d.verdict in (Verdict.FAIL, Verdict.UNKNOWN)]
+        if bad:
+            text += f"; dependencies: {'; '.join(bad)}"
+        elif self.dependencies:
+            text += f"; {len(self.dependencies)} dependencies ok"
+        return text
+
+    def error_cell(self, app: str) -> str:
+        """The table cell: `3 error lines`, `none`, or `no data (...)`."""
+        logs = self.error_logs.get(app)
+        if logs is None:
+            return "not read"
+        if isinstance(logs, str):
+            return f"no data ({logs})"
+        if not logs:
+            return "none"
+        return f"{len(logs)} error line{'s' if len(logs) != 1 else ''}"
+
+
+def render_details(check: ManualCheck) -> str:
+    """Markdown: the dependencies and each app's last error lines."""
+    lines = ["# Manual health check", "", check.summary(), "", "## Database and dependencies", ""]
+    if not check.dependencies:
+        lines.append("No dependency listed for the checked apps.")
+    for dep in check.dependencies:
+        lines.append(f"- **{dep.verdict.value}** {dep.detail}")
+    lines += ["", "## Recent error lines (`fly logs | grep -i error`)", ""]
+    for e in check.evaluations:
+        logs = check.error_logs.get(e.app)
+        lines.append(f"### {e.app}: {check.error_cell(e.app)}")
+        if isinstance(logs, list) and logs:
+            lines.append("")
+            lines.append("```")
+            for entry in logs[-MAX_LINES_SHOWN:]:
+                when = entry.timestamp.isoformat(timespec="seconds") if entry.timestamp else "?"
+                lines.append(f"{when} [{entry.level or '?'}] {entry.message}")
+            lines.append("```")
+        lines.append("")
+    return "\n".join(lines)

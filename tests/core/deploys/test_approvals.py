@@ -1,0 +1,175 @@
+"""The approval gates' rules (hotdash_ops.deploys.approvals), without Prefect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from hotdash_ops.deploys.approvals import (
+    ApprovalFields,
+    ApprovalRequest,
+    Decision,
+    Verdict,
+    form_description,
+    gate_key,
+    judge,
+    same_person,
+    timed_out,
+)
+
+T0 = datetime(2025, 10, 14, 17, 0, tzinfo=UTC)
+DEADLINE = T0 + timedelta(hours=24)
+
+
+def answer(approver: str, approve: bool = True, comment: str = "") -> ApprovalFields:
+    return ApprovalFields(approver=approver, approve=approve, comment=comment)
+
+
+def decide(a: ApprovalFields, **kw: object) -> Decision:
+    args: dict[str, object] = {
+        "gate": "manager",
+        "key": "manager-approval",
+        "requester": "Alice Ng",
+        "received_at": T0,
+        "deadline": DEADLINE,
+    }
+    args.update(kw)
+    return judge(a, **args)  # type: ignore[arg-type]
+
+
+def test_the_form_has_exactly_the_contract_fields() -> None:
+    fields = ApprovalFields.model_fields
+    assert list(fields) == ["approver", "approve", "comment"]
+    assert [fields[n].annotation for n in fields] == [str, bool, str]
+    assert fields["approver"].is_required()
+    assert ApprovalFields(approver="Bob").approve is False  # never approved by accident
+
+
+def test_pause_keys_ask_again_with_a_fresh_key() -> None:
+    assert gate_key("manager") == "manager-approval"
+    assert gate_key("reliability", 1) == "reliability-approval"
+    assert gate_key("manager", 2) == "manager-approval-2"
+    assert gate_key("reliability", 3) == "reliability-approval-3"
+    with pytest.raises(ValueError, match="gate: must be one of manager, reliability, not 'qa'"):
+        gate_key("qa")
+    with pytest.raises(ValueError, match="attempt: must be at least 1"):
+        gate_key("manager", 0)
+
+
+def test_names_compare_ignoring_case_and_spacing() -> None:
+    assert same_person("Ann  Lee", " ann lee ")
+    assert not same_person("Ann Lee", "Anne Lee")
+    assert not same_person("", "  ")
+
+
+def test_valid_approval() -> None:
+    d = decide(answer("Bob", comment="checklist complete"))
+    assert d.verdict is Verdict.APPROVED and d.final
+    assert d.reason == "manager approval given by Bob at manager-approval."
+    assert (d.approver, d.comment, d.received_at) == ("Bob", "checklist complete", T0)
+
+
+def test_the_requester_is_refused_at_either_gate_whatever_the_spelling() -> None:
+    d = decide(answer("  alice   NG "))
+    assert d.verdict is Verdict.REFUSED and not d.final
+    assert d.reason == (
+        "manager-approval: alice NG requested this deploy and may not approve it; "
+        "another person must decide."
+    )
+    d = decide(answer("Alice Ng", approve=False), gate="reliability", key="reliability-approval")
+    assert d.verdict is Verdict.REFUSED  # nor reject it: only an eligible approver decides
+
+
+def test_an_empty_approver_is_refused() -> None:
+    # The form refuses it first (PersonName); a caller that builds the answer directly is
+    # still refused by rule 2.
+    with pytest.raises(ValidationError, match="approver"):
+        ApprovalFields(approver="   ", approve=True)
+    d = decide(ApprovalFields.model_construct(approver="   ", approve=True, comment=""))
+    assert d.verdict is Verdict.REFUSED
+    assert d.reason == "manager-approval: no approver name was given; type your name in `approver`."
+
+
+def test_the_deadline_timers_answer_passes_the_form_and_counts_as_a_timeout() -> None:
+    from tasks.approvals import DEADLINE_ANSWER
+
+    late = DEADLINE + timedelta(seconds=1)
+    d = decide(ApprovalFields.model_validate(DEADLINE_ANSWER), received_at=late)
+    assert d.verdict is Verdict.TIMED_OUT
+
+
+def test_the_same_person_cannot_approve_both_gates() -> None:
+    d = decide(
+        answer("BOB"), gate="reliability", key="reliability-approval-2", other_approver="Bob"
+    )
+    assert d.verdict is Verdict.REFUSED
+    assert d.reason == (
+        "reliability-approval-2: BOB already approved the other gate; "
+        "the reliability approval must come from someone else."
+    )
+
+
+def test_where_approvers_are_listed_only_they_count() -> None:
+    listed = ["Bob Smith", "Dana Ito"]
+    d = decide(answer("Mallory"), allowed=listed)
+    assert d.verdict is Verdict.REFUSED
+    assert d.reason == (
+        "manager-approval: Mallory is not a listed manager approver (listed: Bob Smith, Dana Ito)."
+    )
+    assert decide(answer("Mallory", approve=False), allowed=listed).verdict is Verdict.REFUSED
+    assert decide(answer("dana  ITO"), allowed=listed).verdict is Verdict.APPROVED
+    assert decide(answer("Mallory"), allowed=[]).verdict is Verdict.APPROVED  # empty: anyone
+
+
+def test_approve_false_rejects_the_deploy() -> None:
+    d = decide(answer("Bob", approve=False, comment=" item 4 is open "))
+    assert d.verdict is Verdict.REJECTED and d.final
+    assert d.reason == "rejected by Bob at manager-approval (item 4 is open)."
+    assert decide(answer("Bob", approve=False)).reason == "rejected by Bob at manager-approval."
+
+
+def test_an_answer_after_the_deadline_is_a_timeout_never_an_approval() -> None:
+    d = decide(answer("Bob"), received_at=DEADLINE + timedelta(seconds=1))
+    assert d.verdict is Verdict.TIMED_OUT and d.final
+    assert d.approver == "Bob"
+    assert d.reason == (
+        "rejected: approval timed out: no decision at manager-approval before the deadline "
+        "2025-10-15T17:00:00+00:00; nothing was deployed."
+    )
+    assert decide(answer("Bob"), received_at=DEADLINE - timedelta(seconds=1)).verdict is (
+        Verdict.APPROVED
+    )
+    assert timed_out("reliability", "reliability-approval-2", DEADLINE).approver == ""
+
+
+def test_the_form_description_shows_what_is_approved() -> None:
+    request = ApprovalRequest(
+        app="hotdash-production",
+        image="registry.fly.io/hotdash-staging@sha256:" + "a" * 64,
+        release_tag="v2025.10.14a",
+        checklist_url="https://example.com/checklist",
+        reason="Ship the | October dashboard",
+        requested_by="Alice Ng",
+        staging_smoke="smoke test passed (6/6 endpoints)",
+        parity="2 info, 0 blocking",
+        window="inside the deploy window",
+        deadline=DEADLINE,
+    )
+    refused = decide(answer("Alice Ng"))
+    text = form_description(request, gate="manager", key="manager-approval-2", decisions=[refused])
+    assert text.startswith("## Production deploy of `hotdash-production`: manager approval")
+    for row in (
+        f"| image | `{request.image}` |",
+        "| release tag | `v2025.10.14a` |",
+        "| checklist | https://example.com/checklist |",
+        "| reason | Ship the \\| October dashboard |",  # a pipe stays inside its cell
+        "| requested by | Alice Ng |",
+        "| staging smoke test | smoke test passed (6/6 endpoints) |",
+        "| parity (staging vs production) | 2 info, 0 blocking |",
+        "| decide before | 2025-10-15T17:00+00:00 |",
+    ):
+        assert row in text
+    assert "Pause key `manager-approval-2`" in text
+    assert "- manager-approval: Alice Ng requested this deploy" in text

@@ -1,0 +1,187 @@
+"""The flyctl runner against a real subprocess (a tiny fake `fly` script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotdash_ops.errors import FlyctlError
+from hotdash_ops.fly.flyctl import Flyctl
+from hotdash_ops.redaction import REDACTED
+
+TOKEN = "fm2_sup3rsecrettokenvalue"
+
+FAKE_FLY = """#!{python}
+import json, os, sys, time
+from pathlib import Path
+args = sys.argv[1:]
+Path(os.environ["RECORD"]).write_text(json.dumps({{
+    "argv": sys.argv, "token": os.environ.get("FLY_API_TOKEN"), "cwd": os.getcwd()}}))
+if args[:1] == ["status"]:
+    print(json.dumps({{"ID": "1", "Name": args[2], "Version": 7, "Machines": [
+        {{"id": "3d8d9e1b2c4f87", "state": "started", "region": "iad"}}]}}, indent=4))
+elif args[:1] == ["releases"]:
+    print(json.dumps([{{"ID": "r", "Version": 7, "Status": "complete",
+        "CreatedAt": "2025-10-14T09:00:00Z", "ImageRef": "registry.fly.io/a:b",
+        "User": {{"Email": "ops@example.com"}}}}], indent=4))
+elif args[:1] == ["logs"]:
+    for m in ("one", "ERROR two"):
+        print(json.dumps({{"message": m, "level": "info", "timestamp": "2025-10-14T09:00:00Z"}},
+                         indent=4))
+elif args[:2] == ["volumes", "extend"]:
+    print(json.dumps({{"id": args[2], "name": "data", "state": "extending", "size_gb": 10,
+                      "region": "iad"}}))
+elif args[:1] == ["sleep"]:
+    time.sleep(30)
+elif args[:1] == ["fail"]:
+    print("Error: unauthorized for token " + os.environ.get("FLY_API_TOKEN", ""), file=sys.stderr)
+    sys.exit(1)
+elif args[:1] == ["notjson"]:
+    print("hello")
+"""
+
+
+@pytest.fixture
+def fake_fly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "fly"
+    script.write_text(FAKE_FLY.format(python=sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("RECORD", str(tmp_path / "record.json"))
+    monkeypatch.delenv("FLY_API_TOKEN", raising=False)
+    return script
+
+
+def record(tmp_path: Path) -> dict[str, object]:
+    data = json.loads((tmp_path / "record.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_status_token_only_in_env(fake_fly: Path, tmp_path: Path) -> None:
+    fly = Flyctl(command=str(fake_fly), token=TOKEN)
+    st = fly.status("hotdash-staging")
+    assert st.name == "hotdash-staging" and st.version == 7 and st.machines[0].region == "iad"
+    seen = record(tmp_path)
+    assert seen["token"] == TOKEN
+    assert seen["argv"][1:] == ["status", "-a", "hotdash-staging", "--json"]  # type: ignore[index]
+    assert all(TOKEN not in a for a in seen["argv"])  # type: ignore[attr-defined]
+
+
+def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
+    fly = Flyctl(command=str(fake_fly), token=TOKEN)
+    rel = fly.releases("hotdash-production")
+    assert rel[0].version == 7 and rel[0].user_email == "ops@example.com"
+    logs = fly.logs("hotdash-production")
+    assert [e.message for e in logs] == ["one", "ERROR two"]
+    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+        "logs",
+        "-a",
+        "hotdash-production",
+        "--no-tail",
+        "--json",
+    ]
+    ext = fly.volume_extend("hotdash-staging", "vol_9vw681egy1jj5xm4", 10)
+    assert ext.volume.size_gb == 10 and ext.needs_restart is None
+    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+        "volumes",
+        "extend",
+        "vol_9vw681egy1jj5xm4",
+        "-s",
+        "10",
+        "-a",
+        "hotdash-staging",
+        "--yes",
+        "--json",
+    ]
+
+
+def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
+    fly = Flyctl(command=str(fake_fly))
+    result = fly.deploy(
+        "hotdash-staging", "registry.fly.io/hotdash-staging:v1", strategy="immediate"
+    )
+    assert result.exit_code == 0 and result.duration_s >= 0
+    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+        "deploy",
+        "-a",
+        "hotdash-staging",
+        "--image",
+        "registry.fly.io/hotdash-staging:v1",
+        "--strategy",
+        "immediate",
+        "--yes",
+    ]
+    src = tmp_path / "src"
+    src.mkdir()
+    fly.deploy_source("hotdash-staging", src)
+    assert record(tmp_path)["cwd"] == str(src)
+    fly.scale_count("hotdash-agent-service", 1, max_per_region=1)
+    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+        "scale",
+        "count",
+        "1",
+        "-a",
+        "hotdash-agent-service",
+        "--max-per-region",
+        "1",
+        "--yes",
+    ]
+
+
+def test_failure_is_redacted(fake_fly: Path) -> None:
+    fly = Flyctl(command=str(fake_fly), token=TOKEN)
+    with pytest.raises(FlyctlError) as exc:
+        fly.run(["fail"])
+    err = exc.value
+    assert err.exit_code == 1
+    assert TOKEN not in err.stderr and REDACTED in err.stderr
+    assert TOKEN not in str(err) and TOKEN not in " ".join(err.argv)
+
+
+def test_timeout(fake_fly: Path) -> None:
+    with pytest.raises(FlyctlError, match=r"timed out after 0.5 s") as exc:
+        Flyctl(command=str(fake_fly)).run(["sleep"], timeout=0.5)
+    assert exc.value.exit_code == -1
+
+
+def test_not_json_and_missing_command(fake_fly: Path, tmp_path: Path) -> None:
+    with pytest.raises(FlyctlError, match="not JSON"):
+        Flyctl(command=str(fake_fly)).run_json(["notjson"])
+    with pytest.raises(FlyctlError, match="cannot run") as exc:
+        Flyctl(command=str(tmp_path / "no-such-fly")).run(["status"])
+    assert exc.value.exit_code == 127
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda f: f.status("--access-token=x"), "app: must not start with '-'"),
+        (lambda f: f.deploy("hotdash-staging", "-i"), "image: must not start with '-'"),
+        (lambda f: f.deploy("hotdash-staging", "nginx", strategy="yolo"), "strategy: "),
+        (lambda f: f.volume_delete("hotdash-staging", "--all"), "volume_id: "),
+        (lambda f: f.volume_extend("hotdash-staging", "vol_abcd1234", 0), "size_gb: "),
+        (lambda f: f.scale_count("hotdash-staging", -1), "count: "),
+        (lambda f: f.scale_vm("hotdash-staging", "shared-cpu-1x", memory_mb=4096), "memory_mb: "),
+    ],
+)
+def test_hostile_input_refused_before_running(
+    fake_fly: Path, tmp_path: Path, call: object, message: str
+) -> None:
+    fly = Flyctl(command=str(fake_fly))
+    with pytest.raises(ValueError, match=message):
+        call(fly)  # type: ignore[operator]
+    assert not (tmp_path / "record.json").exists()
+
+
+def test_env_passthrough(fake_fly: Path, tmp_path: Path) -> None:
+    os.environ["HOTDASH_TEST_MARKER"] = "1"
+    try:
+        Flyctl(command=str(fake_fly), env={"EXTRA": "2"}).run(["noop"])
+    finally:
+        del os.environ["HOTDASH_TEST_MARKER"]
+    assert record(tmp_path)["token"] is None
