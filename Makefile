@@ -1,11 +1,11 @@
-# The two commands a new user needs: `make demo` and `make test`.
+# The two commands a new user needs: `make demo` and `make test`; `make check` is the fast loop.
 # Every target bootstraps .venv from requirements.lock when it is missing or older than the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench lock clean
+.PHONY: demo test check lint typecheck bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hotdash_ops
 
+# Everything, with the 25 slowest tests listed (CI runs this).
 test: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+
+# The inner loop: lint, types, and every test that needs no Prefect server and no whole stack.
+check: lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider -m "not server and not e2e and not slow and not fly_verified"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

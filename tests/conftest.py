@@ -81,6 +81,17 @@ def start_flysim(scenario: Path = SCENARIO) -> tuple[subprocess.Popen[bytes], Fl
     return proc, Flysim(url, token)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
+    tests/e2e folder). `make check` runs what needs neither."""
+    e2e = ROOT / "tests" / "e2e"
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+        if e2e in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def flysim_server() -> Iterator[Flysim]:
     proc, sim = start_flysim()

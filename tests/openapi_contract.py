@@ -1,5 +1,5 @@
-"""Fly's Machines API spec (../shared/reference/fly/machines-openapi3.json) as a validator of
-real HTTP exchanges, for the client's requests and for flysim's responses."""
+"""Fly's Machines API spec (docs/fly-machines-openapi3.json, its source in its `x-source` key) as
+a validator of real HTTP exchanges, for the client's requests and for flysim's responses."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "reference" / "fly" / "machines-openapi3.json"
+SPEC = ROOT / "docs" / "fly-machines-openapi3.json"
 
 
 def load_spec() -> OpenAPI:
-    """The spec repeats an operationId, so strict spec validation is off (FLY README)."""
+    """The spec repeats an operationId (`Machines_update_metadata`), so openapi-core's strict spec
+    validation would refuse it: it is off; requests and responses are still validated."""
     if not SPEC.exists():
         raise FileNotFoundError(f"Fly's Machines API spec is expected at {SPEC}")
     return OpenAPI.from_file_path(str(SPEC), config=Config(spec_validator_cls=None))
