@@ -4,7 +4,7 @@ Prerequisites, checked before anything changes: staging's latest release is comp
 smoke test passes now; the deploy window (inventory `deploy.window`, weekends blocked by
 default) unless overridden with a reason. What would be deployed (staging's image, by digest),
 the release tag, staging's smoke result and parity with production are then put in front of
-two approvers: manager, then reliability (DESIGN.md, "Production approvals").
+two approvers: manager, then reliability (the approval contract: hotdash_ops.deploys.approvals).
 
 After both approvals: 1. the release is tagged (audit log; git tag + push when
 `deploy.repository` is configured), 2. the image is deployed under the app's lock, 3. the

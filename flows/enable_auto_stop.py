@@ -3,7 +3,7 @@
 The runbook's `fly scale count 1 --max-per-region 1` + `fly autoscale set min=0 max=1` for the
 agent service and the LlamaIndex MCP. `fly autoscale` is gone; its replacement is Fly Proxy's
 auto-stop on every machine's services: `autostop: stop`, `autostart: true`,
-`min_machines_running: N` (FLY-NOTES section 2).
+`min_machines_running: N` (docs/fly.md, "Auto-stop").
 
 A dry run (the default) changes nothing: it shows, machine by machine and service by service,
 the settings before and after, and the estimated monthly saving. Applying runs per app under

@@ -125,7 +125,7 @@ class IncidentDecision(RunInput):
 
 def decision_form(recommended: Action, description: str) -> type[IncidentDecision]:
     """The form with the recommendation as the default, keeping every field's description
-    (`with_initial_data` would drop them: PREFECT-NOTES §1)."""
+    (`with_initial_data` would drop them: docs/prefect.md, "The Resume form")."""
     field = copy(IncidentDecision.model_fields["action"])
     field.default = recommended
     form = create_model("IncidentDecision", __base__=IncidentDecision, action=(Action, field))

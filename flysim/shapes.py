@@ -1,5 +1,6 @@
 """JSON shapes: the Machines API's (snake_case, as in the openapi spec) and flyctl's
-(PascalCase where flyctl prints Go structs without json tags; FLY-NOTES section 2).
+(PascalCase where flyctl prints Go structs without json tags: flyctl's `internal/render/render.go`
+encodes them with Go's encoding/json, which keeps the field names).
 
 Two departures from what Fly's servers send, made so every answer validates against the spec:
 ``attached_machine_id`` is left out of a Machines API Volume that is not attached (the spec

@@ -1,4 +1,5 @@
-"""VM size presets and memory rules (fly-go ``MachinePresets``; FLY-NOTES section 6)."""
+"""VM size presets and memory rules (fly-go ``machine_types.go``: ``MachinePresets`` and
+``MIN_/MAX_MEMORY_MB_PER_*``)."""
 
 from __future__ import annotations
 

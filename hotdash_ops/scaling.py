@@ -1,7 +1,7 @@
 """Scaling Operations (runbook): what a scale request may change, checked against Fly's rules
 before any fly command runs, and the app's before/after.
 
-Fly's rules (FLY-NOTES §2 and §6):
+Fly's rules (docs/fly.md, "VM sizes", "flyctl" and "Auto-stop"):
 
 * vm size: one of the presets of `fly platform vm-sizes`; memory per CPU: shared 256-2048 MB in
   steps of 256, performance 2048-8192 MB in steps of 2048 (`hotdash_ops.models.vm`);
@@ -32,7 +32,7 @@ from hotdash_ops.validation import field_problems
 
 # A hard ceiling whatever the inventory says (flyctl runner's guard is the same number).
 ABSOLUTE_MAX_COUNT = 100
-# flyctl leaves machines of these process groups alone (FLY-NOTES §1.4).
+# flyctl leaves machines of these process groups alone (fly-go `flaps/flaps_machines.go`).
 _INTERNAL_GROUPS = ("fly_app_release_command", "fly_app_console")
 
 

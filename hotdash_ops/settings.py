@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     fly_app_url_template: str = "https://{app}.fly.dev"
     hotdash_inventory: Path = Path("deployments/inventory.yaml")
     hotdash_state_dir: Path = Path(".state")
-    # Per request; reads are retried with backoff on top of this (see fly_http.py).
+    # Per request; reads are retried with backoff on top of this (hotdash_ops/fly/http.py).
     fly_http_timeout_seconds: float = 10.0
 
     def app_url(self, app: str, path: str = "/") -> str:

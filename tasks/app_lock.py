@@ -1,8 +1,8 @@
 """One mutation of an app at a time: a Prefect global concurrency limit per app.
 
-A deployment's own concurrency limit is not enough: a paused run releases its slot (see
-PREFECT-NOTES, "Deployment concurrency + pause"), and one app is changed by several flows
-(deploy, rollback, scale, restart, auto-stop, volumes). The limit is created on first use
+A deployment's own concurrency limit is not enough: a paused run releases its slot (Prefect's
+`ReleaseFlowConcurrencySlots`; docs/prefect.md, "Concurrency"), and one app is changed by several
+flows (deploy, rollback, scale, restart, auto-stop, volumes). The limit is created on first use
 and acquired with strict=True, so a missing limit is an error, never a silent skip.
 """
 

@@ -1,4 +1,4 @@
-"""The production approval gates (DESIGN.md contract): manager, then reliability.
+"""The production approval gates: manager, then reliability.
 
 Each ask is a pause key (`manager-approval`, `manager-approval-2` after a refused input, ...)
 whose form has exactly `approver`, `approve`, `comment`, with what is being approved shown
@@ -16,12 +16,13 @@ How a gate waits:
 
 The deadline (`approval_timeout_hours` after the request, for both gates together) is ours,
 not Prefect's: Prefect's own pause timeout fails the run with its message and nothing can
-tell people (PREFECT-NOTES section 1). So the Prefect timeout is set 15 minutes later, as a
-backstop only. A blocking pause stops waiting at the deadline itself. A suspended run is
-woken at the deadline by a scheduled run of `deploy-production-approval-deadline`, which
-resumes it with an input that arrives after the deadline; either way the gate records
-"rejected: approval timed out", tells people, and the run ends Failed saying so. An answer
-that arrives after the deadline (its stored `created` time) never counts.
+tell people (docs/prefect.md, "Approvals and decisions"). So the Prefect timeout is set 15
+minutes later, as a backstop only. A blocking pause stops waiting at the deadline itself. A
+suspended run is woken at the deadline by a scheduled run of
+`deploy-production-approval-deadline`, which resumes it with an input that arrives after the
+deadline; either way the gate records "rejected: approval timed out", tells people, and the
+run ends Failed saying so. An answer that arrives after the deadline (its stored `created`
+time) never counts.
 """
 
 from __future__ import annotations

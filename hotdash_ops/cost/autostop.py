@@ -1,6 +1,6 @@
 """Cost Management / Enable Auto-Stop, pure: the exact service changes and their saving.
 
-The runbook's `fly autoscale set min=0 max=1` no longer exists (FLY-NOTES section 2); its
+The runbook's `fly autoscale set min=0 max=1` no longer exists (docs/fly.md, "flyctl"); its
 replacement is Fly Proxy's autostop on each machine's services: `autostop: "stop"`,
 `autostart: true` and `min_machines_running: N`. Machines without a service are never
 stopped by the proxy, so they are reported and left alone.

@@ -23,7 +23,8 @@ from hotdash_ops.models import Machine, Volume
 RUNNING_STATES = frozenset({"started", "starting", "restarting", "updating", "replacing"})
 # Not billed at all.
 GONE_STATES = frozenset({"destroyed", "destroying", "replaced", "migrated"})
-# Volumes being destroyed are no longer billed (FLY-NOTES section 6).
+# Volumes being destroyed are no longer billed (Fly docs `about/billing`: "Volumes in
+# `pending_destroy` state do not accrue charges").
 VOLUME_GONE_STATES = frozenset({"pending_destroy", "scheduling_destroy", "destroyed"})
 _STOP_EVENTS = frozenset({"exit", "stop", "suspend"})
 

@@ -1,6 +1,6 @@
 """The price table the cost estimates use: the inventory's `prices:` section.
 
-Fly publishes no billing API (FLY-NOTES section 6), so costs are estimated from the public
+Fly publishes no billing API (docs/fly.md, "Prices"), so costs are estimated from the public
 price list, kept in the inventory with its source and date so a reader knows how old the
 numbers are. Everything is per 30 days, the period Fly's prices are quoted in:
 

@@ -1,4 +1,5 @@
-"""The production approval gates (DESIGN.md, "Production approvals (the contract)").
+"""The production approval gates. Their pause keys and form fields are a contract (people
+approve through them, README "deploy-production"; tests drive them).
 
 `deploy-production` asks twice, manager then reliability. Each ask is one pause key
 (`manager-approval`, then `manager-approval-2`, `-3`... after a refused input, because

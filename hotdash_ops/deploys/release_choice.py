@@ -1,7 +1,7 @@
 """Which release an app runs now, and which one a rollback goes to (runbook: Rollback), pure.
 
-Fly.io has no rollback command: a rollback redeploys the image of an earlier release
-(FLY-NOTES section 3). The rule, and only this rule:
+Fly.io has no rollback command: a rollback redeploys the image of an earlier release (Fly's
+docs `blueprints/rollback-guide.html.md`; docs/fly.md, "Rollback"). The rule, and only this rule:
 
 * the target is the newest release whose status is ``complete`` and whose version is lower
   than the running one;

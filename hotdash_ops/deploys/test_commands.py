@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from hotdash_ops.redaction import Redactor, default_redactor
 
-# Never handed to the tests (FLY-NOTES 1.2: flyctl reads both).
+# Never handed to the tests: flyctl reads both (flyctl `internal/config/config.go`).
 _WITHHELD = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 TAIL_LINES = 20
 

@@ -1,4 +1,5 @@
-"""The Authorization header flyctl would send for a token (FLY-NOTES §1.2)."""
+"""The Authorization header flyctl would send for a token (fly-go `tokens/tokens.go`; docs/fly.md,
+"Authentication")."""
 
 from __future__ import annotations
 

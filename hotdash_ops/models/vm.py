@@ -1,6 +1,6 @@
 """Fly VM size presets (fly-go `MachinePresets`, `fly platform vm-sizes`) and memory rules.
 
-Rules (FLY-NOTES §6, fly-go `MIN_/MAX_MEMORY_MB_PER_*`, docs machine-sizing):
+Rules (fly-go `MIN_/MAX_MEMORY_MB_PER_*`, Fly docs machine-sizing; docs/fly.md, "VM sizes"):
 shared: 256-2048 MB per CPU, a multiple of 256; performance: 2048-8192 MB per CPU, a multiple
 of 2048 (the docs' wording for performance sizes).
 """

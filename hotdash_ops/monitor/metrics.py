@@ -43,7 +43,8 @@ class FleetMetrics(BaseModel):
     end: datetime | None = None
 
 
-# Exactly the FLY-NOTES §4 expressions, `[5m]` made `[{window}]`. `build_query` fills the window
+# The queries of docs/fly.md, "Metrics" (after Fly's metrics docs), `[5m]` made `[{window}]`.
+# `build_query` fills the window
 # and, for a given app list, adds `app=~"a|b"` to every metric selector.
 QUERIES: dict[str, str] = {
     "cpu_pct": (

@@ -1,4 +1,4 @@
-"""The Authorization rule (FLY-NOTES §1.2) and secret redaction."""
+"""The Authorization rule (docs/fly.md, "Authentication") and secret redaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Models against the JSON shapes in FLY-NOTES (§1.4 Machines API, §2 flyctl, §4 Prometheus)."""
+"""Models against Fly's JSON shapes (docs/fly.md: "Machines API", "flyctl", "Metrics")."""
 
 from __future__ import annotations
 

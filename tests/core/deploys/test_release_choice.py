@@ -1,4 +1,4 @@
-"""Rollback target choice (runbook Rollback; FLY-NOTES section 3): pure, no Prefect."""
+"""Rollback target choice (runbook Rollback; docs/fly.md, "Rollback"): pure, no Prefect."""
 
 from __future__ import annotations
 
