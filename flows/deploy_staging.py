@@ -27,6 +27,7 @@ from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Reason, Requester
 from hotdash_ops.validation import ImageRef, SourceDir
 from tasks import fly_access
+from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.fly_deploys import (
     app_status,
@@ -36,19 +37,10 @@ from tasks.fly_deploys import (
     list_releases,
     rollback_app,
 )
-from tasks.notify import notify
 from tasks.parity_check import check_parity
 from tasks.reports import publish_markdown
 from tasks.smoke_test import smoke_test
 from tasks.test_commands import run_tests
-
-
-async def _tell(subject: str, body: str) -> None:
-    # A notification that cannot be delivered is logged by notify; it never changes the deploy.
-    try:
-        await notify(subject, body)
-    except Exception as exc:  # any delivery failure
-        get_run_logger().warning("notification not delivered: %s", exc)
 
 
 @flow(name="deploy-staging", log_prints=False)
@@ -96,7 +88,7 @@ async def deploy_staging(
         await publish_markdown(
             f"deploy-staging-{app.name}", record.markdown(), description=record.outcome
         )
-        await _tell(subject, f"{record.outcome}\nrequested by {requested_by}: {reason}")
+        await tell(subject, f"{record.outcome}\nrequested by {requested_by}: {reason}")
         (logger.info if state.is_completed() else logger.error)("%s", record.outcome)
         return state
 

@@ -88,12 +88,12 @@ from hotdash_ops.operator_input import Comment, PersonName, Reason, Requester
 from hotdash_ops.scaling import scaling_policy
 from hotdash_ops.validation import AppName
 from tasks import fly_access
+from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.audit import audit, audit_log
 from tasks.fleet_reads import read_error_logs, read_metrics
 from tasks.fly_deploys import app_status, list_releases, rollback_app
 from tasks.http_checks import check_dependencies, check_health_endpoints
-from tasks.notify import notify
 from tasks.reports import publish_markdown
 from tasks.restart import restart_app
 from tasks.scaling import read_app_scale, scale_count
@@ -306,15 +306,6 @@ async def watch_recovery(spec: AppSpec, policy: IncidentPolicy) -> tuple[bool, s
         if asyncio.get_running_loop().time() >= deadline:
             return False, health.describe()
         await asyncio.sleep(RECOVERY_POLL_SECONDS)
-
-
-async def tell(subject: str, body: str) -> bool:
-    """A notification; one that cannot be delivered is logged and never stops the response."""
-    try:
-        return bool(await notify(subject, body))
-    except Exception as exc:  # any delivery failure
-        get_run_logger().warning("notification not delivered: %s", exc)
-        return False
 
 
 async def post_status(**kwargs: Any) -> None:

@@ -20,10 +20,10 @@ from hotdash_ops.deploys.record import DeployRecord
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.operator_input import Reason, Requester
 from tasks import fly_access
+from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.audit import audit
 from tasks.fly_deploys import failure_text, rollback_app
-from tasks.notify import notify
 from tasks.reports import publish_markdown
 from tasks.smoke_test import smoke_test
 
@@ -68,10 +68,7 @@ async def rollback(
     async def finish(state: State, subject: str) -> State:
         record.outcome = state.message or ""
         await publish_markdown(f"rollback-{app}", record.markdown(), description=record.outcome)
-        try:
-            await notify(subject, f"{record.outcome}\nrequested by {requested_by}: {reason}")
-        except Exception as exc:  # delivery failures never change the outcome
-            logger.warning("notification not delivered: %s", exc)
+        await tell(subject, f"{record.outcome}\nrequested by {requested_by}: {reason}")
         (logger.info if state.is_completed() else logger.error)("%s", record.outcome)
         return state
 

@@ -26,9 +26,9 @@ from hotdash_ops.cost import snapshots as cost_snapshots
 from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.cost.report import CostReview, money, percent, render_weekly, review_rows
 from tasks import fly_access
+from tasks.announce import tell
 from tasks.cost_pulls import read_org_apps, read_resources, read_week_usage
 from tasks.cost_records import load_cost_snapshots, save_cost_snapshot
-from tasks.notify import notify
 from tasks.reports import publish_markdown, publish_table
 
 REPORT_KEY = "weekly-cost-review"
@@ -120,12 +120,11 @@ async def weekly_cost_review(
     pct = change.total_change_pct
     if pct is not None and pct > spike_pct:
         cur = estimate.currency
-        await notify(
+        await tell(
             f"Cost spike: fleet estimate up {percent(pct)} this week",
             f"Estimated {money(estimate.total, cur)}/month, up {money(change.total_change, cur)} "
             f"({percent(pct)}) since {change.baseline_at:%Y-%m-%d}. See the "
             f"'{REPORT_KEY}' artifact.",
-            return_state=True,  # an undelivered message must not hide the report
         )
     if not estimate.complete:
         return Failed(message=review.summary())

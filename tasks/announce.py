@@ -1,6 +1,8 @@
 """Notifications that must not decide anything: a message that cannot be delivered is logged
-(and kept in notifications.jsonl by `tasks.notify`), and the caller carries on. Used where a
-lost message must not change what happens to production (a deploy gate, a finished deploy)."""
+(and kept in notifications.jsonl by `tasks.notify`), and the caller carries on. Every flow
+tells people through this, so a lost message never changes what happens to an app or how a
+run ends. (The monitor's alerts are the exception: an undelivered alert is retried next run
+and fails the run, `tasks.alerting`.)"""
 
 from __future__ import annotations
 
@@ -13,6 +15,6 @@ async def tell(subject: str, body: str) -> bool:
     """`notify`, but a delivery failure is a warning in the run's log, not an error."""
     try:
         return await notify(subject, body)
-    except Exception as exc:  # noqa: BLE001 - any delivery failure is only logged
+    except Exception as exc:  # any delivery failure is only logged
         get_run_logger().warning("notification %r not delivered: %s", subject, exc)
         return False
