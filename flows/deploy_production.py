@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
@@ -59,11 +60,12 @@ from tasks import fly_access
 from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.approvals import expire_approval, replay_safe, request_approvals
+from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.deploy_watch import Progress, read_figures
-from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases, rollback_app
+from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases
 from tasks.parity_check import check_parity
 from tasks.release_tagging import choose_release_tag, tag_release
-from tasks.reports import publish_markdown, publish_table
+from tasks.reports import publish_table
 from tasks.smoke_test import smoke_test
 
 SUMMARY_KEY = "deploy-production"
@@ -94,12 +96,6 @@ async def parity_for_approvers(staging: str, production: str) -> str:
         return f"not checked: {type(exc).__name__}: {exc}"
     blocking = "; ".join(f"{i.check}: {i.note}" for i in report.blocking)
     return f"{report.summary()} BLOCKING: {blocking}" if blocking else report.summary()
-
-
-async def _finish(record: DeployRecord, state: State) -> State:
-    record.outcome = state.message or state.name or ""
-    await publish_markdown(SUMMARY_KEY, record.markdown(), description=record.outcome)
-    return state
 
 
 @flow(name="deploy-production", log_prints=False)
@@ -136,6 +132,7 @@ async def deploy_production(
         title=f"Production deploy of {production.name}",
         facts={"requested by": requested_by, "reason": reason, "checklist": checklist_url},
     )
+    finish = partial(finish_run, record, key=SUMMARY_KEY)
 
     # Prerequisites: deployment window; staging deployment successful.
     # Everything up to the gates is replayed from persisted results when a suspended run
@@ -143,12 +140,12 @@ async def deploy_production(
     window = await replay_safe(check_deploy_window)(deploy_window_override_reason)
     record.add("deploy window", "ok" if window.allowed else "failed", window.message)
     if not window.allowed:
-        return await _finish(record, Failed(message=f"not deployed: {window.message}"))
+        return await finish(Failed(message=f"not deployed: {window.message}"))
     try:
         promotion, staging_smoke = await _staging_prerequisites(staging.name, image)
     except Prerequisites as exc:
         record.add("staging", "failed", str(exc))
-        return await _finish(record, Failed(message=f"not deployed: {exc}"))
+        return await finish(Failed(message=f"not deployed: {exc}"))
     record.add("staging", "ok", f"{staging_smoke}; promoting {promotion.note}")
     parity = await replay_safe(parity_for_approvers)(staging.name, production.name)
     record.add("parity", "info", parity)
@@ -174,17 +171,18 @@ async def deploy_production(
     for decision in outcome.decisions:
         record.add(f"approval {decision.key}", _step(decision.verdict.value), decision.reason)
     if not outcome.approved:
-        return await _finish(record, Failed(message=outcome.final.reason))
+        return await finish(Failed(message=outcome.final.reason))
     approvers = [outcome.approvers[g] for g in ("manager", "reliability")]
     record.facts["approved by"] = " and ".join(approvers)
 
     # The window is about when the deploy happens: check it again now.
     window_now = await check_deploy_window(deploy_window_override_reason)
     if not window_now.allowed:
-        message = f"approved, but not deployed: {window_now.message}"
-        await tell(f"deploy-production of {production.name}: not deployed", message)
         record.add("deploy window", "failed", window_now.message)
-        return await _finish(record, Failed(message=message))
+        return await finish(
+            Failed(message=f"approved, but not deployed: {window_now.message}"),
+            subject=f"deploy-production of {production.name}: not deployed",
+        )
 
     # 1. Create release tag
     tag = tag_release(
@@ -200,77 +198,52 @@ async def deploy_production(
     record.facts["release tag"] = tag
     record.add("release tag", "ok", tag)
 
-    # 2. Deploy, 3. verify production, then post-deployment monitoring, all under the lock.
-    return await _finish(
-        record,
-        await _deploy_verify_watch(
-            production,
-            promotion.image,
-            tag=tag,
-            actor=requested_by,
-            why=f"{reason} ({tag}; approved by {' and '.join(approvers)})",
-            watch=(samples, watch_interval_seconds),
-            rules=watch_rules,
-            record=record,
-        ),
-    )
-
-
-async def _deploy_verify_watch(
-    spec: AppSpec,
-    image: str,
-    *,
-    tag: str,
-    actor: str,
-    why: str,
-    watch: tuple[int, float],
-    rules: WatchRules,
-    record: DeployRecord,
-) -> State:
-    """Runbook steps 2-4 and Post-Deployment; a failed check rolls back to what ran before."""
-    app = spec.name
+    # 2-4 and Post-Deployment, under the app's lock. A failed step rolls production back to
+    # the release it ran before (verified and announced) and the run ends Failed.
+    app = production.name
+    why = f"{reason} ({tag}; approved by {' and '.join(approvers)})"
     progress = Progress(PROGRESS_KEY)
     async with app_lock(app):
         previous = running_release(list_releases(app), app_status(app))
-        baseline = await read_figures(spec, window_minutes=BASELINE_MINUTES)
+        baseline = await read_figures(production, window_minutes=BASELINE_MINUTES)
         record.add("baseline", "info", f"v{previous.version}: {baseline.describe()}")
+
         # 2. Deploy
-        await progress.update(5, f"deploying {image} to {app}")
+        await progress.update(5, f"deploying {promotion.image} to {app}")
         try:
-            release = deploy_image(app, image, actor=actor, reason=why)
+            release = deploy_image(app, promotion.image, actor=requested_by, reason=why)
         except FlyctlError as exc:
             record.add("deploy", "failed", failure_text(exc))
-            return await _after_failed_deploy(app, previous, exc)
+            return await finish(await _after_failed_deploy(app, previous, exc, record))
         record.add("deploy", "ok", f"v{release.version} runs {release.image_ref}")
+
         # 3. Verify production
         await progress.update(20, f"smoke test of {app}")
         smoke = await smoke_test(app, artifact_key="deploy-production-smoke")
         record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
         if not smoke.passed:
-            state = await _roll_back(app, previous, f"after deploy: {smoke.summary()}")
-            record.add("rollback", _rollback_step(state), state.message or "")
-            return state
-        # Post-deployment: monitor for watch_minutes, check error rates.
-        samples, interval = watch
-        outcome = await _watch(spec, baseline, samples, interval, rules, progress)
-        record.add("watch", "failed" if outcome.regressed else "ok", outcome.reason)
-        if outcome.regressed:
-            state = await _roll_back(app, previous, outcome.reason)
-            record.add("rollback", _rollback_step(state), state.message or "")
-            return state
+            why_back = f"after deploy: {smoke.summary()}"
+            return await finish(await _roll_back(app, previous, why_back, record))
+
+        # Post-Deployment: monitor for watch_minutes, check error rates.
+        watch = await _watch(
+            production, baseline, samples, watch_interval_seconds, watch_rules, progress
+        )
+        record.add("watch", "failed" if watch.regressed else "ok", watch.reason)
+        if watch.regressed:
+            return await finish(await _roll_back(app, previous, watch.reason, record))
+
     await progress.update(100, f"{app} runs {tag}")
-    message = f"deployed {tag} to {app}: v{release.version}, {outcome.reason}"
-    get_run_logger().info(message)
-    await tell(f"deploy-production: {tag} deployed to {app}", f"{message}.\nImage {image}; {why}.")
-    return Completed(message=message)
+    message = f"deployed {tag} to {app}: v{release.version}, {watch.reason}"
+    await tell(
+        f"deploy-production: {tag} deployed to {app}",
+        f"{message}.\nImage {promotion.image}; {why}.",
+    )
+    return await finish(Completed(message=message))
 
 
 def _step(verdict: str) -> StepResult:
     return "ok" if verdict == "approved" else "info" if verdict == "refused" else "failed"
-
-
-def _rollback_step(state: State) -> StepResult:
-    return "failed" if (state.message or "").startswith("ROLLBACK FAILED") else "ok"
 
 
 async def _staging_prerequisites(staging: str, image: str | None) -> tuple[Promotion, str]:
@@ -324,29 +297,34 @@ async def _watch(
     return outcome
 
 
-async def _roll_back(app: str, previous: Release, why: str) -> State:
+async def _roll_back(app: str, previous: Release, why: str, record: DeployRecord) -> State:
     """Runbook Rollback to the release production ran before; verified and announced."""
     try:
-        outcome = rollback_app(
-            app, actor="deploy-production", reason=why, target_version=previous.version
+        done = await roll_back_and_verify(
+            app,
+            actor="deploy-production",
+            reason=why,
+            target_version=previous.version,
+            smoke_key="deploy-production-rollback-smoke",
+            record=record,
         )
-    except (FlyctlError, ValueError) as exc:
-        text = failure_text(exc) if isinstance(exc, FlyctlError) else str(exc)
-        message = f"ROLLBACK FAILED ({text}) after: {why}; {app} needs a person now"
+    except RollbackNotDone as exc:
+        message = f"ROLLBACK FAILED ({exc}) after: {why}; {app} needs a person now"
         await tell(f"deploy-production: rollback of {app} FAILED", message)
         return Failed(message=message)
-    check = await smoke_test(app, artifact_key="deploy-production-rollback-smoke")
-    message = f"rolled back: {why}; {outcome.describe()}, verified: {check.summary()}"
+    message = f"rolled back: {why}; {done.outcome.describe()}, verified: {done.smoke.summary()}"
     await tell(f"deploy-production: {app} rolled back", message)
     return Failed(message=message)
 
 
-async def _after_failed_deploy(app: str, previous: Release, exc: FlyctlError) -> State:
+async def _after_failed_deploy(
+    app: str, previous: Release, exc: FlyctlError, record: DeployRecord
+) -> State:
     """A deploy flyctl reported as failed: roll back if production moved, else say so."""
     now = running_release(list_releases(app), app_status(app))
     said = failure_text(exc)
     if now.version != previous.version:
-        return await _roll_back(app, previous, f"deploy failed: {said}")
+        return await _roll_back(app, previous, f"deploy failed: {said}", record)
     message = f"deploy failed: {said}; {app} still runs v{previous.version}, nothing changed"
     await tell(f"deploy-production: deploy to {app} failed", message)
     return Failed(message=message)

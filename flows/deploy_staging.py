@@ -14,8 +14,9 @@ Nothing is deployed when the input, the parity check or the tests fail.
 from __future__ import annotations
 
 import os
+from functools import partial
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.states import Completed, Failed, State
 
 from hotdash_ops.deploys.config import parse_deploy_settings
@@ -27,18 +28,16 @@ from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Reason, Requester
 from hotdash_ops.validation import ImageRef, SourceDir
 from tasks import fly_access
-from tasks.announce import tell
 from tasks.app_lock import app_lock
+from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.fly_deploys import (
     app_status,
     deploy_image,
     deploy_source,
     failure_text,
     list_releases,
-    rollback_app,
 )
 from tasks.parity_check import check_parity
-from tasks.reports import publish_markdown
 from tasks.smoke_test import smoke_test
 from tasks.test_commands import run_tests
 
@@ -58,7 +57,6 @@ async def deploy_staging(
         source_dir: or a checkout to build with `fly deploy --remote-only` (tests run in it)
         reason: why (audit log)
     """
-    logger = get_run_logger()
     # Input and configuration first: nothing has happened yet if any of this is wrong.
     if (image is None) == (source_dir is None):
         raise ValueError("image, source_dir: give exactly one (an image, or a directory to build)")
@@ -83,14 +81,12 @@ async def deploy_staging(
         facts={"app": app.name, "deploying": what, "requested by": requested_by, "reason": reason},
     )
 
-    async def finish(state: State, subject: str) -> State:
-        record.outcome = state.message or ""
-        await publish_markdown(
-            f"deploy-staging-{app.name}", record.markdown(), description=record.outcome
-        )
-        await tell(subject, f"{record.outcome}\nrequested by {requested_by}: {reason}")
-        (logger.info if state.is_completed() else logger.error)("%s", record.outcome)
-        return state
+    finish = partial(
+        finish_run,
+        record,
+        key=f"deploy-staging-{app.name}",
+        footer=f"requested by {requested_by}: {reason}",
+    )
 
     # 2. Verify environment parity
     parity = await check_parity(app.name, production.name, config.required_secrets)
@@ -98,7 +94,7 @@ async def deploy_staging(
     if parity.blocking:
         return await finish(
             Failed(message=f"{parity.summary()}; nothing was deployed"),
-            f"{app.name}: deploy stopped by the parity check",
+            subject=f"{app.name}: deploy stopped by the parity check",
         )
 
     # 3. Run tests
@@ -109,7 +105,7 @@ async def deploy_staging(
         if not passed:
             return await finish(
                 Failed(message=f"{tests_summary(results)}; nothing was deployed"),
-                f"{app.name}: deploy stopped, tests failed",
+                subject=f"{app.name}: deploy stopped, tests failed",
             )
     else:
         record.add("tests", "skipped", "no test commands configured (deploy.test_commands)")
@@ -135,11 +131,11 @@ async def deploy_staging(
                     f"{failure}; {app.name} still runs v{before.version} "
                     f"({before.image_ref}), {smoke.summary()}"
                 )
-                return await finish(Failed(message=message), f"{app.name}: deploy failed")
+                return await finish(Failed(message=message), subject=f"{app.name}: deploy failed")
             # The failed deploy replaced some machines: back to what ran before.
             return await finish(
                 await _roll_back(app.name, before, failure, requested_by, record),
-                f"{app.name}: deploy failed, rolled back",
+                subject=f"{app.name}: deploy failed, rolled back",
             )
         record.add("deploy", "ok", f"v{release.version} {release.image_ref}")
 
@@ -150,35 +146,32 @@ async def deploy_staging(
         record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
         if smoke.passed:
             message = f"deployed {what} to {app.name} as v{release.version}; {smoke.summary()}"
-            return await finish(Completed(message=message), f"{app.name}: deployed")
+            return await finish(Completed(message=message), subject=f"{app.name}: deployed")
         return await finish(
             await _roll_back(app.name, before, smoke.summary(), requested_by, record),
-            f"{app.name}: smoke test failed, rolled back",
+            subject=f"{app.name}: smoke test failed, rolled back",
         )
 
 
 async def _roll_back(
     app: str, before: Release, why: str, requested_by: str, record: DeployRecord
 ) -> State:
-    """Rollback (runbook): back to the release that ran before the deploy, then smoke test it."""
+    """Rollback (runbook): back to the release that ran before the deploy, verified."""
     try:
-        outcome = rollback_app(
+        done = await roll_back_and_verify(
             app,
             actor=requested_by,
             reason=f"automatic rollback of the staging deploy: {why}",
             target_version=before.version if before.complete else None,
+            smoke_key=f"smoke-{app}-rollback",
+            record=record,
         )
-    except (FlyctlError, ValueError) as exc:
-        text = failure_text(exc) if isinstance(exc, FlyctlError) else str(exc)
-        record.add("rollback", "failed", text)
-        return Failed(message=f"{why}; automatic rollback FAILED: {text}")
-    record.add("rollback", "ok", outcome.describe())
-    smoke = await smoke_test(app, artifact_key=f"smoke-{app}-rollback", image=outcome.image)
-    record.add("rollback smoke test", "ok" if smoke.passed else "failed", smoke.summary())
+    except RollbackNotDone as exc:
+        return Failed(message=f"{why}; automatic rollback FAILED: {exc}")
     return Failed(
         message=(
-            f"{why}; rolled back to v{outcome.to_version} ({outcome.image}), "
-            f"rollback {smoke.summary()}"
+            f"{why}; rolled back to v{done.outcome.to_version} ({done.outcome.image}), "
+            f"rollback {done.smoke.summary()}"
         )
     )
 

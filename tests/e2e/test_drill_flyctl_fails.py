@@ -124,7 +124,13 @@ async def test_flyctl_fails_after_machines_moved_rolls_back_without_leaking_the_
     assert deploys[1]["detail"]["strategy"] == "immediate"
     assert env.state()["apps"][PROD]["current_image"] == PROD_V4
     actions = [r["action"] for r in records(tmp_path, "audit.jsonl")]
-    assert actions[-4:] == ["deploy.started", "deploy.failed", "rollback.started", "rollback"]
+    assert actions[-5:] == [
+        "deploy.started",
+        "deploy.failed",
+        "rollback.started",
+        "rollback",
+        "rollback.verified",
+    ]
     subjects = [n["subject"] for n in records(tmp_path, "notifications.jsonl")]
     assert subjects[-1] == f"deploy-production: {PROD} rolled back"
     # The token is nowhere: run state, audit log, notifications, the run's logs.

@@ -239,8 +239,9 @@ async def test_sustained_regression_during_the_watch_rolls_back_to_the_previous_
     assert [d["detail"]["image"] for d in deploys] == [staging_digest_ref(env), PROD_V4]
     assert production(env)["current_image"] == PROD_V4
     rollbacks = [(a, d) for a, _, d in audit_records(tmp_path) if a.startswith("rollback")]
-    assert [a for a, _ in rollbacks] == ["rollback.started", "rollback"]
-    assert rollbacks[-1][1]["image"] == PROD_V4 and rollbacks[-1][1]["to_version"] == 4
+    assert [a for a, _ in rollbacks] == ["rollback.started", "rollback", "rollback.verified"]
+    assert rollbacks[1][1]["image"] == PROD_V4 and rollbacks[1][1]["to_version"] == 4
+    assert rollbacks[2][1]["smoke"].startswith("smoke test passed")
     assert notifications(tmp_path)[-1] == f"deploy-production: {PROD} rolled back"
     artifacts = await artifacts_of(state)
     watch = artifacts["deploy-production-watch"].data

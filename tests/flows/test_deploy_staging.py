@@ -99,8 +99,14 @@ async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(
     assert "rolled back hotdash-staging from v4 to v3" in summary
 
     actions = [a for a, _ in audit_actions(tmp_path)]
-    assert actions == ["deploy.started", "deploy.completed", "rollback.started", "rollback"]
-    _, rollback = audit_actions(tmp_path)[-1]
+    assert actions == [
+        "deploy.started",
+        "deploy.completed",
+        "rollback.started",
+        "rollback",
+        "rollback.verified",
+    ]
+    _, rollback = audit_actions(tmp_path)[-2]
     assert (rollback["from_version"], rollback["to_version"]) == (4, 3)
 
 
