@@ -23,7 +23,7 @@ By runbook area (each package's docstring maps its modules to runbook lines):
                stale_runs, manual_check
 * `deploys`    Deployment Procedures and Rollback: config, parity, test_commands, smoke, record,
                promotion, release_tag, git_tags, window, approvals, regression, release_choice
-* `incidents`  Incident Response: response, log, postmortem
+* `incidents`  Incident Response: response, record, log, postmortem
 * `cost`       Weekly Cost Review and Cost Management: pricing, estimate, findings, snapshots,
                report, chart, autostop, volumes
 """
