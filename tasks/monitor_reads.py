@@ -1,4 +1,6 @@
-"""The monitor's per-app reads of a whole fleet, sharded: machines and `/health`.
+"""The monitor's reads of a whole fleet and their verdicts: machines and `/health` (sharded),
+the metrics, judged by the rules of each app's role (`evaluate_apps`, shared by the
+infrastructure monitor and the manual health check).
 
 The same reads as `tasks.fleet_reads.read_machines` and `tasks.http_checks.check_health_endpoints`,
 cut into shards of `SHARD_SIZE` apps, each shard with its own small connection pool, at most
@@ -14,14 +16,16 @@ import asyncio
 
 import httpx
 from prefect import task
+from prefect.utilities.annotations import quote
 
 from hotdash_ops.fly.machines import MachinesClient
 from hotdash_ops.fly.sharding import run_sharded
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Machine
+from hotdash_ops.monitor.alert_rules import AppEvaluation, evaluate_fleet
 from hotdash_ops.monitor.probe import ProbeResult, probe
 from tasks import fly_access
-from tasks.fleet_reads import for_each_app
+from tasks.fleet_reads import for_each_app, read_metrics
 
 SHARD_SIZE = 10
 PARALLEL_SHARDS = 10
@@ -76,3 +80,17 @@ async def check_fleet_health(apps: list[AppSpec]) -> dict[str, ProbeResult]:
 
     results = await run_sharded(apps, shard, size=SHARD_SIZE, parallel=PARALLEL_SHARDS)
     return {a.name: r for a, r in zip(apps, results, strict=True)}
+
+
+async def evaluate_apps(apps: list[AppSpec], window_minutes: int) -> list[AppEvaluation]:
+    """Runbook `fly-metrics-dashboard.sh` / `fly status` / `curl /health` for `apps`: three
+    fleet reads at once (three task runs whatever the fleet's size), every rule of each app's
+    role judged (hotdash_ops.monitor.alert_rules). `quote`: Prefect need not walk hundreds of
+    items looking for futures."""
+    names = [a.name for a in apps]
+    machines, metrics, health = await asyncio.gather(
+        read_fleet_machines(quote(names)),
+        read_metrics(quote(names), window_minutes),
+        check_fleet_health(quote(apps)),
+    )
+    return evaluate_fleet(apps, machines=machines, health=health, metrics=metrics)

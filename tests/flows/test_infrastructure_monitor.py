@@ -20,6 +20,7 @@ from prefect.flow_engine import run_flow_async
 from prefect.states import Scheduled
 
 from flows.infrastructure_monitor import infrastructure_monitor
+from flows.manual_health_check import manual_health_check
 from tasks.app_lock import app_lock
 from tests.artifacts import artifact_of
 from tests.webhook_receiver import Receiver
@@ -118,7 +119,7 @@ async def test_metrics_unavailable_is_a_no_data_alert_never_a_pass(
     assert "NOT known to be healthy" in message["body"]
     assert "Prometheus returned no series" in message["body"]
 
-    manual = await monitor(mode="health-check", app=STAGING)
+    manual = await manual_health_check(app=STAGING, return_state=True)
     assert manual.is_failed()
     assert "no data" in manual.message
     assert len(receiver.messages) == 1  # a manual check never notifies
@@ -237,47 +238,6 @@ async def test_stale_scheduled_run_is_skipped_without_checking(
     ran = await run_flow_async(infrastructure_monitor, flow_run=recent, return_type="state")
     assert ran.is_completed() and not ran.message.startswith("skipped")
     assert "hotdash-staging: cpu" in ran.message
-
-
-async def test_manual_health_check_of_one_app_reports_without_alert_state(
-    flysim,  # type: ignore[no-untyped-def]
-    receiver: Receiver,
-    state_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ok = await monitor(mode="health-check", app="hotdash-production")
-    assert ok.is_completed(), ok.message
-    rows = await artifact_rows(ok, "manual-health-check")
-    assert list(rows) == ["hotdash-production"]
-    row = rows["hotdash-production"]
-    assert row["health status"] == "200" and row["machine states"] == "2 started"
-    for rule in ("machines", "health", "cpu", "memory", "response_time", "error_rate"):
-        assert row[rule] == "pass", rule
-
-    assert row["error logs"] == "none"
-    assert "1 dependencies ok" in ok.message
-
-    flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
-    bad = await monitor(mode="health-check", app=STAGING)
-    assert bad.is_failed()
-    assert "hotdash-staging: machines, health" in bad.message
-    assert (await artifact_rows(bad, "manual-health-check"))[STAGING]["error logs"] == (
-        "1 error line"
-    )
-    details = await markdown_of(bad, "manual-health-check-details")
-    assert "**ok** supabase: 200" in details
-    assert "Shopify webhook signature mismatch" in details
-
-    flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
-    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/gone/")
-    supabase_down = await monitor(mode="health-check", app=STAGING)
-    assert supabase_down.is_failed()
-    assert "dependencies: supabase: answered 404 (expected 200)" in supabase_down.message
-    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/rest/v1/")
-    all_apps = await monitor(mode="health-check")
-    assert len(await artifact_rows(all_apps, "manual-health-check")) == 5
-    assert receiver.messages == []
-    assert not (state_dir / "alerts.json").exists()
 
 
 async def test_unknown_app_is_refused_before_any_check(flysim) -> None:  # type: ignore[no-untyped-def]

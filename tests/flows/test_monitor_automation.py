@@ -86,9 +86,7 @@ async def test_completed_monitor_runs_keep_it_quiet_and_silence_fires_it(
     started = loop.time()
     last_completed = started
     while loop.time() - started < 25:
-        state = await infrastructure_monitor(
-            mode="health-check", app="hotdash-production", return_state=True
-        )
+        state = await infrastructure_monitor(app="hotdash-production", return_state=True)
         assert state.is_completed(), state.message
         last_completed = loop.time()
         await asyncio.sleep(2)

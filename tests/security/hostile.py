@@ -435,10 +435,14 @@ def flow_specs() -> list[FlowSpec]:
         {},
         {
             "app": app(optional=True),
-            "mode": choice("monitor", "health-check"),
             "window_minutes": integer(1, 1440),
             "stale_after_minutes": number(0, 1440),
         },
+    )
+    add(
+        "manual-health-check",
+        {},
+        {"app": app(optional=True), "window_minutes": integer(1, 1440)},
     )
     add(
         "weekly-cost-review",

@@ -197,6 +197,7 @@ async def run_every_flow(leak: Leak) -> None:
     from flows.incident_response import incident_response
     from flows.infrastructure_monitor import infrastructure_monitor
     from flows.manage_volumes import manage_volumes
+    from flows.manual_health_check import manual_health_check
     from flows.monthly_cost_report import monthly_cost_report
     from flows.rollback import rollback
     from flows.scale_app import scale_app
@@ -268,6 +269,8 @@ async def run_every_flow(leak: Leak) -> None:
     s["infrastructure-monitor"] = await infrastructure_monitor(
         stale_after_minutes=0, return_state=True
     )
+    # Reads every app's error lines (each carries the canary) into its details artifact.
+    s["manual-health-check"] = await manual_health_check(return_state=True)
     # The token from the Secret block instead of the environment.
     from prefect.blocks.system import Secret
 
@@ -328,7 +331,7 @@ def test_every_flow_did_real_work(leak_env: Leak) -> None:
     states = leak_env.states
     assert len(states) >= 12
     for name, state in states.items():
-        if name in ("deploy-staging (fails)", "daily-health-check"):
+        if name in ("deploy-staging (fails)", "daily-health-check", "manual-health-check"):
             assert state.is_failed(), (name, state.message)
         elif name not in ("infrastructure-monitor", "daily-health-check (token from Secret block)"):
             assert state.is_completed(), (name, state.message)

@@ -1,0 +1,88 @@
+"""manual-health-check against flysim (real HTTP), a real Prefect server, and a real local
+webhook receiver behind the `hotdash-alerts` notification block (which it must never use)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.exceptions import ParameterBindError, ParameterTypeError
+
+from flows.manual_health_check import manual_health_check
+from tests.artifacts import artifact_of
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+STAGING = "hotdash-staging"
+
+
+async def check(**params: Any):
+    return await manual_health_check(return_state=True, **params)
+
+
+async def artifact_rows(state, key: str = "manual-health-check") -> dict[str, dict[str, Any]]:
+    table = await artifact_of(state, key)
+    assert table.type == "table"
+    data = json.loads(table.data) if isinstance(table.data, str) else table.data
+    return {row["app"]: row for row in data}
+
+
+async def test_one_app_or_all_reported_with_error_lines_and_database_never_alerted(
+    flysim, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state_dir = Path(os.environ["HOTDASH_STATE_DIR"])
+    ok = await check(app="hotdash-production")
+    assert ok.is_completed(), ok.message
+    rows = await artifact_rows(ok)
+    assert list(rows) == ["hotdash-production"]
+    row = rows["hotdash-production"]
+    assert row["health status"] == "200" and row["machine states"] == "2 started"
+    for rule in ("machines", "health", "cpu", "memory", "response_time", "error_rate"):
+        assert row[rule] == "pass", rule
+
+    assert row["error logs"] == "none"
+    assert "1 dependencies ok" in ok.message
+
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
+    bad = await check(app=STAGING)
+    assert bad.is_failed()
+    assert "hotdash-staging: machines, health" in bad.message
+    assert (await artifact_rows(bad))[STAGING]["error logs"] == "1 error line"
+    details = str((await artifact_of(bad, "manual-health-check-details")).data)
+    assert "**ok** supabase: 200" in details
+    assert "Shopify webhook signature mismatch" in details
+
+    flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
+    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/gone/")
+    supabase_down = await check(app=STAGING)
+    assert supabase_down.is_failed()
+    assert "dependencies: supabase: answered 404 (expected 200)" in supabase_down.message
+    monkeypatch.setenv("SUPABASE_URL", f"{flysim.url}/_ext/supabase/rest/v1/")
+    all_apps = await check()
+    assert len(await artifact_rows(all_apps)) == 5
+    assert receiver.messages == []
+    assert not (state_dir / "alerts.json").exists()
+
+
+async def test_bad_parameters_are_refused_and_there_is_no_mode(flysim) -> None:
+    with pytest.raises(ParameterTypeError, match="not a Fly app name"):
+        await manual_health_check(app="Hotdash_Staging")
+    with pytest.raises(ParameterTypeError, match="window_minutes"):
+        await manual_health_check(window_minutes=0)
+    # The monitor's old `mode` switch is gone from both flows: nothing to flip in a form.
+    with pytest.raises(ParameterBindError, match="unexpected keyword argument .mode."):
+        await manual_health_check(mode="monitor")
+    from flows.infrastructure_monitor import infrastructure_monitor
+
+    with pytest.raises(ParameterBindError, match="unexpected keyword argument .mode."):
+        await infrastructure_monitor(mode="health-check")
+
+
+async def test_unknown_app_is_refused_before_any_check(flysim) -> None:
+    state = await check(app="hotdash-nope")
+    assert state.is_failed()
+    assert "app 'hotdash-nope' is not in the inventory" in state.message
