@@ -155,7 +155,7 @@ class Stack:
 
     # -- processes -------------------------------------------------------------------------
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.config.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+        log = open(self.config.state_dir / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(
             argv,
             cwd=ROOT,

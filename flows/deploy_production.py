@@ -92,7 +92,7 @@ async def parity_for_approvers(staging: str, production: str) -> str:
     settings = parse_deploy_settings(fly_access.inventory().deploy)
     try:
         report = await check_parity(staging, production, settings.required_secrets)
-    except Exception as exc:  # noqa: BLE001 - approvers see that parity is unknown, and why
+    except Exception as exc:  # approvers see that parity is unknown, and why
         return f"not checked: {type(exc).__name__}: {exc}"
     blocking = "; ".join(f"{i.check}: {i.note}" for i in report.blocking)
     return f"{report.summary()} BLOCKING: {blocking}" if blocking else report.summary()

@@ -65,5 +65,5 @@ class DeployProductionRun:
             run.id, run_input={"approver": approver, "approve": approve, "comment": comment}
         )
 
-    async def state(self, timeout: float = 90):  # type: ignore[no-untyped-def]
+    async def state(self, timeout: float = 90):
         return await asyncio.wait_for(self.task, timeout)

@@ -14,8 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: workers have no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 DPI = 90
 

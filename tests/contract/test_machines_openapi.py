@@ -28,11 +28,11 @@ class RecordingTransport(httpx.AsyncHTTPTransport):
 
 
 @pytest.fixture(scope="module")
-def spec():  # type: ignore[no-untyped-def]
+def spec():
     return load_spec()
 
 
-async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
+async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flysim, spec) -> None:
     transport = RecordingTransport()
     async with MachinesClient(base_url=flysim.url, token=flysim.token, transport=transport) as c:
         apps = await c.list_apps("personal")
@@ -57,7 +57,7 @@ async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flys
         assert_valid_response(spec, response)
 
 
-async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
+async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:
     """The contract check can fail: a Machine whose state is a number is refused."""
     async with httpx.AsyncClient(base_url=flysim.url) as http:
         good = await http.get(

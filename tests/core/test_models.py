@@ -106,7 +106,7 @@ def test_machine_config_round_trips_unknown_keys() -> None:
     cfg.services[0].autostop = "suspend"
     cfg.services[0].min_machines_running = 0
     out = cfg.to_api()
-    assert out["checks"] == MACHINE["config"]["checks"]  # type: ignore[index]
+    assert out["checks"] == MACHINE["config"]["checks"]
     assert out["restart"] == {"policy": "on-failure", "max_retries": 10}
     assert out["services"][0]["autostop"] == "suspend"
     assert out["services"][0]["concurrency"]["hard_limit"] == 250
@@ -226,7 +226,7 @@ def test_fly_releases_json() -> None:
     assert rels[0].version == 43 and rels[0].user_email == "ops@example.com"
     assert rels[0].status == "failed" and not rels[0].complete
     assert rels[1].complete and rels[1].user_email is None
-    assert rels[1].created_at.year == 2025 and rels[1].image_ref.endswith("42")  # type: ignore[union-attr]
+    assert rels[1].created_at.year == 2025 and rels[1].image_ref.endswith("42")
 
 
 LOG_ENTRY = {

@@ -23,7 +23,7 @@ from hotdash_ops.scaling import (
 )
 from tests.conftest import ROOT
 
-POLICY = ScalingPolicy(max_count=10, apps={"big": {"max_count": 20}})  # type: ignore[dict-item]
+POLICY = ScalingPolicy(max_count=10, apps={"big": {"max_count": 20}})
 
 
 def machine(

@@ -35,7 +35,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _response(status: int, **kw: object) -> httpx.Response:
-    return httpx.Response(status, request=httpx.Request("GET", "https://x/v1/apps/a"), **kw)  # type: ignore[arg-type]
+    return httpx.Response(status, request=httpx.Request("GET", "https://x/v1/apps/a"), **kw)
 
 
 def test_raise_for_fly_status() -> None:

@@ -66,7 +66,7 @@ EventsWorker.drain_all()
 """
 
 
-def incident_deployment() -> dict:  # type: ignore[type-arg]
+def incident_deployment() -> dict:
     project = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     for deployment in project.get("deployments") or []:
         if deployment.get("name") == "incident-response":
@@ -83,7 +83,7 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        out = open(self.logs / f"{name}.log", "wb")  # closed with the process
         proc = subprocess.Popen(
             argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -145,7 +145,7 @@ def stack(tmp_path: Path, flysim_server: Flysim) -> Iterator[tuple[Stack, str]]:
         flysim_server.reset()
 
 
-def flow_runs(api: str) -> list[dict]:  # type: ignore[type-arg]
+def flow_runs(api: str) -> list[dict]:
     body = {"flows": {"name": {"any_": ["incident-response"]}}}
     return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).raise_for_status().json()
 
@@ -156,7 +156,7 @@ def fired_events(api: str) -> int:
     return len(page["events"])
 
 
-def test_critical_alert_starts_exactly_one_incident_response(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_critical_alert_starts_exactly_one_incident_response(stack, tmp_path: Path) -> None:
     s, api = stack
     started = time.monotonic()
     s.prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
@@ -176,7 +176,7 @@ def test_critical_alert_starts_exactly_one_incident_response(stack, tmp_path: Pa
         [sys.executable, "-c", EMIT.format(app=APP)], cwd=ROOT, env=s.env, check=True, timeout=60
     )
     deadline = time.monotonic() + 90
-    runs: list[dict] = []  # type: ignore[type-arg]
+    runs: list[dict] = []
     while time.monotonic() < deadline:
         runs = flow_runs(api)
         if runs and runs[0]["state_type"] == "PAUSED":

@@ -96,7 +96,7 @@ class Stack:
         }
 
     def start_server(self) -> None:
-        log = open(self.home / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        log = open(self.home / "server.log", "ab")  # lives as long as the process
         self.server = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--no-ui"],
             env=self.env(),
@@ -124,7 +124,7 @@ class Stack:
         assert done.returncode == 0, done.stdout + done.stderr
 
     def start_worker(self, worker_env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115
+        log = open(self.home / f"{name}.log", "ab")
         worker = subprocess.Popen(
             [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", name],
             env=self.env(**worker_env),

@@ -44,7 +44,7 @@ def audit_records(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("mode", ["500", "429"])
-async def test_a_read_fault_that_clears_is_retried_with_backoff(flysim, mode: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_read_fault_that_clears_is_retried_with_backoff(flysim, mode: str) -> None:
     flysim.patch_app(APP, fault={"mode": mode, "scope": "reads", "times": 3})
     started = time.monotonic()
     state = await daily_health_check(return_state=True)
@@ -59,7 +59,7 @@ async def test_a_read_fault_that_clears_is_retried_with_backoff(flysim, mode: st
 # One status is enough here (~12 s of retries each): both are retried alike, and 429 that
 # never stops is also tests/core/test_clients.py::test_429_forever_raises_rate_limited_after_n_attempts.
 @pytest.mark.parametrize("mode", ["500"])
-async def test_a_read_fault_that_stays_leaves_the_app_unknown_never_ok(flysim, mode: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_read_fault_that_stays_leaves_the_app_unknown_never_ok(flysim, mode: str) -> None:
     flysim.patch_app(APP, fault={"mode": mode, "scope": "reads"})
     state = await daily_health_check(return_state=True)
 
@@ -83,7 +83,7 @@ MUTATION_FAULTS = [
 
 
 @pytest.mark.parametrize(("fault", "said"), MUTATION_FAULTS)
-async def test_a_machines_api_mutation_that_fails_is_never_sent_again(  # type: ignore[no-untyped-def]
+async def test_a_machines_api_mutation_that_fails_is_never_sent_again(
     flysim, monkeypatch, tmp_path: Path, fault: dict[str, Any], said: str
 ) -> None:
     monkeypatch.setenv("FLY_HTTP_TIMEOUT_SECONDS", "0.5")
@@ -108,7 +108,7 @@ async def test_a_machines_api_mutation_that_fails_is_never_sent_again(  # type: 
 
 
 @pytest.mark.parametrize(("fault", "said"), MUTATION_FAULTS)
-async def test_a_flyctl_mutation_that_fails_is_never_run_again(  # type: ignore[no-untyped-def]
+async def test_a_flyctl_mutation_that_fails_is_never_run_again(
     flysim, monkeypatch, tmp_path: Path, fault: dict[str, Any], said: str
 ) -> None:
     monkeypatch.setenv("FLYSIM_CLI_TIMEOUT", "0.5")  # flyctl's own request timeout

@@ -50,7 +50,7 @@ class Deploy(DeployProductionRun):
 
 
 @pytest.fixture
-def env(flysim, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def env(flysim, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
     return flysim
 
@@ -60,11 +60,11 @@ def records(tmp_path: Path, name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def prod_deploys(flysim) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def prod_deploys(flysim) -> list[dict[str, Any]]:
     return [m for m in flysim.state()["mutations"] if m["app"] == PROD and m["kind"] == "deploy"]
 
 
-async def test_flyctl_fails_before_machines_move_nothing_changes(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_flyctl_fails_before_machines_move_nothing_changes(env, tmp_path: Path) -> None:
     deploy = Deploy(image=FAILS)
     state = await deploy.finish()
 
@@ -86,7 +86,7 @@ async def test_flyctl_fails_before_machines_move_nothing_changes(env, tmp_path: 
     )
 
 
-async def test_flyctl_fails_after_machines_moved_rolls_back_without_leaking_the_token(  # type: ignore[no-untyped-def]
+async def test_flyctl_fails_after_machines_moved_rolls_back_without_leaking_the_token(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # flyctl (flysim-fly) itself; its first deploy goes out, then it loses track of the

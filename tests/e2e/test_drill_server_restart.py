@@ -94,7 +94,7 @@ class DemoStack:
     state: Path
     receiver: Receiver
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self):
         return stack_client(self.config.api_url, self.config.auth_string())
 
 

@@ -67,7 +67,7 @@ class ScaleOut:
     workers: list[Service]
     logs: Path
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self):
         return stack_client(self.api_url, self.auth)
 
     def check_services(self) -> None:

@@ -18,7 +18,7 @@ APPS = [
 ]
 
 
-async def report_of(state) -> str:  # type: ignore[no-untyped-def]
+async def report_of(state) -> str:
     return str((await artifact_of(state, "daily-health-check")).data)
 
 
@@ -27,7 +27,7 @@ def row_of(report: str, app: str) -> str:
     return row
 
 
-async def test_healthy_fleet_completes_with_a_row_per_app(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_healthy_fleet_completes_with_a_row_per_app(flysim) -> None:
     state = await daily_health_check(return_state=True)
     assert state.is_completed(), state.message
     report = await report_of(state)
@@ -36,7 +36,7 @@ async def test_healthy_fleet_completes_with_a_row_per_app(flysim) -> None:  # ty
     assert "supabase" in report
 
 
-async def test_staging_health_503_fails_the_run_and_names_staging(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_staging_health_503_fails_the_run_and_names_staging(flysim) -> None:
     flysim.patch_app("hotdash-staging", endpoints={"/health": {"status": 503}})
     state = await daily_health_check(return_state=True)
     assert state.is_failed()
@@ -48,7 +48,7 @@ async def test_staging_health_503_fails_the_run_and_names_staging(flysim) -> Non
     assert "**ok**" in row_of(report, "hotdash-production")
 
 
-async def test_api_timing_out_shows_apps_as_unknown_never_healthy(flysim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_api_timing_out_shows_apps_as_unknown_never_healthy(flysim, monkeypatch) -> None:
     monkeypatch.setenv("FLY_HTTP_TIMEOUT_SECONDS", "0.5")
     for app in APPS:
         flysim.patch_app(app, fault={"mode": "timeout", "scope": "reads", "hang_seconds": 5})

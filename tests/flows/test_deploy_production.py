@@ -47,17 +47,17 @@ def write_inventory(path: Path, **deploy: Any) -> Path:
 
 
 @pytest.fixture
-def env(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def env(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("HOTDASH_INVENTORY", str(write_inventory(tmp_path / "inventory.yaml")))
     monkeypatch.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
     return flysim
 
 
-def production(flysim) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return flysim.state()["apps"][PROD]  # type: ignore[no-any-return]
+def production(flysim) -> dict[str, Any]:
+    return flysim.state()["apps"][PROD]
 
 
-def prod_deploys(flysim) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def prod_deploys(flysim) -> list[dict[str, Any]]:
     return [m for m in flysim.state()["mutations"] if m["app"] == PROD and m["kind"] == "deploy"]
 
 
@@ -79,7 +79,7 @@ def notification_bodies(tmp_path: Path, subject_part: str) -> list[str]:
     return [r["body"] for r in rows if subject_part in r["subject"]]
 
 
-def staging_digest_ref(flysim) -> str:  # type: ignore[no-untyped-def]
+def staging_digest_ref(flysim) -> str:
     """What staging runs, as `registry/repository@sha256:...` (what must be promoted)."""
     [machine] = flysim.state()["apps"][STAGING]["machines"]
     assert machine["config"]["image"] == STAGING_V3
@@ -87,7 +87,7 @@ def staging_digest_ref(flysim) -> str:  # type: ignore[no-untyped-def]
     return f"{ref['registry']}/{ref['repository']}@{ref['digest']}"
 
 
-async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requester_and_the_same_person_twice(  # noqa: E501
+async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requester_and_the_same_person_twice(
     env, tmp_path: Path
 ) -> None:
     run = DeployProductionRun()

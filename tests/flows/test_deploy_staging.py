@@ -49,7 +49,7 @@ def unit_test(marker: str = "unit-ran", code: int = 0) -> list[str]:
 
 
 @pytest.fixture
-def checkout(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def checkout(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkout with passing unit and e2e commands; HOTDASH_INVENTORY points at it."""
     repo = tmp_path / "HotDash"
     repo.mkdir()
@@ -62,17 +62,17 @@ def checkout(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  
     return repo
 
 
-def staging(flysim) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return flysim.state()["apps"][APP]  # type: ignore[no-any-return]
+def staging(flysim) -> dict:
+    return flysim.state()["apps"][APP]
 
 
-def audit_actions(tmp_path: Path) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+def audit_actions(tmp_path: Path) -> list[tuple[str, dict]]:
     return [(r.action, r.detail) for r in AuditLog(tmp_path / "state" / "audit.jsonl").records()]
 
 
 async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(
     flysim, checkout: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     state = await deploy_staging(requested_by="dana", image=BAD, return_state=True)
 
     assert state.is_failed()
@@ -110,16 +110,16 @@ async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(
     assert (rollback["from_version"], rollback["to_version"]) == (4, 3)
 
 
-def _table(artifact) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+def _table(artifact) -> list[dict]:
     import json
 
     data = artifact.data
-    return json.loads(data) if isinstance(data, str) else data  # type: ignore[no-any-return]
+    return json.loads(data) if isinstance(data, str) else data
 
 
 async def test_good_image_deploys_smoke_passes_and_test_output_is_in_the_log(
     flysim, checkout: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
 
     assert state.is_completed(), state.message
@@ -138,7 +138,7 @@ async def test_good_image_deploys_smoke_passes_and_test_output_is_in_the_log(
 
 async def test_blocking_parity_difference_stops_before_any_fly_command_and_tests(
     flysim, checkout: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     flysim.patch_app("hotdash-production", endpoints={"/health": {"status": 503}})
     before = staging(flysim)
 
@@ -154,7 +154,7 @@ async def test_blocking_parity_difference_stops_before_any_fly_command_and_tests
     assert "**Deploy stops**" in parity and "unhealthy before the deploy: production" in parity
 
 
-async def test_required_secret_missing_blocks(flysim, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_required_secret_missing_blocks(flysim, tmp_path: Path, monkeypatch) -> None:
     inv = write_inventory(tmp_path / "inv.yaml", tmp_path, [], required_secrets=["SENTRY_DSN"])
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
 
@@ -165,7 +165,7 @@ async def test_required_secret_missing_blocks(flysim, tmp_path: Path, monkeypatc
     assert flysim.state()["mutations"] == []
 
 
-async def test_failing_tests_stop_the_deploy(flysim, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_failing_tests_stop_the_deploy(flysim, tmp_path: Path, monkeypatch) -> None:
     inv = write_inventory(
         tmp_path / "inv.yaml", tmp_path, [unit_test(code=1), [sys.executable, "-c", "1/0"]]
     )
@@ -182,7 +182,7 @@ async def test_failing_tests_stop_the_deploy(flysim, tmp_path: Path, monkeypatch
 
 async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
     flysim, checkout: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     state = await deploy_staging(requested_by="dana", image=FAILS, return_state=True)
 
     assert state.is_failed()
@@ -201,7 +201,7 @@ async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
 
 async def test_source_dir_is_built_remotely_and_its_tests_run_there(
     flysim, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     source = tmp_path / "src"
     source.mkdir()
     inv = write_inventory(tmp_path / "inv.yaml", tmp_path / "elsewhere", [unit_test("built")])
@@ -219,7 +219,7 @@ async def test_source_dir_is_built_remotely_and_its_tests_run_there(
 
 async def test_a_source_dir_outside_the_roots_is_refused_before_anything_happens(
     flysim, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     root, outside = tmp_path / "builds", tmp_path / "home" / "someone"
     (root / "hotdash").mkdir(parents=True)
     outside.mkdir(parents=True)
@@ -249,8 +249,8 @@ async def test_bad_input_is_refused_before_anything_happens(
     flysim,
     checkout: Path,
     params: dict,
-    message: str,  # type: ignore[type-arg]
-) -> None:  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
     with pytest.raises(ValueError, match=message):
         await deploy_staging(requested_by="dana", **params)
     assert flysim.state()["mutations"] == []
@@ -264,7 +264,7 @@ async def test_bad_input_is_refused_before_anything_happens(
         ({"requested_by": "   ", "image": GOOD}, "requested_by"),
     ],
 )
-async def test_invalid_parameters_name_the_field(flysim, params: dict, field: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+async def test_invalid_parameters_name_the_field(flysim, params: dict, field: str) -> None:
     from prefect.exceptions import ParameterTypeError
 
     with pytest.raises(ParameterTypeError, match=field):
@@ -274,7 +274,7 @@ async def test_invalid_parameters_name_the_field(flysim, params: dict, field: st
 
 async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
     flysim, checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # flyctl itself (flysim-fly), except that its deploy echoes the token in its error.
     wrapper = tmp_path / "fly"
     real = flysim.env()["FLYCTL"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 BACKGROUND = ["hotdash-agent-service", "hotdash-llamaindex-mcp"]
 
 
-def services(state: dict, app: str) -> dict[str, list[tuple]]:  # type: ignore[type-arg]
+def services(state: dict, app: str) -> dict[str, list[tuple]]:
     """machine id -> [(autostop, autostart, min_machines_running)] per service."""
     return {
         m["id"]: [
@@ -33,14 +33,14 @@ def services(state: dict, app: str) -> dict[str, list[tuple]]:  # type: ignore[t
     }
 
 
-def audit_records() -> list[dict]:  # type: ignore[type-arg]
+def audit_records() -> list[dict]:
     path = Path(os.environ["HOTDASH_STATE_DIR"]) / "audit.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def test_dry_run_shows_exact_changes_and_saving_and_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_dry_run_shows_exact_changes_and_saving_and_changes_nothing(cost_sim) -> None:
     before = cost_sim.state()
     state = await enable_auto_stop(return_state=True)
     assert state.is_completed(), state.message
@@ -69,7 +69,7 @@ async def test_dry_run_shows_exact_changes_and_saving_and_changes_nothing(cost_s
     assert "hotdash-staging" not in report and "hotdash-chatwoot" not in report
 
 
-async def test_applying_sets_every_machine_and_a_rerun_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_applying_sets_every_machine_and_a_rerun_changes_nothing(cost_sim) -> None:
     state = await enable_auto_stop(dry_run=False, requested_by="Dana Ops", return_state=True)
     assert state.is_completed(), state.message
     after = cost_sim.state()
@@ -101,7 +101,7 @@ async def test_applying_sets_every_machine_and_a_rerun_changes_nothing(cost_sim)
     assert len(audit_records()) == 1
 
 
-async def test_min_machines_running_on_chosen_apps_including_stopped_machines(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_min_machines_running_on_chosen_apps_including_stopped_machines(cost_sim) -> None:
     state = await enable_auto_stop(
         apps=["hotdash-staging"], min_machines_running=1, dry_run=False, return_state=True
     )
@@ -114,7 +114,7 @@ async def test_min_machines_running_on_chosen_apps_including_stopped_machines(co
     assert "saving about -$" in state.message
 
 
-async def test_an_unknown_app_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unknown_app_changes_nothing(cost_sim) -> None:
     state = await enable_auto_stop(
         apps=["hotdash-agent-service", "hotdash-nope"], dry_run=False, return_state=True
     )
@@ -123,7 +123,7 @@ async def test_an_unknown_app_changes_nothing(cost_sim) -> None:  # type: ignore
     assert cost_sim.state()["mutations"] == []
 
 
-async def test_a_bad_app_name_is_refused_before_anything(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bad_app_name_is_refused_before_anything(cost_sim) -> None:
     with pytest.raises(ParameterTypeError, match="is not a Fly app name"):
         await enable_auto_stop(apps=["Bad_App"], dry_run=False)
     assert cost_sim.state()["mutations"] == []

@@ -41,19 +41,19 @@ STEPS = ["detected", "assessed", "decided", "acted", "recovered"]
 
 
 @pytest.fixture(autouse=True)
-def fast_pause(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def fast_pause(monkeypatch) -> None:
     monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
 
 
 @pytest.fixture
-def status_page(monkeypatch) -> Iterator[list[dict]]:  # type: ignore[no-untyped-def,type-arg]
+def status_page(monkeypatch) -> Iterator[list[dict]]:
     """A real local HTTP receiver as the status page webhook; yields the bodies it got."""
     with Receiver() as rx:
         monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", rx.url)
         yield rx.messages
 
 
-def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:  # type: ignore[no-untyped-def]
+def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
     data.update(sections)
     path = tmp_path / "inventory.yaml"
@@ -61,7 +61,7 @@ def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:  # type: ig
     monkeypatch.setenv("HOTDASH_INVENTORY", str(path))
 
 
-async def deployed_bad_release_ten_minutes_ago(flysim) -> None:  # type: ignore[no-untyped-def]
+async def deployed_bad_release_ten_minutes_ago(flysim) -> None:
     """Release v4 (the bad image) created ten minutes ago, and the machines running it."""
     flysim.patch_app(
         APP,
@@ -96,13 +96,13 @@ async def wait_for_paused(app: str = APP, timeout: float = 60) -> FlowRun:
     raise TimeoutError("no paused incident-response run")
 
 
-async def resume(run: FlowRun, run_input: dict) -> None:  # type: ignore[type-arg]
+async def resume(run: FlowRun, run_input: dict) -> None:
     async with get_client() as client:
         result = await client.resume_flow_run(run.id, run_input=run_input)
     assert result.status.value == "ACCEPT", result.details
 
 
-async def artifact(state, key: str) -> str:  # type: ignore[no-untyped-def]
+async def artifact(state, key: str) -> str:
     return str((await artifact_of(state, key)).data)
 
 
@@ -118,14 +118,14 @@ def timeline_rows(postmortem: str) -> list[tuple[datetime, str, str]]:
     return rows
 
 
-def audit_records(tmp_path: Path) -> list[dict]:  # type: ignore[type-arg]
+def audit_records(tmp_path: Path) -> list[dict]:
     path = tmp_path / "state" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
     flysim, tmp_path, status_page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await deployed_bad_release_ten_minutes_ago(flysim)
     run = asyncio.create_task(
         incident_response(
@@ -199,7 +199,7 @@ async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
     )
 
 
-async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, tmp_path) -> None:
     flysim.patch_app("hotdash-chatwoot", metrics={"mem_pct": 96})
     run = asyncio.create_task(
         incident_response(
@@ -222,7 +222,7 @@ async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, t
 
 async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
     flysim, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     inventory_with(
         tmp_path,
         monkeypatch,
@@ -267,7 +267,7 @@ async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
     assert flysim.state()["mutations"] == before  # "none" changes nothing
 
 
-async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path) -> None:
     first = asyncio.create_task(
         incident_response(
             app=APP, severity=Severity.P2, summary="first", reported_by="a", return_state=True
@@ -288,7 +288,7 @@ async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path)
     assert log.count("\n## ") == 1  # one incident, one entry
 
 
-async def test_unknown_app_is_refused_before_anything_happens(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_app_is_refused_before_anything_happens(flysim, tmp_path) -> None:
     before = flysim.state()
     state = await incident_response(
         app="hotdash-nope", severity=Severity.P1, summary="x", reported_by="a", return_state=True

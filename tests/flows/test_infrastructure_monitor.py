@@ -30,28 +30,28 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 STAGING = "hotdash-staging"
 
 
-async def monitor(**params: Any):  # type: ignore[no-untyped-def]
+async def monitor(**params: Any):
     state = await infrastructure_monitor(return_state=True, **params)
     return state
 
 
-async def artifact_rows(state, key: str = "infrastructure-monitor") -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+async def artifact_rows(state, key: str = "infrastructure-monitor") -> dict[str, dict[str, Any]]:
     table = await artifact_of(state, key)
     assert table.type == "table"
     data = json.loads(table.data) if isinstance(table.data, str) else table.data
     return {row["app"]: row for row in data}
 
 
-async def markdown_of(state, key: str) -> str:  # type: ignore[no-untyped-def]
+async def markdown_of(state, key: str) -> str:
     return str((await artifact_of(state, key)).data)
 
 
 def alert_state(flysim_env_dir: Path) -> dict[str, Any]:
-    return json.loads((flysim_env_dir / "alerts.json").read_text())["alerts"]  # type: ignore[no-any-return]
+    return json.loads((flysim_env_dir / "alerts.json").read_text())["alerts"]
 
 
 @pytest.fixture
-def state_dir(flysim, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def state_dir(flysim, monkeypatch: pytest.MonkeyPatch) -> Path:
     import os
 
     return Path(os.environ["HOTDASH_STATE_DIR"])
@@ -60,7 +60,7 @@ def state_dir(flysim, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[
 async def test_cpu_alert_fires_on_second_run_once_and_resolves_once(
     flysim,
     receiver: Receiver,
-    state_dir: Path,  # type: ignore[no-untyped-def]
+    state_dir: Path,
 ) -> None:
     flysim.patch_app(STAGING, metrics={"cpu_pct": 93.5})
 
@@ -99,7 +99,7 @@ async def test_cpu_alert_fires_on_second_run_once_and_resolves_once(
 
 async def test_metrics_unavailable_is_a_no_data_alert_never_a_pass(
     flysim,
-    receiver: Receiver,  # type: ignore[no-untyped-def]
+    receiver: Receiver,
 ) -> None:
     flysim.patch_app(
         STAGING,
@@ -128,7 +128,7 @@ async def test_metrics_unavailable_is_a_no_data_alert_never_a_pass(
 async def test_alerts_of_an_app_being_deployed_are_held_then_sent_after_release(
     flysim,
     receiver: Receiver,
-    state_dir: Path,  # type: ignore[no-untyped-def]
+    state_dir: Path,
 ) -> None:
     flysim.patch_app(STAGING, metrics={"mem_pct": 97.0})
     async with app_lock(STAGING, wait_seconds=10):
@@ -149,7 +149,7 @@ async def test_alerts_of_an_app_being_deployed_are_held_then_sent_after_release(
 
 async def test_critical_alert_emits_fired_event_and_resolved_event(
     flysim,
-    receiver: Receiver,  # type: ignore[no-untyped-def]
+    receiver: Receiver,
 ) -> None:
     started = datetime.now(UTC) - timedelta(seconds=1)
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
@@ -190,7 +190,7 @@ async def wait_for_events(name: str, since: datetime, timeout: float = 20.0) -> 
 async def test_undelivered_alert_fails_the_run_and_is_sent_next_run(
     flysim,
     receiver: Receiver,
-    state_dir: Path,  # type: ignore[no-untyped-def]
+    state_dir: Path,
 ) -> None:
     flysim.patch_app(STAGING, metrics={"cpu_pct": 99.0})
     await monitor()
@@ -211,7 +211,7 @@ async def test_undelivered_alert_fails_the_run_and_is_sent_next_run(
 async def test_stale_scheduled_run_is_skipped_without_checking(
     flysim,
     receiver: Receiver,
-    state_dir: Path,  # type: ignore[no-untyped-def]
+    state_dir: Path,
 ) -> None:
     flysim.patch_app(STAGING, metrics={"cpu_pct": 99.0})
     async with get_client() as client:
@@ -240,7 +240,7 @@ async def test_stale_scheduled_run_is_skipped_without_checking(
     assert "hotdash-staging: cpu" in ran.message
 
 
-async def test_unknown_app_is_refused_before_any_check(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_app_is_refused_before_any_check(flysim) -> None:
     state = await monitor(app="hotdash-nope")
     assert state.is_failed()
     assert "app 'hotdash-nope' is not in the inventory" in state.message
@@ -253,7 +253,7 @@ async def test_unknown_app_is_refused_before_any_check(flysim) -> None:  # type:
     assert task_runs == []
 
 
-async def test_bad_app_name_is_refused_by_the_parameter_schema(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_app_name_is_refused_by_the_parameter_schema(flysim) -> None:
     from prefect.exceptions import ParameterTypeError
 
     with pytest.raises(ParameterTypeError, match="not a Fly app name"):

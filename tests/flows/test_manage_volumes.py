@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 UNUSED = "vol_stgold000000001"
 
 
-def audit_records() -> list[dict]:  # type: ignore[type-arg]
+def audit_records() -> list[dict]:
     path = Path(os.environ["HOTDASH_STATE_DIR"]) / "audit.jsonl"
     if not path.exists():
         return []
@@ -78,7 +78,7 @@ async def paused_delete_unused(**params: Any) -> tuple[asyncio.Task[Any], str]:
     return run, await paused_run_id(seen)
 
 
-async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:
     state = await manage_volumes(return_state=True)
     assert state.is_completed(), state.message
     rows = {r["id"]: r for r in (await artifacts_of(state))["manage-volumes-list"]}
@@ -94,7 +94,7 @@ async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:  # type:
     assert state.message == f"4 volume(s), ${28 * vol:,.2f}/month"
 
 
-async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:
     before = cost_sim.state()
     state = await manage_volumes(action="delete-unused", return_state=True)
     assert state.is_completed(), state.message
@@ -108,7 +108,7 @@ async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:  # type:
 
 async def test_delete_unused_removes_only_the_unattached_volume_after_confirmation(
     cost_sim,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     before = cost_sim.state()
     run = asyncio.create_task(
         manage_volumes(
@@ -149,7 +149,7 @@ async def test_delete_unused_removes_only_the_unattached_volume_after_confirmati
     assert record["detail"]["volume_id"] == UNUSED and "Sam Lead" in record["reason"]
 
 
-async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:
     run, run_id = await paused_delete_unused()
     await aresume_flow_run(run_id, run_input={"confirm": False, "confirmed_by": "Dana Ops"})
     state = await asyncio.wait_for(run, 60)
@@ -159,7 +159,7 @@ async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:  # type
     assert audit_records() == []
 
 
-async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:
     run, run_id = await paused_delete_unused()
     # A second line in the name: the server refuses it against the form's schema.
     with pytest.raises(RuntimeError, match="confirmed_by"):
@@ -177,7 +177,7 @@ async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:  # type
     assert audit_records() == []
 
 
-async def test_extend_refuses_a_smaller_or_equal_size_before_any_fly_command(  # type: ignore[no-untyped-def]
+async def test_extend_refuses_a_smaller_or_equal_size_before_any_fly_command(
     cost_sim, monkeypatch
 ) -> None:
     # A fly command would fail with "cannot run": the refusal must come first.
@@ -193,7 +193,7 @@ async def test_extend_refuses_a_smaller_or_equal_size_before_any_fly_command(  #
     assert audit_records() == []
 
 
-async def test_extend_grows_the_volume_and_says_a_restart_is_needed(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_extend_grows_the_volume_and_says_a_restart_is_needed(cost_sim) -> None:
     state = await manage_volumes(
         action="extend",
         app="hotdash-staging",
@@ -208,7 +208,7 @@ async def test_extend_grows_the_volume_and_says_a_restart_is_needed(cost_sim) ->
     assert record["action"] == "volume.extend" and record["detail"]["to_gb"] == 6
 
 
-async def test_extend_needs_a_size(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_extend_needs_a_size(cost_sim) -> None:
     with pytest.raises(ValueError, match="size_gb: required for action extend"):
         await manage_volumes(action="extend", app="hotdash-staging", volume_id=UNUSED)
     assert cost_sim.state()["mutations"] == []

@@ -20,7 +20,7 @@ from tests.webhook_receiver import Receiver, delete_block
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
-def automations_named(name: str) -> list:  # type: ignore[type-arg]
+def automations_named(name: str) -> list:
     with get_client(sync_client=True) as client:
         return client.read_automations_by_name(name)
 
@@ -75,7 +75,7 @@ def test_without_the_alert_block_the_automation_exists_and_does_nothing(
 async def test_completed_monitor_runs_keep_it_quiet_and_silence_fires_it(
     flysim,
     receiver: Receiver,
-    clean_automation: None,  # type: ignore[no-untyped-def]
+    clean_automation: None,
 ) -> None:
     # 35 minutes is too long for a test: the same automation with a 15 s window. Monitor runs
     # for 25 s (longer than the window) must keep it quiet; then silence must fire it.

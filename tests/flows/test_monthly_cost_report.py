@@ -27,11 +27,11 @@ REVIEWS = [datetime(2026, 3, d, 17, 0, tzinfo=UTC) for d in (6, 13, 20)]
 REPORT_AT = datetime(2026, 4, 1, 16, 0, tzinfo=UTC)
 
 
-def at(monkeypatch, when: datetime) -> None:  # type: ignore[no-untyped-def]
+def at(monkeypatch, when: datetime) -> None:
     monkeypatch.setattr(cost_snapshots, "utcnow", lambda: when)
 
 
-async def test_month_trend_chart_and_recommendations_taken_or_left(cost_sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_month_trend_chart_and_recommendations_taken_or_left(cost_sim, monkeypatch) -> None:
     at(monkeypatch, REVIEWS[0])
     assert (await weekly_cost_review(return_state=True)).is_completed()
     cost_sim.patch_app(
@@ -86,7 +86,7 @@ async def test_month_trend_chart_and_recommendations_taken_or_left(cost_sim, mon
     assert "1 taken" in state.message and "left" in state.message
 
 
-async def test_a_month_without_reviews_says_so(cost_sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_a_month_without_reviews_says_so(cost_sim, monkeypatch) -> None:
     at(monkeypatch, REVIEWS[0])
     assert (await weekly_cost_review(return_state=True)).is_completed()
     at(monkeypatch, REPORT_AT)
@@ -99,7 +99,7 @@ async def test_a_month_without_reviews_says_so(cost_sim, monkeypatch) -> None:  
     assert not (Path(os.environ["HOTDASH_STATE_DIR"]) / "reports").exists()
 
 
-async def test_a_malformed_month_is_refused(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_a_malformed_month_is_refused(cost_sim) -> None:
     from prefect.exceptions import ParameterTypeError
 
     with pytest.raises(ParameterTypeError, match="month"):

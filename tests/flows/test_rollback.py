@@ -24,15 +24,15 @@ P_V2 = "registry.fly.io/hotdash-production:deployment-01J9MPSW00G7KYHRJXJG7DJ13N
 C_IMAGE = "registry.fly.io/hotdash-staging:deployment-01JC00000000000000000000C4"
 
 
-def app_state(flysim, app: str = STAGING) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return flysim.state()["apps"][app]  # type: ignore[no-any-return]
+def app_state(flysim, app: str = STAGING) -> dict:
+    return flysim.state()["apps"][app]
 
 
-def add_failed_release_c(flysim) -> None:  # type: ignore[no-untyped-def]
+def add_failed_release_c(flysim) -> None:
     flysim.patch_app(STAGING, releases_add=[{"version": 4, "status": "failed", "image": C_IMAGE}])
 
 
-def run_release_c_on_the_machines(flysim) -> None:  # type: ignore[no-untyped-def]
+def run_release_c_on_the_machines(flysim) -> None:
     # A rolling deploy of v4 that failed after replacing the machines.
     for machine in app_state(flysim)["machines"]:
         config = machine["config"]
@@ -46,15 +46,15 @@ def run_release_c_on_the_machines(flysim) -> None:  # type: ignore[no-untyped-de
         ).raise_for_status()
 
 
-def deploys(flysim) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+def deploys(flysim) -> list[dict]:
     return [m for m in flysim.state()["mutations"] if m["kind"] == "deploy"]
 
 
-def audit_records(tmp_path: Path) -> list:  # type: ignore[type-arg]
+def audit_records(tmp_path: Path) -> list:
     return AuditLog(tmp_path / "state" / "audit.jsonl").records()
 
 
-async def test_failed_release_c_running_goes_to_b(flysim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_failed_release_c_running_goes_to_b(flysim, tmp_path: Path) -> None:
     add_failed_release_c(flysim)
     run_release_c_on_the_machines(flysim)
     assert app_state(flysim)["current_image"] == C_IMAGE
@@ -83,7 +83,7 @@ async def test_failed_release_c_running_goes_to_b(flysim, tmp_path: Path) -> Non
     assert json.loads(notes[-1])["subject"] == f"{STAGING}: rolled back"
 
 
-async def test_complete_b_running_goes_to_a_not_the_second_row(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_complete_b_running_goes_to_a_not_the_second_row(flysim) -> None:
     # [A=v2 complete, B=v3 complete, C=v4 failed]: the deploy of C never replaced the machines,
     # so B runs; `fly releases` shows C, B, A and the second row (B) is the running release.
     add_failed_release_c(flysim)
@@ -100,7 +100,7 @@ async def test_complete_b_running_goes_to_a_not_the_second_row(flysim) -> None: 
     assert app_state(flysim)["current_image"] == S_V2
 
 
-async def test_production_skips_its_failed_v3(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_production_skips_its_failed_v3(flysim) -> None:
     state = await rollback(
         environment=Environment.production, reason="errors up", requested_by="sam",
         return_state=True,
@@ -112,7 +112,7 @@ async def test_production_skips_its_failed_v3(flysim) -> None:  # type: ignore[n
     assert app_state(flysim, STAGING)["releases"][-1]["version"] == 3  # staging untouched
 
 
-async def test_a_second_rollback_does_not_go_back_to_the_bad_release(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_a_second_rollback_does_not_go_back_to_the_bad_release(flysim) -> None:
     # v4 (C) is deployed and bad; the first rollback goes to v3 and creates v5 with v3's image.
     # The second one must go to v2: not v4 (rolled back from), not v3 (running now).
     flysim.patch_app(STAGING, releases_add=[{"version": 4, "status": "complete", "image": C_IMAGE}])
@@ -135,7 +135,7 @@ async def test_a_second_rollback_does_not_go_back_to_the_bad_release(flysim) -> 
     assert app_state(flysim)["current_image"] == S_V2
 
 
-async def test_explicit_target_version_is_used(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_explicit_target_version_is_used(flysim) -> None:
     state = await rollback(
         environment=Environment.staging, reason="back to v1", requested_by="sam",
         target_version=1, return_state=True,
@@ -147,7 +147,7 @@ async def test_explicit_target_version_is_used(flysim) -> None:  # type: ignore[
 
 async def test_failed_target_version_is_refused_and_nothing_is_deployed(
     flysim, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     add_failed_release_c(flysim)
     run_release_c_on_the_machines(flysim)
 
@@ -165,7 +165,7 @@ async def test_failed_target_version_is_refused_and_nothing_is_deployed(
     assert audit_records(tmp_path) == []
 
 
-async def test_smoke_failure_after_rollback_fails_the_run(flysim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_smoke_failure_after_rollback_fails_the_run(flysim, tmp_path: Path) -> None:
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})  # broken whatever the image
 
     state = await rollback(
@@ -193,7 +193,7 @@ async def test_smoke_failure_after_rollback_fails_the_run(flysim, tmp_path: Path
 )
 async def test_bad_parameters_are_refused_naming_the_field(
     flysim, params: dict, field: str
-) -> None:  # type: ignore[no-untyped-def,type-arg]
+) -> None:
     with pytest.raises(ParameterTypeError, match=field):
         await rollback(**params)
     assert flysim.state()["mutations"] == []

@@ -15,22 +15,22 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 APP = "hotdash-staging"
 
 
-def machines_of(flysim, app: str = APP) -> list[dict]:  # type: ignore[no-untyped-def]
+def machines_of(flysim, app: str = APP) -> list[dict]:
     return flysim.state()["apps"][app]["machines"]
 
 
-def audit_actions(tmp_path) -> list[dict]:  # type: ignore[no-untyped-def]
+def audit_actions(tmp_path) -> list[dict]:
     path = tmp_path / "state" / "audit.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def report_of(state) -> str:  # type: ignore[no-untyped-def]
+async def report_of(state) -> str:
     return str((await artifact_of(state, f"scale-{APP}")).data)
 
 
-async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) -> None:
     assert len(machines_of(flysim)) == 1
     state = await scale_app(app=APP, count=3, return_state=True)
     assert state.is_completed(), state.message
@@ -49,7 +49,7 @@ async def test_count_adds_machines_and_changes_nothing_else(flysim, tmp_path) ->
     assert record["detail"]["count"] == 3 and record["detail"]["outcome"] == "ok"
 
 
-async def test_vm_size_and_memory_change_every_machine(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_vm_size_and_memory_change_every_machine(flysim) -> None:
     state = await scale_app(
         app="hotdash-production", vm_size=VmSize.PERFORMANCE_1X, memory_mb=4096, return_state=True
     )
@@ -62,7 +62,7 @@ async def test_vm_size_and_memory_change_every_machine(flysim) -> None:  # type:
     assert [m["kind"] for m in flysim.state()["mutations"]] == ["scale_vm"]
 
 
-async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -> None:
     state = await scale_app(
         app="hotdash-llamaindex-mcp", min_running=0, auto_stop=AutoStop.STOP, return_state=True
     )
@@ -81,7 +81,7 @@ async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -
     assert record["detail"]["machines"] == [machine["id"]]
 
 
-async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None:
     state = await scale_app(app=APP, count=2, min_running=2, return_state=True)
     assert state.is_completed(), state.message
     machines = machines_of(flysim)
@@ -115,7 +115,7 @@ async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None: 
         ),
     ],
 )
-async def test_refused_requests_change_nothing(flysim, tmp_path, params, message) -> None:  # type: ignore[no-untyped-def]
+async def test_refused_requests_change_nothing(flysim, tmp_path, params, message) -> None:
     before = flysim.state()
     state = await scale_app(**params, return_state=True)
     assert state.is_failed()
@@ -126,7 +126,7 @@ async def test_refused_requests_change_nothing(flysim, tmp_path, params, message
     assert audit_actions(tmp_path) == []
 
 
-async def test_refusal_is_explained_in_the_artifact(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_refusal_is_explained_in_the_artifact(flysim) -> None:
     state = await scale_app(app=APP, count=11, return_state=True)
     assert state.is_failed()
     report = await report_of(state)

@@ -46,11 +46,11 @@ def expected_monthly() -> dict[str, float]:
     }
 
 
-def rows_by_app(artifacts: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+def rows_by_app(artifacts: dict) -> dict[str, dict]:
     return {r["app"]: r for r in artifacts[TABLE_KEY]}
 
 
-async def test_every_app_is_priced_to_the_cent(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_every_app_is_priced_to_the_cent(cost_sim) -> None:
     state = await weekly_cost_review(return_state=True)
     assert state.is_completed(), state.message
     artifacts = await artifacts_of(state)
@@ -72,7 +72,7 @@ async def test_every_app_is_priced_to_the_cent(cost_sim) -> None:  # type: ignor
     assert f"${total:,.2f}/month" in state.message
 
 
-async def test_unused_resources_and_recommendations(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_unused_resources_and_recommendations(cost_sim) -> None:
     state = await weekly_cost_review(return_state=True)
     report = (await artifacts_of(state))[REPORT_KEY]
     p = prices()
@@ -112,17 +112,17 @@ async def test_unused_resources_and_recommendations(cost_sim) -> None:  # type: 
     assert ("scale-down", "hotdash-llamaindex-mcp") not in recs
 
 
-def _snapshot_files(sim) -> list[Path]:  # type: ignore[no-untyped-def]
+def _snapshot_files(sim) -> list[Path]:
     folder = Path(os.environ["HOTDASH_STATE_DIR"]) / "cost-snapshots"
     return sorted(folder.glob("cost-*.json"))
 
 
-def _only_snapshot(sim) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _only_snapshot(sim) -> dict:
     [path] = _snapshot_files(sim)
     return json.loads(path.read_text())
 
 
-async def test_week_over_week_change_after_a_machine_is_added(cost_sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_week_over_week_change_after_a_machine_is_added(cost_sim, monkeypatch) -> None:
     t0 = datetime.now(UTC)
     monkeypatch.setattr(cost_snapshots, "utcnow", lambda: t0)
     first = await weekly_cost_review(return_state=True)
@@ -164,7 +164,7 @@ async def test_week_over_week_change_after_a_machine_is_added(cost_sim, monkeypa
     )
 
 
-async def test_machines_stopped_longer_than_the_limit_are_flagged(cost_sim, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_machines_stopped_longer_than_the_limit_are_flagged(cost_sim, monkeypatch) -> None:
     later = datetime.now(UTC) + timedelta(days=8)
     monkeypatch.setattr(cost_snapshots, "utcnow", lambda: later)
     state = await weekly_cost_review(stopped_days=7, return_state=True)
@@ -177,7 +177,7 @@ async def test_machines_stopped_longer_than_the_limit_are_flagged(cost_sim, monk
     assert "fly machine destroy stgstop00001 -a hotdash-staging" in report
 
 
-async def test_an_unreadable_app_fails_the_run_and_is_never_a_baseline(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreadable_app_fails_the_run_and_is_never_a_baseline(cost_sim) -> None:
     cost_sim.patch_app("hotdash-chatwoot", fault={"mode": "500", "scope": "reads"})
     state = await weekly_cost_review(return_state=True)
     assert state.is_failed()

@@ -34,8 +34,8 @@ class Sim:
             [str(FLYSIM_FLY), *args], env=env, capture_output=True, text=True, timeout=30
         )
 
-    def state(self) -> dict:  # type: ignore[type-arg]
-        return self.ctl.get("/_sim/state").json()  # type: ignore[no-any-return]
+    def state(self) -> dict:
+        return self.ctl.get("/_sim/state").json()
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,7 @@ def test_deploy_that_fails_keeps_the_old_image(sim: Sim) -> None:
     assert state["releases"][-1]["status"] == "failed"
 
 
-def test_deploy_from_source(sim: Sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_deploy_from_source(sim: Sim, tmp_path) -> None:
     r = sim.fly("deploy", "-a", STAGING, "--remote-only", str(tmp_path))
     assert r.returncode == 0, r.stderr
     image = sim.state()["apps"][STAGING]["current_image"]

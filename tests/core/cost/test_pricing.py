@@ -84,7 +84,7 @@ def test_missing_table_is_refused_with_the_field_name() -> None:
         ({"surprise": 1}, r"prices.surprise: Extra inputs are not permitted"),
     ],
 )
-def test_bad_tables_are_refused_naming_the_field(changes: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_bad_tables_are_refused_naming_the_field(changes: dict, message: str) -> None:
     with pytest.raises(PricingError, match=message):
         table(**changes)
 

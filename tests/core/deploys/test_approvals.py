@@ -36,7 +36,7 @@ def decide(a: ApprovalFields, **kw: object) -> Decision:
         "deadline": DEADLINE,
     }
     args.update(kw)
-    return judge(a, **args)  # type: ignore[arg-type]
+    return judge(a, **args)
 
 
 def test_the_form_has_exactly_the_contract_fields() -> None:

@@ -59,7 +59,7 @@ def facts(
     )
 
 
-def item(report, check: str):  # type: ignore[no-untyped-def]
+def item(report, check: str):
     [found] = [i for i in report.items if i.check == check]
     return found
 

@@ -25,7 +25,7 @@ def release(version: int, status: str = "complete", image: str = TAG) -> Release
     )
 
 
-def machine(digest: str | None = DIGEST, state: str = "started", image: str = TAG) -> dict:  # type: ignore[type-arg]
+def machine(digest: str | None = DIGEST, state: str = "started", image: str = TAG) -> dict:
     ref = {"registry": "registry.fly.io", "repository": "hotdash-staging", "tag": "x"}
     return {
         "id": f"m{abs(hash((digest, state, image))) % 10**8}",
@@ -36,7 +36,7 @@ def machine(digest: str | None = DIGEST, state: str = "started", image: str = TA
     }
 
 
-def status(*machines: dict) -> AppStatus:  # type: ignore[type-arg]
+def status(*machines: dict) -> AppStatus:
     return AppStatus.model_validate({"Name": "hotdash-staging", "Machines": list(machines)})
 
 

@@ -31,7 +31,7 @@ def test_commands_run_in_the_checkout_streaming_lines_in_order(tmp_path: Path) -
         ],
         cwd=tmp_path,
         timeout=30,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
     )
     assert [r.ok for r in results] == [True, True]
     assert [line for _, line in lines] == [f"unit in {tmp_path.name}", "e2e ok", "warn"]
@@ -47,7 +47,7 @@ def test_a_failing_command_stops_the_rest(tmp_path: Path) -> None:
         [[PY, "-c", "print('boom'); raise SystemExit(3)"], [PY, "-c", "print('never')"]],
         cwd=tmp_path,
         timeout=30,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
     )
     assert len(results) == 1
     assert results[0].exit_code == 3 and not results[0].ok
@@ -62,7 +62,7 @@ def test_timeout_kills_the_command(tmp_path: Path) -> None:
         [[PY, "-c", "import time; print('start', flush=True); time.sleep(30)"]],
         cwd=tmp_path,
         timeout=0.5,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
     )
     assert result.timed_out and not result.ok and result.exit_code is None
     assert result.duration_s < 10
@@ -75,7 +75,7 @@ def test_a_missing_program_fails_with_its_reason(tmp_path: Path) -> None:
         [["no-such-program-hotdash"]],
         cwd=tmp_path,
         timeout=5,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
     )
     assert not result.ok
     assert (
@@ -86,7 +86,7 @@ def test_a_missing_program_fails_with_its_reason(tmp_path: Path) -> None:
 def test_missing_checkout_is_refused(tmp_path: Path) -> None:
     _, on_line = collect()
     with pytest.raises(ValueError, match=r"checkout: .*nowhere is not a directory"):
-        run_commands([[PY, "-V"]], cwd=tmp_path / "nowhere", timeout=5, on_line=on_line)  # type: ignore[arg-type]
+        run_commands([[PY, "-V"]], cwd=tmp_path / "nowhere", timeout=5, on_line=on_line)
 
 
 def test_the_fly_token_is_withheld_and_secrets_are_redacted(
@@ -100,7 +100,7 @@ def test_the_fly_token_is_withheld_and_secrets_are_redacted(
                     "print('leak fm2_secret-token-value'); print(os.environ['CI'])"]],
         cwd=tmp_path,
         timeout=30,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
         redactor=Redactor(["fm2_secret-token-value"]),
     )  # fmt: skip
     assert [line for _, line in lines] == ["absent", "leak ***REDACTED***", "1"]
@@ -113,7 +113,7 @@ def test_a_ci_value_already_set_is_kept(tmp_path: Path, monkeypatch: pytest.Monk
         [[PY, "-c", "import os; print(os.environ['CI'])"]],
         cwd=tmp_path,
         timeout=30,
-        on_line=on_line,  # type: ignore[arg-type]
+        on_line=on_line,
     )
     assert [line for _, line in lines] == ["true"]
 

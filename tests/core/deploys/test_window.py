@@ -13,7 +13,7 @@ LA = "America/Los_Angeles"
 
 
 def la(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(LA))  # type: ignore[misc]
+    return datetime(*args, tzinfo=ZoneInfo(LA))
 
 
 def test_weekdays_are_open_and_weekends_blocked_by_default() -> None:

@@ -158,7 +158,7 @@ async def test_secrets_and_apps_shapes() -> None:
 class _FlyHandler(BaseHTTPRequestHandler):
     requests: list[tuple[str, str, dict[str, str], bytes]] = []
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
         pass
 
     def _answer(self, status: int, body: Any) -> None:
@@ -175,7 +175,7 @@ class _FlyHandler(BaseHTTPRequestHandler):
         self.requests.append((self.command, self.path, dict(self.headers), body))
         return body
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # stdlib name
         self._record()
         if self.path.startswith("/v1/apps/hotdash-staging/machines"):
             self._answer(200, [MACHINE])
@@ -185,7 +185,7 @@ class _FlyHandler(BaseHTTPRequestHandler):
         else:
             self._answer(404, {"error": "app not found"})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:  # stdlib name
         body = self._record()
         form = parse_qs(body.decode())
         if self.path == "/prometheus/personal/api/v1/query" and "bad(" not in form["query"][0]:

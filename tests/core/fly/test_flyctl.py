@@ -68,8 +68,8 @@ def test_status_token_only_in_env(fake_fly: Path, tmp_path: Path) -> None:
     assert st.name == "hotdash-staging" and st.version == 7 and st.machines[0].region == "iad"
     seen = record(tmp_path)
     assert seen["token"] == TOKEN
-    assert seen["argv"][1:] == ["status", "-a", "hotdash-staging", "--json"]  # type: ignore[index]
-    assert all(TOKEN not in a for a in seen["argv"])  # type: ignore[attr-defined]
+    assert seen["argv"][1:] == ["status", "-a", "hotdash-staging", "--json"]
+    assert all(TOKEN not in a for a in seen["argv"])
 
 
 def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
     assert rel[0].version == 7 and rel[0].user_email == "ops@example.com"
     logs = fly.logs("hotdash-production")
     assert [e.message for e in logs] == ["one", "ERROR two"]
-    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == [
         "logs",
         "-a",
         "hotdash-production",
@@ -87,7 +87,7 @@ def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
     ]
     ext = fly.volume_extend("hotdash-staging", "vol_9vw681egy1jj5xm4", 10)
     assert ext.volume.size_gb == 10 and ext.needs_restart is None
-    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == [
         "volumes",
         "extend",
         "vol_9vw681egy1jj5xm4",
@@ -106,7 +106,7 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
         "hotdash-staging", "registry.fly.io/hotdash-staging:v1", strategy="immediate"
     )
     assert result.exit_code == 0 and result.duration_s >= 0
-    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == [
         "deploy",
         "-a",
         "hotdash-staging",
@@ -121,7 +121,7 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
     fly.deploy_source("hotdash-staging", src)
     assert record(tmp_path)["cwd"] == str(src)
     fly.scale_count("hotdash-agent-service", 1, max_per_region=1)
-    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == [
         "scale",
         "count",
         "1",
@@ -174,7 +174,7 @@ def test_hostile_input_refused_before_running(
 ) -> None:
     fly = Flyctl(command=str(fake_fly))
     with pytest.raises(ValueError, match=message):
-        call(fly)  # type: ignore[operator]
+        call(fly)
     assert not (tmp_path / "record.json").exists()
 
 

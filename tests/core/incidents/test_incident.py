@@ -230,18 +230,18 @@ def test_only_an_allowed_p0_acts_alone() -> None:
     d = diagnose(facts(metrics={"mem_pct": 93}), POLICY, max_count=10)
     allowed = IncidentPolicy(p0_auto_act=[APP])
     kwargs = {"history": [], "now": NOW}
-    assert automatic_decision(APP, Severity.P0, d, policy=allowed, **kwargs).act  # type: ignore[arg-type]
-    p1 = automatic_decision(APP, Severity.P1, d, policy=allowed, **kwargs)  # type: ignore[arg-type]
+    assert automatic_decision(APP, Severity.P0, d, policy=allowed, **kwargs).act
+    p1 = automatic_decision(APP, Severity.P1, d, policy=allowed, **kwargs)
     assert not p1.act and "only P0 may act alone" in p1.reason
-    other = automatic_decision("hotdash-production", Severity.P0, d, policy=allowed, **kwargs)  # type: ignore[arg-type]
+    other = automatic_decision("hotdash-production", Severity.P0, d, policy=allowed, **kwargs)
     assert not other.act and "(incident.p0_auto_act)" in other.reason
     assert automatic_decision("x", Severity.P0, d, policy=IncidentPolicy(p0_auto_act=True),
-                              **kwargs).act  # type: ignore[arg-type]  # fmt: skip
+                              **kwargs).act  # fmt: skip
     none = diagnose(facts(), POLICY, max_count=10)
-    assert not automatic_decision(APP, Severity.P0, none, policy=allowed, **kwargs).act  # type: ignore[arg-type]
+    assert not automatic_decision(APP, Severity.P0, none, policy=allowed, **kwargs).act
 
 
-def test_action_history_from_the_audit_log(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_action_history_from_the_audit_log(tmp_path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl", redactor=Redactor())
     log.append("a", "incident.opened", APP)
     log.append("auto", "incident.action", APP, {"automatic": True})

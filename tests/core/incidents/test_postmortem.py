@@ -45,7 +45,7 @@ def run_steps() -> list[TimelineEntry]:
     ]
 
 
-def records(tmp_path, entries: list[tuple[float, str, str]]):  # type: ignore[no-untyped-def]
+def records(tmp_path, entries: list[tuple[float, str, str]]):
     log = AuditLog(tmp_path / "audit.jsonl", redactor=Redactor())
     for _, action, target in entries:
         log.append("bob", action, target, {"to_version": 3}, reason="incident")
@@ -56,7 +56,7 @@ def records(tmp_path, entries: list[tuple[float, str, str]]):  # type: ignore[no
     ]
 
 
-def test_timeline_merges_run_steps_and_audit_records_in_time_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_merges_run_steps_and_audit_records_in_time_order(tmp_path) -> None:
     recs = records(
         tmp_path,
         [(-600, "deploy.completed", APP), (310, "rollback.started", APP),
@@ -126,7 +126,7 @@ def test_response_target_missed_and_p0() -> None:
     assert "automatic" in response_line(Severity.P0, T0, at(5))
 
 
-def test_incident_log_appends_entries_under_one_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_incident_log_appends_entries_under_one_header(tmp_path) -> None:
     path = incident_log_path(tmp_path / "state")
     assert path == tmp_path / "state" / "incident-log.md"
     entry = IncidentLogEntry(

@@ -39,7 +39,7 @@ def figures(spec: AppSpec = WEB, **changes: object) -> MonitorFigures:
     return MonitorFigures.model_validate(base)
 
 
-def verdict(spec: AppSpec, fig: MonitorFigures, rule: RuleName):  # type: ignore[no-untyped-def]
+def verdict(spec: AppSpec, fig: MonitorFigures, rule: RuleName):
     return evaluate_app(spec, fig).verdict(rule)
 
 

@@ -19,8 +19,8 @@ from hotdash_ops.monitor.health import (
 from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.monitor.probe import ProbeResult
 
-WEB = AppSpec(name="web-app", role="web", thresholds={})  # type: ignore[arg-type]
-BG = AppSpec(name="bg-app", role="background", thresholds={})  # type: ignore[arg-type]
+WEB = AppSpec(name="web-app", role="web", thresholds={})
+BG = AppSpec(name="bg-app", role="background", thresholds={})
 
 
 def machine(

@@ -92,10 +92,10 @@ async def test_fleet_metrics_one_query_per_figure() -> None:
 
 
 class _AppHandler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # stdlib name
         if self.path == "/slow":
             time.sleep(0.5)
         if self.path == "/auth/callback":
