@@ -14,10 +14,18 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "deployments/scenarios/hotdash.yaml"
 BIN = Path(sys.executable).parent
+
+# Hypothesis profiles (HYPOTHESIS_PROFILE): `ci`, the default for `make check` and `make test`,
+# tries enough generated inputs to prove each property; `thorough` ten times as many, for a
+# deliberate deep run. Tests that set `max_examples` themselves keep their own count.
+settings.register_profile("ci", max_examples=250, deadline=None, database=None)
+settings.register_profile("thorough", max_examples=2500, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:
@@ -59,7 +67,7 @@ class Flysim:
             "FLY_ORG": "personal",
         }
 
-    def state(self) -> dict:  # type: ignore[type-arg]
+    def state(self) -> dict:
         return httpx.get(f"{self.url}/_sim/state", timeout=10).raise_for_status().json()
 
     def reset(self) -> None:
@@ -69,37 +77,61 @@ class Flysim:
         httpx.patch(f"{self.url}/_sim/apps/{app}", json=changes, timeout=10).raise_for_status()
 
 
-def start_flysim(scenario: Path = SCENARIO) -> tuple[subprocess.Popen[bytes], Flysim]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "python"), "-m", "flysim", "--scenario", str(scenario), "--port", str(port)],
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/_sim/state", proc)
-    token = str(yaml.safe_load(scenario.read_text()).get("token") or "")
-    return proc, Flysim(url, token)
+class FlysimLauncher:
+    """One flysim process per scenario for the whole session, started on first use (port 0:
+    flysim prints the port it bound), stopped at the end. Tests share it and reset it."""
 
+    def __init__(self) -> None:
+        self.running: dict[Path, tuple[subprocess.Popen[str], Flysim]] = {}
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
-    tests/e2e folder). `make check` runs what needs neither."""
-    e2e = ROOT / "tests" / "e2e"
-    for item in items:
-        if "prefect_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.server)
-        if e2e in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.e2e)
+    def get(self, scenario: Path = SCENARIO) -> Flysim:
+        scenario = scenario.resolve()
+        if scenario not in self.running:
+            # Nothing of the caller's Fly settings reaches flysim (it reads FLY_API_TOKEN).
+            env = {k: v for k, v in os.environ.items() if not k.startswith("FLY")}
+            proc = subprocess.Popen(
+                [str(BIN / "python"), "-m", "flysim", "--scenario", str(scenario), "--port", "0"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=None,  # the server's tracebacks show in pytest's output
+                text=True,
+            )
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            if not line.startswith("flysim listening on "):
+                proc.kill()
+                raise RuntimeError(f"flysim did not start for {scenario.name}: {line!r}")
+            token = str(yaml.safe_load(scenario.read_text()).get("token") or "")
+            self.running[scenario] = (
+                proc,
+                Flysim(line.removeprefix("flysim listening on "), token),
+            )
+        return self.running[scenario][1]
+
+    def close(self) -> None:
+        for proc, _ in self.running.values():
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.running.clear()
 
 
 @pytest.fixture(scope="session")
-def flysim_server() -> Iterator[Flysim]:
-    proc, sim = start_flysim()
+def flysim_launcher() -> Iterator[FlysimLauncher]:
+    launcher = FlysimLauncher()
     try:
-        yield sim
+        yield launcher
     finally:
-        proc.terminate()
-        proc.wait(10)
+        launcher.close()
+
+
+@pytest.fixture(scope="session")
+def flysim_server(flysim_launcher: FlysimLauncher) -> Flysim:
+    """The session's flysim over the HotDash scenario (tests reset it before use)."""
+    return flysim_launcher.get()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from prefect.client.schemas.objects import StateType
 
 from tests.conftest import ROOT
-from tests.e2e.demo_stack import DEPLOY_PRODUCTION, demo_stack
+from tests.e2e.demo_stack import DEPLOY_PRODUCTION, E2EStack
 from tests.e2e.prefect_api import is_terminal, run_deployment, stack_client, wait_until, waiting_at
 
 pytestmark = pytest.mark.e2e
@@ -154,125 +154,124 @@ def browser() -> Iterator[Browser]:
 
 
 def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
-    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser: Browser, e2e: tuple[E2EStack, Path]
 ) -> None:
     started = time.monotonic()
-    state = tmp_path / "state"
-    with demo_stack(state, monkeypatch) as (stack, config):
-        print(f"stack up in {time.monotonic() - started:.1f} s")
-        auth = config.auth_string()
-        before = stack_state(config)
-        with stack_client(config.api_url, auth) as client:
-            run = run_deployment(
-                client,
-                DEPLOY_PRODUCTION,
-                {
-                    "requested_by": "Alice",
-                    "reason": "Ship the October dashboard",
-                    "checklist_url": "https://example.com/go-live/october",
-                    "deploy_window_override_reason": "end-to-end test of the approval UI",
-                    "watch_minutes": 0.05,
-                    "watch_interval_seconds": 1,
-                },
-            )
+    shared, state = e2e
+    stack, config = shared.stack, shared.config
+    auth = config.auth_string()
+    before = stack_state(config)
+    with stack_client(config.api_url, auth) as client:
+        run = run_deployment(
+            client,
+            DEPLOY_PRODUCTION,
+            {
+                "requested_by": "Alice",
+                "reason": "Ship the October dashboard",
+                "checklist_url": "https://example.com/go-live/october",
+                "deploy_window_override_reason": "end-to-end test of the approval UI",
+                "watch_minutes": 0.05,
+                "watch_interval_seconds": 1,
+            },
+        )
+        wait_until(
+            client,
+            [run.id],
+            waiting_at("manager-approval"),
+            timeout=120,
+            what="gate 1",
+            check=stack.check_children,
+        )
+        print(f"gate 1 waits after {time.monotonic() - started:.1f} s")
+        asked = requested(state)
+        image, tag = asked["image"], asked["release_tag"]
+        assert image.startswith("registry.fly.io/hotdash-staging"), asked
+        assert before["apps"][PROD]["current_image"] != image
+
+        carol = Approver(browser, "Carol")
+        dave = Approver(browser, "Dave")
+        try:
+            # Gate 1: Carol follows the notification's link after logging in.
+            link = approval_link(state, "manager")
+            assert link.endswith(f"/runs/flow-run/{run.id}")
+            carol.log_in(config.ui_url, auth)
+            carol.page.goto(link)
+            carol.page.get_by_role("button", name="Resume").click()
+            form = carol.page.get_by_role("dialog")
+            expect(form.get_by_text("Resume Flow Run")).to_be_visible()
+            check_form(form, "manager", image, tag)
+            form.locator("textarea").nth(0).fill("Carol")
+            form.get_by_role("switch").click()
+            expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+            form.locator("textarea").nth(1).fill("Checklist done; staging is green.")
+            carol.shot("manager-form")
+            submit(carol, form, "Submit")
             wait_until(
                 client,
                 [run.id],
-                waiting_at("manager-approval"),
+                waiting_at("reliability-approval"),
                 timeout=120,
-                what="gate 1",
+                what="gate 2",
                 check=stack.check_children,
             )
-            print(f"gate 1 waits after {time.monotonic() - started:.1f} s")
-            asked = requested(state)
-            image, tag = asked["image"], asked["release_tag"]
-            assert image.startswith("registry.fly.io/hotdash-staging"), asked
-            assert before["apps"][PROD]["current_image"] != image
 
-            carol = Approver(browser, "Carol")
-            dave = Approver(browser, "Dave")
-            try:
-                # Gate 1: Carol follows the notification's link after logging in.
-                link = approval_link(state, "manager")
-                assert link.endswith(f"/runs/flow-run/{run.id}")
-                carol.log_in(config.ui_url, auth)
-                carol.page.goto(link)
-                carol.page.get_by_role("button", name="Resume").click()
-                form = carol.page.get_by_role("dialog")
-                expect(form.get_by_text("Resume Flow Run")).to_be_visible()
-                check_form(form, "manager", image, tag)
-                form.locator("textarea").nth(0).fill("Carol")
-                form.get_by_role("switch").click()
-                expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
-                form.locator("textarea").nth(1).fill("Checklist done; staging is green.")
-                carol.shot("manager-form")
-                submit(carol, form, "Submit")
-                wait_until(
-                    client,
-                    [run.id],
-                    waiting_at("reliability-approval"),
-                    timeout=120,
-                    what="gate 2",
-                    check=stack.check_children,
-                )
+            # Gate 2: Dave opens the UI as it starts, logs in, opens the run.
+            dave.log_in(config.ui_url, auth)
+            ui = dave.page.url.split("/dashboard")[0]  # the default UI's base
+            dave.page.goto(f"{ui}/runs/flow-run/{run.id}")
+            dave.page.get_by_role("button", name="Open menu").first.click()
+            dave.page.get_by_role("menuitem", name="Resume").click()
+            form = dave.page.get_by_role("dialog")
+            expect(form.get_by_text("Resume Flow Run")).to_be_visible()
+            check_form(form, "reliability", image, tag)
+            form.get_by_label("Approver").fill("Dave")
+            form.get_by_role("switch").click()
+            expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+            form.get_by_label(re.compile("^Comment")).fill("Error budget is fine.")
+            dave.shot("reliability-form")
+            submit(dave, form, "Resume")
 
-                # Gate 2: Dave opens the UI as it starts, logs in, opens the run.
-                dave.log_in(config.ui_url, auth)
-                ui = dave.page.url.split("/dashboard")[0]  # the default UI's base
-                dave.page.goto(f"{ui}/runs/flow-run/{run.id}")
-                dave.page.get_by_role("button", name="Open menu").first.click()
-                dave.page.get_by_role("menuitem", name="Resume").click()
-                form = dave.page.get_by_role("dialog")
-                expect(form.get_by_text("Resume Flow Run")).to_be_visible()
-                check_form(form, "reliability", image, tag)
-                form.get_by_label("Approver").fill("Dave")
-                form.get_by_role("switch").click()
-                expect(form.get_by_role("switch")).to_have_attribute("aria-checked", "true")
-                form.get_by_label(re.compile("^Comment")).fill("Error budget is fine.")
-                dave.shot("reliability-form")
-                submit(dave, form, "Resume")
+            (done,) = wait_until(
+                client,
+                [run.id],
+                is_terminal,
+                timeout=120,
+                what="deploy",
+                check=stack.check_children,
+            )
+            assert done.state is not None
+            assert done.state.type == StateType.COMPLETED, done.state.message
+            dave.page.reload()
+            expect(dave.page.get_by_text("Completed").first).to_be_visible()
+            dave.shot("completed")
+        except Exception:
+            for person in (carol, dave):
+                try:
+                    person.shot("at-failure")
+                except Exception:  # a page that is gone has no picture
+                    pass
+            raise
+        finally:
+            carol.save_calls()
+            dave.save_calls()
+            carol.context.close()
+            dave.context.close()
 
-                (done,) = wait_until(
-                    client,
-                    [run.id],
-                    is_terminal,
-                    timeout=120,
-                    what="deploy",
-                    check=stack.check_children,
-                )
-                assert done.state is not None
-                assert done.state.type == StateType.COMPLETED, done.state.message
-                dave.page.reload()
-                expect(dave.page.get_by_text("Completed").first).to_be_visible()
-                dave.shot("completed")
-            except Exception:
-                for person in (carol, dave):
-                    try:
-                        person.shot("at-failure")
-                    except Exception:  # a page that is gone has no picture
-                        pass
-                raise
-            finally:
-                carol.save_calls()
-                dave.save_calls()
-                carol.context.close()
-                dave.context.close()
-
-        after = stack_state(config)
-        assert after["apps"][PROD]["current_image"] == image
-        decisions = [
-            json.loads(line)
-            for line in (state / "audit.jsonl").read_text().splitlines()
-            if json.loads(line)["action"] == "approval.approved"
-        ]
-        assert [(d["actor"], d["detail"]["gate"]) for d in decisions] == [
-            ("Carol", "manager"),
-            ("Dave", "reliability"),
-        ]
-        assert [d["detail"]["comment"] for d in decisions] == [
-            "Checklist done; staging is green.",
-            "Error budget is fine.",
-        ]
+    after = stack_state(config)
+    assert after["apps"][PROD]["current_image"] == image
+    decisions = [
+        json.loads(line)
+        for line in (state / "audit.jsonl").read_text().splitlines()
+        if json.loads(line)["action"] == "approval.approved"
+    ]
+    assert [(d["actor"], d["detail"]["gate"]) for d in decisions] == [
+        ("Carol", "manager"),
+        ("Dave", "reliability"),
+    ]
+    assert [d["detail"]["comment"] for d in decisions] == [
+        "Checklist done; staging is green.",
+        "Error budget is fine.",
+    ]
     print(f"browser approval test: {time.monotonic() - started:.1f} s")
 
 

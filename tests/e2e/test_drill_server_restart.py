@@ -1,7 +1,7 @@
 """Drill: the Prefect server restarts while an infrastructure-monitor run is in the middle of
 its checks. Nothing is lost and nothing runs twice.
 
-The stack is `make demo`'s (deployments/stack.py; SQLite server, one worker). hotdash-chatwoot's
+The stack is `make demo`'s (the session's, tests/e2e/demo_stack.py; SQLite server, a worker). hotdash-chatwoot's
 /health answers in 8 s (under the 10 s probe timeout, over its 2 s budget), so its latency
 rule fails on every run and a monitor run spends seconds in its health checks. Run 1 leaves
 the alert pending (it fires after two failing runs). Run 2 is where the server is stopped
@@ -18,14 +18,10 @@ The same stack then has its SQLite database backed up while it runs, as the READ
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -41,30 +37,14 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from tests.e2e.demo_stack import demo_stack
-from tests.e2e.prefect_api import is_terminal, run_deployment, stack_client, wait_until
-from tests.webhook_receiver import Receiver
+from tests.e2e.demo_stack import E2EStack
+from tests.e2e.prefect_api import is_terminal, run_deployment, wait_until
 
 pytestmark = pytest.mark.e2e
 
 MONITOR = "infrastructure-monitor/infrastructure-monitor"
 SLOW_APP = "hotdash-chatwoot"
 SLOW_MS = 8000
-
-
-def restart_server(stack: Any) -> float:
-    """Stop the stack's Prefect server (SIGTERM, as `make demo`'s Ctrl-C does) and start it
-    again on the same port and database; seconds the API was away."""
-    index, (name, proc) = next(
-        (i, c) for i, c in enumerate(stack.children) if c[0] == "prefect-server"
-    )
-    down = time.monotonic()
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    stack.children.pop(index)
-    stack.start_server()  # waits for /api/health
-    stack.children.insert(index, stack.children.pop())  # keep the stop order
-    return time.monotonic() - down
 
 
 def run_monitor(client: SyncPrefectClient) -> FlowRun:
@@ -87,32 +67,11 @@ def notifications(state: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-@dataclass
-class DemoStack:
-    stack: Any
-    config: Any
-    state: Path
-    receiver: Receiver
-
-    def client(self):
-        return stack_client(self.config.api_url, self.config.auth_string())
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    state = tmp_path_factory.mktemp("demo") / "state"
-    with (
-        pytest.MonkeyPatch.context() as monkeypatch,
-        Receiver() as receiver,
-        demo_stack(state, monkeypatch, alert_webhook_url=receiver.url) as (stack, config),
-    ):
-        yield DemoStack(stack, config, state, receiver)
-
-
 def test_a_server_restart_during_a_monitor_run_loses_nothing_and_repeats_nothing(
-    demo: DemoStack,
+    e2e: tuple[E2EStack, Path],
 ) -> None:
-    stack, config, state, receiver = demo.stack, demo.config, demo.state, demo.receiver
+    demo, state = e2e
+    stack, config, receiver = demo.stack, demo.config, demo.receiver
     started = time.monotonic()
     endpoints = {"/health": {"status": 200, "latency_ms": SLOW_MS, "body": {"status": "ok"}}}
     httpx.patch(
@@ -133,7 +92,7 @@ def test_a_server_restart_during_a_monitor_run_loses_nothing_and_repeats_nothing
             what="monitor run 2 in its health checks",
             check=stack.check_children,
         )
-    away = restart_server(stack)
+    away = demo.restart_server()
 
     with demo.client() as client:
         (done,) = wait_until(client, [second.id], is_terminal, timeout=150, what="run 2")
@@ -148,7 +107,7 @@ def test_a_server_restart_during_a_monitor_run_loses_nothing_and_repeats_nothing
         [table] = [a for a in artifacts if a.key == "infrastructure-monitor"]
         rows = json.loads(table.data) if isinstance(table.data, str) else table.data
         assert any(SLOW_APP in json.dumps(row) for row in rows), rows
-    worker_log = (state / "logs" / "worker.log").read_text()
+    worker_log = demo.worker_log()
     assert worker_log.count(f"submitting flow run '{second.id}'") == 1
     # The alert reached the receiver once, and the record says delivered.
     fired = [s for s in receiver.subjects() if SLOW_APP in s]
@@ -159,14 +118,14 @@ def test_a_server_restart_during_a_monitor_run_loses_nothing_and_repeats_nothing
 
 
 def test_sqlite_backup_while_the_server_runs_holds_every_run(
-    demo: DemoStack, tmp_path: Path
+    e2e_stack: E2EStack, tmp_path: Path
 ) -> None:
     """The README's backup of the demo's SQLite database (`sqlite3 prefect.db ".backup ..."`),
     taken while the server runs: a consistent copy with every flow run."""
-    with demo.client() as client:
+    with e2e_stack.client() as client:
         run_ids = {r.id for r in client.read_flow_runs(limit=200)}
     assert run_ids  # the monitor runs of the drill above, at least
-    database = demo.state / "prefect" / "prefect.db"
+    database = e2e_stack.config.state_dir / "prefect" / "prefect.db"
     backup = tmp_path / "prefect-backup.db"
     subprocess.run(["sqlite3", str(database), f".backup {backup}"], check=True)
     with closing(sqlite3.connect(backup)) as copy:

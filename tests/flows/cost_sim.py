@@ -17,7 +17,7 @@ import pytest
 from hotdash_ops.cost.pricing import PriceTable, load_prices
 from hotdash_ops.inventory import load_inventory
 from tests import artifacts
-from tests.conftest import ROOT, Flysim, start_flysim
+from tests.conftest import ROOT, Flysim, FlysimLauncher
 
 SCENARIO = ROOT / "deployments/scenarios/cost-known.yaml"
 INVENTORY = ROOT / "deployments/inventory.yaml"
@@ -36,13 +36,8 @@ def prices() -> PriceTable:
 
 
 @pytest.fixture(scope="session", name="cost_sim_server")
-def cost_sim_server_fixture() -> Iterator[Flysim]:
-    proc, sim = start_flysim(SCENARIO)
-    try:
-        yield sim
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def cost_sim_server_fixture(flysim_launcher: FlysimLauncher) -> Flysim:
+    return flysim_launcher.get(SCENARIO)
 
 
 @pytest.fixture(name="cost_sim")

@@ -1,4 +1,4 @@
-"""A real flysim server (subprocess, free port) and a real ``flysim-fly`` for the tests."""
+"""The session's flysim server (tests/conftest.py) and a real ``flysim-fly`` for the tests."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = ROOT / "deployments" / "scenarios" / "hotdash.yaml"
+from tests.conftest import Flysim
+
 FLYSIM_FLY = Path(sys.executable).with_name("flysim-fly")
 TOKEN = "flysim-token"
 
@@ -39,29 +39,9 @@ class Sim:
 
 
 @pytest.fixture(scope="session")
-def sim_server() -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLY")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flysim", "--scenario", str(SCENARIO), "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=None,  # the server's tracebacks show in pytest's output
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.startswith("flysim listening on "):
-            proc.kill()
-            raise RuntimeError(f"flysim did not start: {line!r}")
-        yield line.removeprefix("flysim listening on ")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def sim_server(flysim_server: Flysim) -> str:
+    """The session's one flysim (tests/conftest.py), by URL."""
+    return flysim_server.url
 
 
 @pytest.fixture

@@ -167,4 +167,4 @@ def _strip_times(value: Any) -> Any:
 
 def steady_state(state: dict[str, Any]) -> dict[str, Any]:
     """`/_sim/state` minus timestamps (and the mutation log, compared on its own)."""
-    return _strip_times({k: v for k, v in state.items() if k != "mutations"})  # type: ignore[no-any-return]
+    return _strip_times({k: v for k, v in state.items() if k != "mutations"})

@@ -87,14 +87,14 @@ PROTECTED = [
 
 
 def request(api: str, method: str, path: str, body: object, auth: object = None) -> int:
-    return httpx.request(method, api + path, json=body, auth=auth, timeout=10).status_code  # type: ignore[arg-type]
+    return httpx.request(method, api + path, json=body, auth=auth, timeout=10).status_code
 
 
 def events_socket_refusal(api: str, token: str | None, subprotocol: bool = True) -> str:
     """How the events websocket treats a client: 'accepted', or the close reason."""
     url = api.replace("http://", "ws://") + "/events/out"
     try:
-        with connect(url, subprotocols=["prefect"] if subprotocol else None, open_timeout=10) as ws:  # type: ignore[list-item]
+        with connect(url, subprotocols=["prefect"] if subprotocol else None, open_timeout=10) as ws:
             ws.send(json.dumps({"type": "auth", "token": token}))
             ws.send(json.dumps({"type": "filter", "filter": {}}))
             ws.recv(timeout=2)
@@ -107,18 +107,43 @@ def events_socket_refusal(api: str, token: str | None, subprotocol: bool = True)
     return "accepted"
 
 
-def test_the_api_refuses_requests_without_the_auth_string(
+def test_the_auth_string_is_owner_only_reused_and_the_api_refuses_requests_without_it(
     stack_config: object, servers: list[Server], tmp_path: Path
 ) -> None:
-    env = stack_config.environment()  # type: ignore[attr-defined]
+    # The first start of a state folder makes the string: owner-only, long, loopback only.
+    first = stack_config.environment()
     path = tmp_path / "state" / "prefect-auth-string"
     auth_string = path.read_text().strip()
-    assert env["PREFECT_SERVER_API_AUTH_STRING"] == env["PREFECT_API_AUTH_STRING"] == auth_string
+    assert (
+        first["PREFECT_SERVER_API_AUTH_STRING"] == first["PREFECT_API_AUTH_STRING"] == auth_string
+    )
     user, password = auth_string.split(":", 1)
     assert user == "hotdash" and len(password) >= 32
     assert path.stat().st_mode & 0o777 == 0o600
-    assert env["PREFECT_SERVER_API_HOST"] == "127.0.0.1"  # loopback only
+    assert first["PREFECT_SERVER_API_HOST"] == "127.0.0.1"  # loopback only
 
+    # Someone loosened the file: the next start of the same folder tightens it and reuses it.
+    path.chmod(0o644)
+    stack = load_stack()
+    again = stack.StackConfig(
+        prefect_port=stack_config.prefect_port,
+        flysim_port=stack_config.flysim_port,
+        scenario=stack_config.scenario,
+        state_dir=tmp_path / "state",
+    )
+    env = again.environment()
+    assert env["PREFECT_SERVER_API_AUTH_STRING"] == auth_string
+    assert path.stat().st_mode & 0o777 == 0o600
+    # A state folder of another stack gets another string.
+    other = stack.StackConfig(
+        prefect_port=free_port(),
+        flysim_port=free_port(),
+        scenario=again.scenario,
+        state_dir=tmp_path / "other-state",
+    )
+    assert other.auth_string() != auth_string
+
+    # The server started with the kept string accepts it and refuses everything else.
     server = Server(env, tmp_path / "server.log")
     servers.append(server)
     api = server.api
@@ -145,37 +170,3 @@ def test_the_api_refuses_requests_without_the_auth_string(
         [sys.executable, "-c", code], env=no_auth, capture_output=True, text=True
     )
     assert refused.returncode != 0 and "401" in refused.stderr, refused.stderr[-2000:]
-
-
-def test_the_auth_string_is_owner_only_and_reused_on_a_second_start(
-    stack_config: object, servers: list[Server], tmp_path: Path
-) -> None:
-    first = stack_config.environment()  # type: ignore[attr-defined]
-    path = tmp_path / "state" / "prefect-auth-string"
-    path.chmod(0o644)  # someone loosened it: the next start tightens it again
-    stack = load_stack()
-    again = stack.StackConfig(
-        prefect_port=stack_config.prefect_port,  # type: ignore[attr-defined]
-        flysim_port=stack_config.flysim_port,  # type: ignore[attr-defined]
-        scenario=stack_config.scenario,  # type: ignore[attr-defined]
-        state_dir=tmp_path / "state",
-    )
-    second = again.environment()
-    assert second["PREFECT_SERVER_API_AUTH_STRING"] == first["PREFECT_SERVER_API_AUTH_STRING"]
-    assert path.stat().st_mode & 0o777 == 0o600
-
-    # The server started again with the kept string still accepts it and refuses others.
-    server = Server(second, tmp_path / "server.log")
-    servers.append(server)
-    user, password = first["PREFECT_API_AUTH_STRING"].split(":", 1)
-    assert request(server.api, "POST", "/flow_runs/filter", {}, auth=(user, password)) == 200
-    assert request(server.api, "POST", "/flow_runs/filter", {}) == 401
-
-    # A state folder of another stack gets another string.
-    other = stack.StackConfig(
-        prefect_port=free_port(),
-        flysim_port=free_port(),
-        scenario=again.scenario,
-        state_dir=tmp_path / "other-state",
-    )
-    assert other.auth_string() != first["PREFECT_API_AUTH_STRING"]

@@ -275,7 +275,7 @@ async def run_every_flow(leak: Leak) -> None:
     from prefect.blocks.system import Secret
 
     os.environ.pop("FLY_API_TOKEN")
-    await Secret(value=CANARY).save("fly-api-token", overwrite=True)  # type: ignore[misc]
+    await Secret(value=CANARY).save("fly-api-token", overwrite=True)
     try:
         s["daily-health-check (token from Secret block)"] = await daily_health_check(
             app=APP, return_state=True
