@@ -77,6 +77,17 @@ class Flysim:
         httpx.patch(f"{self.url}/_sim/apps/{app}", json=changes, timeout=10).raise_for_status()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
+    tests/e2e folder). `make check` runs what needs neither."""
+    e2e = ROOT / "tests" / "e2e"
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+        if e2e in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 class FlysimLauncher:
     """One flysim process per scenario for the whole session, started on first use (port 0:
     flysim prints the port it bound), stopped at the end. Tests share it and reset it."""
@@ -84,11 +95,14 @@ class FlysimLauncher:
     def __init__(self) -> None:
         self.running: dict[Path, tuple[subprocess.Popen[str], Flysim]] = {}
 
-    def get(self, scenario: Path = SCENARIO) -> Flysim:
+    def get(self, scenario: Path = SCENARIO, *, token: str | None = None) -> Flysim:
+        """flysim over `scenario`; `token`: the only API token it accepts (FLY_API_TOKEN)."""
         scenario = scenario.resolve()
         if scenario not in self.running:
             # Nothing of the caller's Fly settings reaches flysim (it reads FLY_API_TOKEN).
             env = {k: v for k, v in os.environ.items() if not k.startswith("FLY")}
+            if token is not None:
+                env["FLY_API_TOKEN"] = token
             proc = subprocess.Popen(
                 [str(BIN / "python"), "-m", "flysim", "--scenario", str(scenario), "--port", "0"],
                 cwd=ROOT,

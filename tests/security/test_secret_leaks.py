@@ -43,7 +43,7 @@ from prefect.events.filters import EventFilter, EventOccurredFilter
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.redaction import REDACTED
-from tests.conftest import ROOT, SCENARIO, Flysim, start_flysim
+from tests.conftest import ROOT, SCENARIO, Flysim, FlysimLauncher
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory
 from tests.security.hostile import APP, GOOD_IMAGE
 from tests.webhook_receiver import Receiver, alerts_block
@@ -110,12 +110,12 @@ class Leak:
 
 
 @pytest.fixture(scope="module")
-def leak_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Leak]:
+def leak_env(
+    tmp_path_factory: pytest.TempPathFactory, flysim_launcher: FlysimLauncher
+) -> Iterator[Leak]:
     folder = tmp_path_factory.mktemp("leak")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FLY_API_TOKEN", CANARY)  # the flysim server accepts only the canary
-        proc, sim = start_flysim(leak_scenario(folder))
-    sim.token = CANARY
+    # The flysim server of the leak scenario accepts only the canary as its token.
+    sim = flysim_launcher.get(leak_scenario(folder), token=CANARY)
     recorder = FlyctlRecorder(folder / "flyctl-recorder")
     leak = Leak(folder, sim, recorder)
     checkout = folder / "checkout"
@@ -151,8 +151,6 @@ def leak_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Leak]:
         yield leak
     finally:
         leak.receiver.close()
-        proc.terminate()
-        proc.wait(10)
 
 
 def direct_flyctl_errors(recorder: FlyctlRecorder) -> list[FlyctlError]:
