@@ -116,7 +116,7 @@ class FlysimLauncher:
             if not line.startswith("flysim listening on "):
                 proc.kill()
                 raise RuntimeError(f"flysim did not start for {scenario.name}: {line!r}")
-            token = str(yaml.safe_load(scenario.read_text()).get("token") or "")
+            token = token or str(yaml.safe_load(scenario.read_text()).get("token") or "")
             self.running[scenario] = (
                 proc,
                 Flysim(line.removeprefix("flysim listening on "), token),
