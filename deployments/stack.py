@@ -11,6 +11,12 @@ Settings (environment):
     HOTDASH_STATE_DIR         the one folder holding all state (default .state/stack-<port>),
                               reused by the next run; keyed by port so two stacks never collide
     ALERT_WEBHOOK_URL         when set, a webhook notification block is created from it
+    HOTDASH_REPOSITORY        the HotDash repository deploy-staging builds from (default: a local
+                              repository made at first start from deployments/demo-checkout,
+                              <state>/hotdash.git, so the deploys run offline)
+
+Before registering the deployments it checks that prefect.yaml's schedules use the inventory's
+timezone (the project's one timezone setting) and refuses to go on when they differ.
 
 The stack runs the real Prefect parts (server on SQLite, process work pool, worker); only
 Fly.io is simulated, and only when FLY_API_HOSTNAME is not already set to something else.
@@ -23,10 +29,12 @@ import ctypes
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WORK_POOL = "hotdash"
+INVENTORY = ROOT / "deployments/inventory.yaml"
 HEALTH_DEPLOYMENT = "daily-health-check/daily-health-check"
 
 _PR_SET_PDEATHSIG = 1
@@ -111,7 +120,7 @@ class StackConfig:
             PREFECT_RUNNER_POLL_FREQUENCY="2",
             HOTDASH_HOME=str(ROOT),
             HOTDASH_STATE_DIR=str(self.state_dir),
-            HOTDASH_INVENTORY=str(ROOT / "deployments/inventory.yaml"),
+            HOTDASH_INVENTORY=str(INVENTORY),
         )
         if "FLY_API_HOSTNAME" not in os.environ:
             # No real Fly.io configured: point everything at flysim.
@@ -123,16 +132,64 @@ class StackConfig:
                 FLY_APP_URL_TEMPLATE=f"{self.flysim_url}/_apps/{{app}}",
                 SUPABASE_URL=f"{self.flysim_url}/_ext/supabase/rest/v1/",
                 FLY_API_TOKEN=os.environ.get("FLY_API_TOKEN") or _scenario_token(self.scenario),
-                # deploy-staging runs the inventory's npm test scripts here.
-                HOTDASH_CHECKOUT=os.environ.get(
-                    "HOTDASH_CHECKOUT", str(ROOT / "deployments/demo-checkout")
-                ),
             )
+        # deploy-staging builds and tests commits of this repository (the inventory's own
+        # is on GitHub; the demo runs offline).
+        env.setdefault("HOTDASH_REPOSITORY", str(demo_repository(self.state_dir)))
         return env
 
     @property
     def simulated(self) -> bool:
         return "FLY_API_HOSTNAME" not in os.environ
+
+
+DEMO_CHECKOUT = ROOT / "deployments/demo-checkout"
+DEMO_IDENTITY = ["-c", "user.name=HotDash demo", "-c", "user.email=demo@hotdash.test"]
+
+
+def demo_repository(state_dir: Path) -> Path:
+    """The demo's HotDash repository (bare), made at first start from
+    deployments/demo-checkout: `main` with the checkout, and a branch `feature/unmerged` one
+    commit ahead of it (deploy-staging refuses it: not merged to main)."""
+    repo = state_dir / "hotdash.git"
+    if (repo / "HEAD").exists():
+        return repo
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *DEMO_IDENTITY, *args], check=True, capture_output=True)
+
+    with tempfile.TemporaryDirectory(prefix="hotdash-demo-") as tmp:
+        work = Path(tmp) / "HotDash"
+        shutil.copytree(DEMO_CHECKOUT, work)
+        git("init", "--quiet", "--initial-branch=main", str(work))
+        git("-C", str(work), "add", "--all")
+        git("-C", str(work), "commit", "--quiet", "-m", "HotDash demo: the npm test scripts")
+        git("-C", str(work), "switch", "--quiet", "-c", "feature/unmerged")
+        git("-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "Work not merged yet")
+        git("-C", str(work), "switch", "--quiet", "main")
+        partial = repo.with_name("hotdash.git.partial")  # a crash never leaves half a repo
+        shutil.rmtree(partial, ignore_errors=True)
+        git("clone", "--quiet", "--bare", "--no-local", str(work), str(partial))
+        git("-C", str(partial), "fetch", "--quiet", "origin", "feature/unmerged:feature/unmerged")
+        partial.rename(repo)
+    return repo
+
+
+def check_schedule_timezone(inventory_path: Path) -> None:
+    """prefect.yaml's schedules must use the inventory's timezone (one setting)."""
+    import yaml
+
+    from hotdash_ops.inventory import load_inventory, schedule_timezone_problems
+
+    inventory = load_inventory(inventory_path)
+    problems = schedule_timezone_problems(
+        yaml.safe_load((ROOT / "prefect.yaml").read_text()), inventory.timezone
+    )
+    if problems:
+        raise RuntimeError(
+            "; ".join(problems)
+            + f". Set definitions.timezone in prefect.yaml to {inventory.timezone}."
+        )
 
 
 def _scenario_token(scenario: Path) -> str:
@@ -249,6 +306,7 @@ class Stack:
         say(f"Prefect       {self.config.ui_url}")
 
     def register(self) -> None:
+        check_schedule_timezone(Path(self.env["HOTDASH_INVENTORY"]))
         self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
         out = self.prefect("deploy", "--all")
         count = out.stdout.count("Deployment '")

@@ -1,15 +1,19 @@
 """Production Deployment (runbook), with its two approval gates and the post-deploy watch.
 
 Prerequisites, checked before anything changes: staging's latest release is complete and its
-smoke test passes now; the deploy window (inventory `deploy.window`, weekends blocked by
-default) unless overridden with a reason. What would be deployed (staging's image, by digest),
-the release tag, staging's smoke result and parity with production are then put in front of
-two approvers: manager, then reliability (the approval contract: hotdash_ops.deploys.approvals).
+smoke test passes now; the image to ship (staging's, by digest) is a build of a commit whose
+tests passed in deploy-staging (hotdash_ops.deploys.provenance), or `untested_image_reason`
+says why it ships anyway; the deploy window (hotdash_ops.deploys.window: a freeze stops any
+deploy, a `critical` one waits for the off-hours) unless overridden with a reason. What would
+be deployed (image, commit and its tests' result), the release tag, staging's smoke result,
+parity with production and who may approve are then put in front of two approvers: manager,
+then reliability (the approval contract: hotdash_ops.deploys.approvals).
 
-After both approvals: 1. the release is tagged (audit log; git tag + push when
-`deploy.repository` is configured), 2. the image is deployed under the app's lock, 3. the
-smoke test verifies production, 4. production is watched for `watch_minutes` against the
-figures taken just before the deploy. A failed smoke test or a sustained regression rolls
+After both approvals: 1. the release tag is created on the commit and pushed (and always
+recorded in the audit log), 2. the image is deployed under the app's lock, 3. the smoke test
+verifies production, 4. production is watched for `watch_minutes` against the figures taken
+just before the deploy; then the status page is told and stakeholders are notified with the
+commit, tag, image digest and approvers. A failed smoke test or a sustained regression rolls
 production back to the release it ran before, automatically, and people are told.
 
 The run ends Completed only when production runs the new release after the watch; every
@@ -26,7 +30,7 @@ from functools import partial
 from typing import Annotated
 from uuid import UUID
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
@@ -34,7 +38,14 @@ from pydantic import Field
 
 from hotdash_ops.deploys.approvals import ApprovalRequest
 from hotdash_ops.deploys.config import parse_deploy_settings
-from hotdash_ops.deploys.promotion import NotReady, Promotion, check_staging_release, choose_image
+from hotdash_ops.deploys.promotion import (
+    NotReady,
+    Promotion,
+    check_staging_release,
+    choose_image,
+    pinned_image,
+)
+from hotdash_ops.deploys.provenance import Build, find_build
 from hotdash_ops.deploys.record import DeployRecord, StepResult
 from hotdash_ops.deploys.regression import (
     Figures,
@@ -45,21 +56,23 @@ from hotdash_ops.deploys.regression import (
     sample_count,
 )
 from hotdash_ops.deploys.release_choice import running_release
+from hotdash_ops.deploys.repository import GitError
 from hotdash_ops.deploys.window import (
     OverrideReason,
     WindowCheck,
     check_window,
-    window_from_deploy_config,
+    windows_from_deploy_config,
 )
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Release
-from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.operator_input import Justification, Reason, Requester
 from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
 from tasks import fly_access
 from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.approvals import expire_approval, replay_safe, request_approvals
+from tasks.audit import audit_log
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.deploy_watch import Progress, read_figures
 from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases
@@ -67,11 +80,16 @@ from tasks.parity_check import check_parity
 from tasks.release_tagging import choose_release_tag, tag_release
 from tasks.reports import publish_table
 from tasks.smoke_test import smoke_test
+from tasks.status_page import post_release
 
 SUMMARY_KEY = "deploy-production"
 PROGRESS_KEY = "deploy-production-progress"
 BASELINE_MINUTES = 15
 SAMPLE_MINUTES = 1
+CRITICAL_HELP = (
+    "a risky release (schema migration, breaking change, major upgrade): deployed only in the "
+    "off-hours window (inventory deploy.off_hours); a normal release has no window"
+)
 
 
 class Prerequisites(Exception):
@@ -79,11 +97,26 @@ class Prerequisites(Exception):
 
 
 @task(name="check-deploy-window", cache_policy=NO_CACHE)
-async def check_deploy_window(override_reason: str | None) -> WindowCheck:
-    """Runbook prerequisite "deployment window", in the inventory timezone."""
+async def check_deploy_window(critical: bool, override_reason: str | None) -> WindowCheck:
+    """Runbook prerequisite "Off-hours deployment window (if critical)", and the inventory's
+    freezes, in the inventory timezone."""
     inventory = fly_access.inventory()
-    window = window_from_deploy_config(inventory.deploy)
-    return check_window(window, inventory.timezone, override_reason=override_reason)
+    windows = windows_from_deploy_config(inventory.deploy)
+    return check_window(
+        windows, inventory.timezone, critical=critical, override_reason=override_reason
+    )
+
+
+@task(name="find-staging-build", cache_policy=NO_CACHE)
+def find_staging_build(staging: str, promotion: Promotion) -> Build | None:
+    """The build of the image to ship, from deploy-staging's audit records (by digest or tag):
+    the commit it was built from and its tests' result; None when deploy-staging never
+    deployed it."""
+    records = audit_log().records()
+    found = find_build(records, staging, promotion.image)
+    if found is None and promotion.from_staging and promotion.staging_image:
+        found = find_build(records, staging, promotion.staging_image)
+    return found
 
 
 @task(name="parity-for-approvers", cache_policy=NO_CACHE)
@@ -105,6 +138,10 @@ async def deploy_production(
     checklist_url: HttpsUrl,
     release_tag: ReleaseTag | None = None,
     image: ImageRef | None = None,
+    critical: Annotated[bool, Field(description=CRITICAL_HELP)] = False,
+    untested_image_reason: Annotated[
+        Justification, Field(description="ship an image without a tested build, and why")
+    ] = None,
     approval_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 24,
     deploy_window_override_reason: OverrideReason = None,
     watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
@@ -118,8 +155,15 @@ async def deploy_production(
         checklist_url: the completed go-live checklist (https)
         release_tag: vYYYY.MM.DD + letter; default the next free tag of today
         image: the image to deploy; default what staging runs now, pinned by digest
+        critical: a risky release (schema migration, breaking change, major upgrade): it may
+            deploy only in the inventory's off-hours window (deploy.off_hours, default
+            weeknights 20:00-06:00 and the whole weekend, inventory timezone); a normal
+            release has no window, only the inventory's freezes stop it
+        untested_image_reason: the image is not a build of a commit whose tests passed in
+            deploy-staging: why it must ship anyway (audited, shown to the approvers)
         approval_timeout_hours: how long both gates together wait before the deploy is rejected
-        deploy_window_override_reason: deploy outside the window anyway, and why
+        deploy_window_override_reason: deploy in a freeze, or a critical release outside
+            the off-hours, anyway, and why
         watch_minutes: how long production is watched after the deploy
         watch_interval_seconds: time between two samples of the watch
     """
@@ -134,10 +178,10 @@ async def deploy_production(
     )
     finish = partial(finish_run, record, key=SUMMARY_KEY)
 
-    # Prerequisites: deployment window; staging deployment successful.
+    # Prerequisites: deployment window; staging deployment successful; all tests passing.
     # Everything up to the gates is replayed from persisted results when a suspended run
     # resumes (tasks/approvals.py), so the form the approvers saw stays the same.
-    window = await replay_safe(check_deploy_window)(deploy_window_override_reason)
+    window = await replay_safe(check_deploy_window)(critical, deploy_window_override_reason)
     record.add("deploy window", "ok" if window.allowed else "failed", window.message)
     if not window.allowed:
         return await finish(Failed(message=f"not deployed: {window.message}"))
@@ -147,9 +191,33 @@ async def deploy_production(
         record.add("staging", "failed", str(exc))
         return await finish(Failed(message=f"not deployed: {exc}"))
     record.add("staging", "ok", f"{staging_smoke}; promoting {promotion.note}")
+    build = replay_safe(find_staging_build)(staging.name, promotion)
+    tested = build is not None and build.tested
+    made = (
+        build.describe() if build else f"unknown: deploy-staging never deployed {promotion.image}"
+    )
+    record.facts["commit and tests"] = made
+    if not tested and untested_image_reason is None:
+        record.add("tests", "failed", made)
+        return await finish(
+            Failed(
+                message=(
+                    f"not deployed: {promotion.image} is not a build of a tested commit "
+                    f"({made}); deploy staging from a ref first, or give untested_image_reason"
+                )
+            )
+        )
+    record.add("tests", "ok" if tested else "info", made)
+    if not tested:
+        record.facts["untested image"] = untested_image_reason or ""
+    commit = build.commit if build is not None and tested else None
     parity = await replay_safe(parity_for_approvers)(staging.name, production.name)
     record.add("parity", "info", parity)
-    tag = replay_safe(choose_release_tag)(production.name, release_tag, inventory.timezone)
+    try:
+        tag = replay_safe(choose_release_tag)(production.name, release_tag, inventory.timezone)
+    except GitError as exc:
+        record.add("release tag", "failed", str(exc))
+        return await finish(Failed(message=f"not deployed: the release tags: {exc}"))
     record.facts |= {"image": promotion.image, "release tag": tag}
 
     # Manager approval, then reliability approval.
@@ -164,6 +232,9 @@ async def deploy_production(
             staging_smoke=staging_smoke,
             parity=parity,
             window=window.message,
+            build=made,
+            untested_image_reason=None if tested else untested_image_reason,
+            critical=critical,
         ),
         allowed={gate: list(names) for gate, names in inventory.approvers.items()},
         timeout_hours=approval_timeout_hours,
@@ -176,7 +247,7 @@ async def deploy_production(
     record.facts["approved by"] = " and ".join(approvers)
 
     # The window is about when the deploy happens: check it again now.
-    window_now = await check_deploy_window(deploy_window_override_reason)
+    window_now = await check_deploy_window(critical, deploy_window_override_reason)
     if not window_now.allowed:
         record.add("deploy window", "failed", window_now.message)
         return await finish(
@@ -184,10 +255,11 @@ async def deploy_production(
             subject=f"deploy-production of {production.name}: not deployed",
         )
 
-    # 1. Create release tag
-    tag = tag_release(
+    # 1. Create release tag (on the commit, pushed before the deploy)
+    tagged = tag_release(
         production.name,
         tag,
+        commit=commit,
         image=promotion.image,
         actor=requested_by,
         reason=reason,
@@ -195,8 +267,9 @@ async def deploy_production(
         chosen_by_default=release_tag is None,
         timezone=inventory.timezone,
     )
+    tag = tagged.tag
     record.facts["release tag"] = tag
-    record.add("release tag", "ok", tag)
+    record.add("release tag", "ok" if tagged.pushed else "info", tagged.note)
 
     # 2-4 and Post-Deployment, under the app's lock. A failed step rolls production back to
     # the release it ran before (verified and announced) and the run ends Failed.
@@ -233,13 +306,41 @@ async def deploy_production(
         if watch.regressed:
             return await finish(await _roll_back(app, previous, watch.reason, record))
 
+    # Post-Deployment: update status page, notify stakeholders.
     await progress.update(100, f"{app} runs {tag}")
     message = f"deployed {tag} to {app}: v{release.version}, {watch.reason}"
+    digest = _digest_of(promotion.image) or _digest_of(_running_pin(app)) or "unknown"
+    shipped = commit or f"none (untested image: {untested_image_reason})"
+    await _tell_status_page(app, tag, commit, f"{tag} is live on {app} ({message})")
     await tell(
         f"deploy-production: {tag} deployed to {app}",
-        f"{message}.\nImage {promotion.image}; {why}.",
+        f"{message}.\ncommit: {shipped}\nrelease tag: {tagged.note}\n"
+        f"image: {promotion.image}\ndigest: {digest}\n"
+        f"approved by: {' and '.join(approvers)}\nrequested by {requested_by}: {reason}",
     )
     return await finish(Completed(message=message))
+
+
+def _digest_of(image: str | None) -> str | None:
+    return image.rsplit("@", 1)[1] if image and "@" in image else None
+
+
+def _running_pin(app: str) -> str | None:
+    """`repository@digest` production's machines run now, None when unknown."""
+    try:
+        pinned, _ = pinned_image(app_status(app))
+    except (NotReady, FlyctlError):
+        return None
+    return pinned
+
+
+async def _tell_status_page(app: str, tag: str, commit: str | None, message: str) -> None:
+    """Post-Deployment "Update status page"; a status page that cannot be told is a warning,
+    not a failed deploy (the deploy is done and verified)."""
+    try:
+        await post_release(app=app, release_tag=tag, commit=commit, message=message)
+    except Exception as exc:  # any delivery failure is only logged, as `tell` does
+        get_run_logger().warning("status page not updated: %s", exc)
 
 
 def _step(verdict: str) -> StepResult:

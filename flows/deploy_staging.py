@@ -1,34 +1,54 @@
 """Deployment Procedures / Standard Deployment (Staging): the one-command deploy (runbook).
 
-1. verify environment parity (staging against production; blocking differences stop here),
-2. run the tests (`npm run test:unit`, `npm run test:e2e`: the inventory's `deploy.test_commands`,
-   in the checkout, or in `source_dir` when building from source),
-3. deploy (`fly deploy --image` or `fly deploy --remote-only`) under the app's lock,
-4. verify the deployment with the smoke test;
-   a failed smoke test rolls staging back to the image it ran before, verifies that with the
-   smoke test again, and the run ends Failed saying so.
+It deploys one commit: `ref` (a branch, tag or commit of the HotDash repository,
+`deploy.repository`; default `main`), fetched and checked to be on the main branch (the
+prerequisite "Branch merged to main"), then
 
-Nothing is deployed when the input, the parity check or the tests fail.
+2. verify environment parity (staging against production). Only what no deploy can fix
+   blocks (a required secret missing on staging, a process group only one side has, no
+   region in common); `override_reason` passes it, recorded. The health of either side is
+   shown, never blocking: a hotfix must ship while production fails (the incident it fixes)
+   and while staging is down (what this deploy repairs);
+3. run the tests (`deploy.test_commands`: `npm run test:unit`, `npm run test:e2e`) in a
+   worktree at exactly that commit; a failure or a hang (`deploy.test_timeout_seconds`) stops
+   the deploy with the output's last lines in the record (the prerequisite "All tests passing");
+4. deploy: build that same worktree (`fly deploy --remote-only`, the image tagged
+   `git-<commit>` and labelled with it) under the app's lock; the commit, the tests' result
+   and the image's digest go into the audit log, where deploy-production finds them;
+5. verify the deployment with the smoke test; a failed smoke test rolls staging back to the
+   image it ran before, verifies that with the smoke test again, and the run ends Failed.
+
+`image` deploys a prebuilt image instead (no tests, no build). Nothing ties such an image to
+a tested commit, so it needs `untested_image_reason`, which follows it into the audit log and
+into deploy-production's approval form.
+
+Nothing is deployed when the input, the repository, the parity check or the tests fail.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from functools import partial
+from typing import Annotated
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
+from pydantic import Field
 
 from hotdash_ops.deploys.config import parse_deploy_settings
+from hotdash_ops.deploys.provenance import Build
 from hotdash_ops.deploys.record import DeployRecord
 from hotdash_ops.deploys.release_choice import running_release, running_version
+from hotdash_ops.deploys.repository import Commit, GitError, RefRefused
 from hotdash_ops.deploys.test_commands import summary as tests_summary
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.models import Release
-from hotdash_ops.operator_input import Reason, Requester
-from hotdash_ops.validation import ImageRef, SourceDir
+from hotdash_ops.operator_input import Justification, Reason, Requester
+from hotdash_ops.validation import GitRef, ImageRef
 from tasks import fly_access
 from tasks.app_lock import app_lock
+from tasks.audit import audit
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.fly_deploys import (
     app_status,
@@ -38,6 +58,7 @@ from tasks.fly_deploys import (
     list_releases,
 )
 from tasks.parity_check import check_parity
+from tasks.repository import checked_out, fetch_commit
 from tasks.smoke_test import smoke_test
 from tasks.test_commands import run_tests
 
@@ -45,42 +66,54 @@ from tasks.test_commands import run_tests
 @flow(name="deploy-staging", log_prints=False)
 async def deploy_staging(
     requested_by: Requester,
+    ref: GitRef = "main",
     image: ImageRef | None = None,
-    source_dir: SourceDir | None = None,
+    untested_image_reason: Annotated[
+        Justification, Field(description="with `image` only: why it ships untested")
+    ] = None,
+    override_reason: Annotated[
+        Justification, Field(description="deploy despite a blocking parity difference, and why")
+    ] = None,
     reason: Reason = "staging deploy",
 ) -> State:
-    """One-command deploy to staging: parity, tests, deploy, smoke test, automatic rollback.
+    """One-command deploy to staging of one commit: parity, its tests, its build, smoke test,
+    automatic rollback.
 
     Args:
         requested_by: who asks for the deploy (audit log, notifications)
-        image: the image to deploy, e.g. registry.fly.io/hotdash-staging:deployment-01J...
-        source_dir: or a checkout to build with `fly deploy --remote-only` (tests run in it)
+        ref: the branch, tag or commit of the HotDash repository to deploy; it must be on
+            the main branch
+        image: deploy this prebuilt image instead of building `ref` (needs
+            untested_image_reason), e.g. registry.fly.io/hotdash-staging:deployment-01J...
+        untested_image_reason: why an image nobody tested here must ship (audited, shown to
+            production's approvers)
+        override_reason: deploy although parity finds a blocking difference, and why
+            (audited, in the record and the notification)
         reason: why (audit log)
     """
     # Input and configuration first: nothing has happened yet if any of this is wrong.
-    if (image is None) == (source_dir is None):
-        raise ValueError("image, source_dir: give exactly one (an image, or a directory to build)")
-    cfg = fly_access.settings()
-    inventory = fly_access.inventory(cfg)
+    if image is not None and untested_image_reason is None:
+        raise ValueError(
+            "untested_image_reason: required with image (nothing ties a prebuilt image to a "
+            "tested commit); say why it must ship untested, or deploy a ref"
+        )
+    if image is None and untested_image_reason is not None:
+        raise ValueError("untested_image_reason: only with image (a ref is built and tested)")
+    inventory = fly_access.inventory()
     app = inventory.environment_app("staging")
     production = inventory.environment_app("production")
     if not app.smoke:
         raise ValueError(f"inventory: app {app.name} has no smoke endpoints (smoke:)")
     config = parse_deploy_settings(inventory.deploy)
-    base = cfg.hotdash_inventory.parent
-    source = config.source_directory(source_dir, os.environ, base=base) if source_dir else None
-    checkout = source or config.checkout_dir(os.environ, base=base)
-    if config.test_commands and (checkout is None or not checkout.is_dir()):
+    if image is None and not config.test_commands:
         raise ValueError(
-            f"deploy.checkout: {checkout} is not a directory (set it in the inventory or "
-            f"${config.checkout_env}); the tests run there"
+            "deploy.test_commands: none configured; a commit is deployed only after its tests "
+            "pass (runbook prerequisite: all tests passing)"
         )
-    what = image or f"a build of {source_dir}"
     record = DeployRecord(
         title=f"Deploy to staging: {app.name}",
-        facts={"app": app.name, "deploying": what, "requested by": requested_by, "reason": reason},
+        facts={"app": app.name, "requested by": requested_by, "reason": reason},
     )
-
     finish = partial(
         finish_run,
         record,
@@ -88,69 +121,134 @@ async def deploy_staging(
         footer=f"requested by {requested_by}: {reason}",
     )
 
+    # Prerequisite: branch merged to main (the commit to test, build and ship).
+    commit: Commit | None = None
+    if image is None:
+        try:
+            commit = fetch_commit(ref)
+        except (RefRefused, GitError) as exc:
+            record.add("commit", "failed", str(exc))
+            return await finish(
+                Failed(message=f"{exc}; nothing was deployed"),
+                subject=f"{app.name}: deploy stopped, {ref} cannot be deployed",
+            )
+        record.facts["commit"] = commit.describe()
+        record.add("commit", "ok", f"{commit.describe()}, on {commit.main_branch}")
+    else:
+        record.facts |= {"image": image, "untested image": untested_image_reason or ""}
+
     # 2. Verify environment parity
     parity = await check_parity(app.name, production.name, config.required_secrets)
-    record.add("environment parity", "failed" if parity.blocking else "ok", parity.summary())
-    if parity.blocking:
+    if parity.blocking and override_reason is None:
+        record.add("environment parity", "failed", parity.summary())
         return await finish(
-            Failed(message=f"{parity.summary()}; nothing was deployed"),
+            Failed(message=f"{parity.summary()}; nothing was deployed (override_reason passes it)"),
             subject=f"{app.name}: deploy stopped by the parity check",
         )
-
-    # 3. Run tests
-    if config.test_commands and checkout is not None:
-        results = await run_tests(str(checkout), config.test_commands, config.test_timeout_seconds)
-        passed = all(r.ok for r in results)
-        record.add("tests", "ok" if passed else "failed", tests_summary(results))
-        if not passed:
-            return await finish(
-                Failed(message=f"{tests_summary(results)}; nothing was deployed"),
-                subject=f"{app.name}: deploy stopped, tests failed",
-            )
+    if parity.blocking:
+        audit(
+            actor=requested_by,
+            action="parity.overridden",
+            target=app.name,
+            detail={"blocking": [f"{i.check}: {i.note}" for i in parity.blocking]},
+            reason=override_reason,
+        )
+        record.facts["parity overridden"] = override_reason or ""
+        record.add(
+            "environment parity", "info", f"{parity.summary()}; OVERRIDDEN: {override_reason}"
+        )
     else:
-        record.add("tests", "skipped", "no test commands configured (deploy.test_commands)")
+        record.add("environment parity", "info" if parity.unhealthy else "ok", parity.summary())
 
-    async with app_lock(app.name):
-        # 4. Deploy
-        before = running_release(list_releases(app.name), app_status(app.name))
-        record.facts["before"] = f"v{before.version} {before.image_ref}"
-        try:
-            release: Release = (
-                deploy_image(app.name, image, actor=requested_by, reason=reason)
-                if image
-                else deploy_source(app.name, str(source), actor=requested_by, reason=reason)
+    with checked_out(commit) if commit else nullcontext() as worktree:
+        # 3. Run tests (in the worktree at exactly the commit that is built)
+        if commit is None or worktree is None:
+            tests = f"not run: a prebuilt image ({untested_image_reason})"
+            record.add("tests", "skipped", tests)
+        else:
+            results = await run_tests(
+                str(worktree), config.test_commands, config.test_timeout_seconds
             )
-        except FlyctlError as exc:
-            failure = f"deploy of {what} failed: {failure_text(exc)}"
-            record.add("deploy", "failed", failure_text(exc))
-            now = running_version(list_releases(app.name), app_status(app.name))
-            if now == before.version:
-                smoke = await smoke_test(app.name, artifact_key=f"smoke-{app.name}")
-                record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
-                message = (
-                    f"{failure}; {app.name} still runs v{before.version} "
-                    f"({before.image_ref}), {smoke.summary()}"
+            tests = tests_summary(results)
+            record.add("tests", "ok" if all(r.ok for r in results) else "failed", tests)
+            failed = next((r for r in results if not r.ok), None)
+            if failed is not None:
+                record.attach(f"last lines of `{failed.command}`", failed.tail)
+                return await finish(
+                    Failed(message=f"{tests} at {commit.short}; nothing was deployed"),
+                    subject=f"{app.name}: deploy stopped, tests failed at {commit.short}",
                 )
-                return await finish(Failed(message=message), subject=f"{app.name}: deploy failed")
-            # The failed deploy replaced some machines: back to what ran before.
-            return await finish(
-                await _roll_back(app.name, before, failure, requested_by, record),
-                subject=f"{app.name}: deploy failed, rolled back",
-            )
-        record.add("deploy", "ok", f"v{release.version} {release.image_ref}")
 
-        # 5. Verify deployment
-        smoke = await smoke_test(
-            app.name, artifact_key=f"smoke-{app.name}", image=release.image_ref
-        )
-        record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
-        if smoke.passed:
-            message = f"deployed {what} to {app.name} as v{release.version}; {smoke.summary()}"
-            return await finish(Completed(message=message), subject=f"{app.name}: deployed")
-        return await finish(
-            await _roll_back(app.name, before, smoke.summary(), requested_by, record),
-            subject=f"{app.name}: smoke test failed, rolled back",
-        )
+        async with app_lock(app.name):
+            # 4. Deploy
+            before = running_release(list_releases(app.name), app_status(app.name))
+            record.facts["before"] = f"v{before.version} {before.image_ref}"
+            what = image or f"commit {commit.short if commit else '?'} ({ref})"
+            try:
+                if commit is None or worktree is None:
+                    assert image is not None
+                    release = deploy_image(
+                        app.name,
+                        image,
+                        actor=requested_by,
+                        reason=reason,
+                        untested_reason=untested_image_reason,
+                    )
+                else:
+                    built = deploy_source(
+                        app.name,
+                        str(worktree),
+                        Build(
+                            image="",
+                            commit=commit.sha,
+                            ref=ref,
+                            subject=commit.subject,
+                            tests=tests,
+                            tests_passed=True,
+                        ),
+                        actor=requested_by,
+                        reason=reason,
+                    )
+                    release = built.release
+                    record.facts |= {
+                        "image": built.build.image,
+                        "digest": built.build.digest or "?",
+                    }
+            except FlyctlError as exc:
+                failure = f"deploy of {what} failed: {failure_text(exc)}"
+                record.add("deploy", "failed", failure_text(exc))
+                now = running_version(list_releases(app.name), app_status(app.name))
+                if now == before.version:
+                    smoke = await smoke_test(app.name, artifact_key=f"smoke-{app.name}")
+                    record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
+                    message = (
+                        f"{failure}; {app.name} still runs v{before.version} "
+                        f"({before.image_ref}), {smoke.summary()}"
+                    )
+                    return await finish(
+                        Failed(message=message), subject=f"{app.name}: deploy failed"
+                    )
+                # The failed deploy replaced some machines: back to what ran before.
+                return await finish(
+                    await _roll_back(app.name, before, failure, requested_by, record),
+                    subject=f"{app.name}: deploy failed, rolled back",
+                )
+            record.add("deploy", "ok", f"v{release.version} {release.image_ref}")
+
+            # 5. Verify deployment
+            smoke = await smoke_test(
+                app.name, artifact_key=f"smoke-{app.name}", image=release.image_ref
+            )
+            record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
+            if smoke.passed:
+                message = f"deployed {what} to {app.name} as v{release.version}; {smoke.summary()}"
+                if parity.blocking:
+                    message += f"; parity difference overridden: {override_reason}"
+                return await finish(Completed(message=message), subject=f"{app.name}: deployed")
+            return await finish(
+                await _roll_back(app.name, before, smoke.summary(), requested_by, record),
+                subject=f"{app.name}: smoke test failed, rolled back",
+            )
 
 
 async def _roll_back(
@@ -180,4 +278,8 @@ if __name__ == "__main__":
     import asyncio
     import sys
 
-    asyncio.run(deploy_staging(requested_by=os.environ.get("USER", "cli"), image=sys.argv[1]))
+    asyncio.run(
+        deploy_staging(
+            requested_by=os.environ.get("USER", "cli"), ref=sys.argv[1] if sys.argv[1:] else "main"
+        )
+    )

@@ -10,7 +10,8 @@ Commands::
     status -a APP [--json]
     releases -a APP [--json] [--image]
     deploy -a APP --image REF [--strategy rolling|immediate|canary|bluegreen] [--yes] [--detach]
-    deploy -a APP [--remote-only] [PATH]          # "builds" registry.fly.io/APP:deployment-<ULID>
+    deploy -a APP [--remote-only] [--image-label L] [--label K=V ...] [PATH]
+                                  # "builds" registry.fly.io/APP:<L, default deployment-<ULID>>
     scale count N -a APP [--max-per-region N] [--region R] [--process-group G] [--yes]
     scale vm SIZE -a APP [--vm-memory MB]
     scale show -a APP [--json]
@@ -204,13 +205,16 @@ def cmd_releases(args: argparse.Namespace, client: Client) -> None:
 def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
     image = args.image
+    labels: dict[str, str] | None = None
     if not image:
         source = Path(args.path or ".")
         if not source.is_dir():
             raise CLIError(f"the path {str(source)!r} is not a directory")
+        labels = _labels(args.label or [])
         print("==> Building image")
         print(f"--> Building with the remote builder from {source.resolve()}")
-        image = f"registry.fly.io/{app}:deployment-{ids.ulid()}"
+        # flyctl internal/build/imgsrc/docker.go NewDeploymentTag: the label or deployment-<ULID>
+        image = f"registry.fly.io/{app}:{args.image_label or f'deployment-{ids.ulid()}'}"
         print(f"--> Build complete: {image}")
     print("==> Verifying app config")
     print(f"--> Verified app config\n==> Deploying {app} with image {image}")
@@ -219,6 +223,7 @@ def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
         "image": image,
         "strategy": args.strategy or "rolling",
         "user": os.environ.get("FLYSIM_USER"),
+        "labels": labels,
     }
     result = client.call("POST", f"/_flyctl/apps/{app}/deploy", app, json_body=body)
     release = result["release"]
@@ -237,6 +242,17 @@ def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
     if not args.detach:
         print(f"Checking DNS configuration for {app}.fly.dev")
     print(f"\nVisit your newly deployed app at https://{app}.fly.dev/")
+
+
+def _labels(given: list[str]) -> dict[str, str]:
+    """`--label NAME=VALUE`, repeated (flyctl internal/cmdutil/flags.go ParseKVStringsToMap)."""
+    labels = {}
+    for arg in given:
+        name, sep, value = arg.partition("=")
+        if not sep:
+            raise CLIError(f"'{arg}': must be in the format NAME=VALUE")
+        labels[name] = value
+    return labels
 
 
 def cmd_scale_count(args: argparse.Namespace, client: Client) -> None:
@@ -464,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait-timeout")
     p.add_argument("--max-unavailable")
     p.add_argument("--image-label")
+    p.add_argument("--label", action="append")
     p.add_argument("--ha")
     p.add_argument("--smoke-checks")
 

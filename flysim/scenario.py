@@ -147,8 +147,10 @@ class AppSpec(_Model):
 
 
 class ImageSpec(_Model):
-    """Overrides that apply while an app runs this image."""
+    """Overrides that apply while an app runs this image, and the image's Docker labels (a
+    build with `fly deploy --label K=V` writes them; machines show them in `image_ref`)."""
 
+    labels: dict[str, str] = Field(default_factory=dict)
     endpoints: dict[str, EndpointSpec] = Field(default_factory=dict)
     metrics: dict[MetricName, float | None] = Field(default_factory=dict)
     deploy_fails: bool = False

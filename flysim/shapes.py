@@ -17,8 +17,9 @@ from typing import Any
 from flysim.state import App, Backend, LogEntry, Machine, Release, Volume, iso
 
 
-def image_ref(image: str) -> dict[str, Any]:
-    """``registry.fly.io/app:tag`` -> ImageRef ``{registry, repository, tag, digest, labels}``."""
+def image_ref(image: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """``registry.fly.io/app:tag`` -> ImageRef ``{registry, repository, tag, digest, labels}``;
+    ``labels`` are the image's Docker labels (flyctl `fly image show` prints them)."""
     if ":" in image.rsplit("/", 1)[-1]:
         name, tag = image.rsplit(":", 1)
     else:
@@ -33,7 +34,7 @@ def image_ref(image: str) -> dict[str, Any]:
         "repository": repository,
         "tag": tag,
         "digest": "sha256:" + hashlib.sha256(image.encode()).hexdigest(),
-        "labels": {"fly.flysim": "true"},
+        "labels": {"fly.flysim": "true", **(labels or {})},
     }
 
 
@@ -65,7 +66,7 @@ def machine_json(backend: Backend, app: App, machine: Machine) -> dict[str, Any]
         "private_ip": machine.private_ip,
         "created_at": iso(machine.created_at),
         "updated_at": iso(machine.updated_at),
-        "image_ref": image_ref(machine.image),
+        "image_ref": image_ref(machine.image, backend.image_labels(machine.image)),
         "config": machine.config,
         "checks": checks,
         "events": list(machine.events),

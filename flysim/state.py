@@ -667,14 +667,30 @@ class Backend:
 
     # -- mutations (flyctl) --------------------------------------------------------------
 
+    def image_labels(self, image: str) -> dict[str, str]:
+        """The Docker labels of an image (empty for an image nobody labelled)."""
+        spec = self.images.get(image)
+        return dict(spec.labels) if spec else {}
+
     def deploy(
-        self, app_name: str, image: str, *, strategy: str = "rolling", user: str | None = None
+        self,
+        app_name: str,
+        image: str,
+        *,
+        strategy: str = "rolling",
+        user: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> tuple[Release, str | None]:
-        """``fly deploy --image``: a new release; machines move to the image unless it fails."""
+        """``fly deploy --image``: a new release; machines move to the image unless it fails.
+        ``labels``: the image was just built with these Docker labels (the registry keeps
+        them with the image; a later build under the same tag replaces them)."""
         if not image:
             raise BadRequest("an image is required")
         with self.lock:
             app = self.app(app_name)
+            if labels is not None:
+                spec = self.images.setdefault(image, ImageSpec())
+                spec.labels = dict(labels)
             version = max((r.version for r in app.releases), default=0) + 1
             spec = self.images.get(image)
             failed = bool(spec and spec.deploy_fails)

@@ -6,6 +6,7 @@ The code serves any Fly.io organisation; HotDash is the inventory it ships with.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -217,3 +218,18 @@ def load_inventory(path: Path) -> Inventory:
     except ValidationError as exc:
         problems = field_problems(exc)
         raise InventoryError(f"{path}: {problems}") from None
+
+
+def schedule_timezone_problems(prefect_yaml: Mapping[str, Any], timezone: str) -> list[str]:
+    """The schedules of a prefect.yaml whose timezone is not `timezone`: the project has one
+    timezone setting, the inventory's, and prefect.yaml's schedules must name it too."""
+    problems = []
+    for deployment in prefect_yaml.get("deployments") or []:
+        for schedule in deployment.get("schedules") or []:
+            zone = schedule.get("timezone")
+            if zone != timezone:
+                problems.append(
+                    f"prefect.yaml: deployment {deployment.get('name')!r} schedules in "
+                    f"{zone or 'UTC (no timezone)'}, the inventory's timezone is {timezone}"
+                )
+    return problems

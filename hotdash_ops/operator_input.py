@@ -68,3 +68,22 @@ Comment = Annotated[
     Field(max_length=500, pattern=ONE_LINE_PATTERN),
     AfterValidator(one_line_or_empty),
 ]
+
+
+MIN_JUSTIFICATION = 10  # characters: "hotfix" alone does not say why
+
+
+def _justification(value: str | None) -> str | None:
+    reason = one_line_or_empty(value or "") or None
+    if reason is not None and len(reason) < MIN_JUSTIFICATION:
+        raise ValueError(f"say why (at least {MIN_JUSTIFICATION} characters)")
+    return reason
+
+
+# Why a person passes a safeguard (an untested image, a blocking parity difference): optional,
+# one line, long enough to say something; it lands in the audit log, records and forms.
+Justification = Annotated[
+    str | None,
+    Field(max_length=500),
+    AfterValidator(_justification),
+]

@@ -26,11 +26,17 @@ _IMAGE_REF = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
 )
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# Docker's recommended label keys: reverse-DNS, lowercase.
+_LABEL_KEY = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,126}[a-z0-9])?")
 _VOLUME_ID = re.compile(r"vol_[a-z0-9]{4,64}")
 _MACHINE_ID = re.compile(r"[a-z0-9]{6,32}")
 # [0-9], not \d: Python's \d also takes Arabic-Indic and other Unicode digits.
 _RELEASE_TAG = re.compile(r"v([0-9]{4})\.([0-9]{2})\.([0-9]{2})([a-z])")
 _REGION = re.compile(r"[a-z]{3}")
+# A branch, tag or commit as `git check-ref-format` allows them, narrowed to ASCII letters,
+# digits and `._/-` (the names people give branches and tags; a commit is hex).
+_GIT_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 MAX_URL_LENGTH = 2048
 MAX_PATH_LENGTH = 4096
@@ -80,6 +86,24 @@ def image_ref(value: str, field: str = "image") -> str:
     return value
 
 
+def image_label(value: str, field: str = "image_label") -> str:
+    """The tag part of an image reference (`git-3f2c1d9...`): Docker's tag grammar."""
+    no_option(value, field)
+    if not _IMAGE_TAG.fullmatch(value):
+        raise ValueError(f"{field}: {_shown(value)} is not an image tag ([A-Za-z0-9_.-], <= 128)")
+    return value
+
+
+def image_metadata_label(key: str, value: str, field: str = "label") -> str:
+    """One Docker label as flyctl's `--label KEY=VALUE` takes it (`org.opencontainers...=`)."""
+    if not _LABEL_KEY.fullmatch(key):
+        raise ValueError(f"{field}: {_shown(key)} is not a label key (a-z, 0-9, '.', '-')")
+    no_option(value, f"{field} {key}")
+    if not value.isascii() or not value.isprintable() or len(value) > 512:
+        raise ValueError(f"{field} {key}: must be printable ASCII, at most 512 characters")
+    return f"{key}={value}"
+
+
 def volume_id(value: str, field: str = "volume_id") -> str:
     """A Fly volume id: `vol_` followed by lowercase letters and digits."""
     no_option(value, field)
@@ -119,6 +143,23 @@ def region(value: str, field: str = "region") -> str:
     return value
 
 
+def git_ref(value: str, field: str = "ref") -> str:
+    """A branch, tag or commit name (`main`, `hotfix/login`, `v2025.10.14a`, `3f2c1d9`)."""
+    no_option(value, field)
+    parts = value.split("/")
+    if (
+        not _GIT_REF.fullmatch(value)
+        or ".." in value
+        or "" in parts
+        or any(p.startswith(".") or p.endswith((".", ".lock")) for p in parts)
+    ):
+        raise ValueError(
+            f"{field}: {_shown(value)} is not a branch, tag or commit name "
+            "(ASCII letters, digits and ._/- ; no '..', no empty or dot-led part)"
+        )
+    return value
+
+
 def _url(value: str, field: str, *, allow_loopback_http: bool) -> str:
     no_option(value, field)
     if len(value) > MAX_URL_LENGTH:
@@ -148,6 +189,38 @@ def _url(value: str, field: str, *, allow_loopback_http: bool) -> str:
     raise ValueError(f"{field}: {_shown(value)} must be an {rule} URL")
 
 
+def git_repository(value: str, field: str = "repository") -> str:
+    """Where a git repository is: a URL git fetches (https, ssh, git, file; `user@host:path`)
+    or a local path. No credentials inside (they would reach logs and the audit log: use a
+    credential helper or an SSH key), no `<transport>::<address>` (git runs a helper program
+    for those), no plain http except to localhost."""
+    no_option(value, field)
+    if not value.strip():
+        raise ValueError(f"{field}: must not be empty")
+    if len(value) > MAX_PATH_LENGTH:
+        raise ValueError(f"{field}: longer than {MAX_PATH_LENGTH} characters")
+    if not value.isprintable() or any(c in _INVISIBLE_TRICKS for c in value):
+        raise ValueError(f"{field}: must be one printable line")
+    if "::" in value:
+        raise ValueError(f"{field}: {_shown(value)}: '<transport>::' addresses are not allowed")
+    if "://" not in value:
+        return value  # a path, or scp-like `git@github.com:owner/repo.git` (ssh)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{field}: {_shown(value)} is not a URL ({exc})") from None
+    if parts.password:
+        raise ValueError(
+            f"{field}: must not carry credentials (use a git credential helper or an SSH key)"
+        )
+    if parts.scheme in ("https", "ssh", "git", "file"):
+        return value
+    if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
+        return value
+    raise ValueError(f"{field}: {_shown(value)}: use an https, ssh, git or file URL, or a path")
+
+
 def https_url(value: str, field: str = "url") -> str:
     """An absolute https URL with a host and no embedded credentials."""
     return _url(value, field, allow_loopback_http=False)
@@ -158,19 +231,6 @@ def service_url(value: str, field: str = "url") -> str:
     return _url(value, field, allow_loopback_http=True)
 
 
-def source_dir(value: str, field: str = "source_dir") -> str:
-    """A directory path given by a person: one printable line, bounded, not an option.
-    (Whether it exists, and is allowed, is the caller's check.)"""
-    no_option(value, field)
-    if not value.strip():
-        raise ValueError(f"{field}: must not be empty")
-    if len(value) > MAX_PATH_LENGTH:
-        raise ValueError(f"{field}: longer than {MAX_PATH_LENGTH} characters")
-    if not value.isprintable() or any(c in _INVISIBLE_TRICKS for c in value):
-        raise ValueError(f"{field}: must be one printable line")
-    return value
-
-
 AppName = Annotated[str, AfterValidator(app_name)]
 ImageRef = Annotated[str, AfterValidator(image_ref)]
 VolumeId = Annotated[str, AfterValidator(volume_id)]
@@ -179,7 +239,7 @@ ReleaseTag = Annotated[str, AfterValidator(release_tag)]
 Region = Annotated[str, AfterValidator(region)]
 HttpsUrl = Annotated[str, AfterValidator(https_url)]
 ServiceUrl = Annotated[str, AfterValidator(service_url)]
-SourceDir = Annotated[str, AfterValidator(source_dir)]
+GitRef = Annotated[str, AfterValidator(git_ref)]
 # A calendar month (`[0-9]`: the regex engine's `\d` takes any Unicode digit).
 Month = Annotated[
     str,

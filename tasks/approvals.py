@@ -62,6 +62,7 @@ from hotdash_ops.deploys.approvals import (
     judge,
     timed_out,
     too_many_attempts,
+    who_may_approve,
 )
 from hotdash_ops.validation import field_problems
 from tasks.announce import tell
@@ -139,6 +140,9 @@ async def record_approval_request(request: ApprovalRequest, deadline: datetime) 
             "checklist_url": request.checklist_url,
             "deadline": deadline.isoformat(),
             "deploy_window": request.window,
+            "critical": request.critical,
+            "build": request.build,
+            "untested_image_reason": request.untested_image_reason,
             "run_url": request.run_url,
         },
         reason=request.reason,
@@ -316,6 +320,11 @@ async def request_approvals(
     await replay_safe(record_approval_request)(request, deadline)
     timer = await replay_safe(schedule_deadline_timer)(flow_run_id, deadline) if durable else None
 
+    logger = get_run_logger()
+    for gate in GATES:
+        rule = who_may_approve(gate, allowed.get(gate, []))
+        (logger.info if allowed.get(gate) else logger.warning)("%s gate: %s", gate, rule)
+
     decisions: list[Decision] = []
     approvers: dict[str, str] = {}
     ended: Decision | None = None
@@ -364,7 +373,9 @@ async def _one_gate(
     note = f"{decisions[-1].reason}\n" if decisions else ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         key = gate_key(gate, attempt)
-        description = form_description(request, gate=gate, key=key, decisions=decisions)
+        description = form_description(
+            request, gate=gate, key=key, allowed=allowed, decisions=decisions
+        )
         subject = (
             f"deploy-production: awaiting {gate} approval ({request.release_tag})"
             if attempt == 1

@@ -13,8 +13,11 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from hotdash_ops import validation
+from hotdash_ops.deploys.promotion import NotReady, pinned_image
+from hotdash_ops.deploys.provenance import Build
 from hotdash_ops.deploys.release_choice import (
     RollbackOutcome,
     images_rolled_back_from,
@@ -28,6 +31,9 @@ from hotdash_ops.fly.flyctl import STRATEGIES, Flyctl
 from hotdash_ops.models import AppStatus, Release
 from tasks import fly_access
 from tasks.audit import audit, audit_log, audited_start
+
+# The OCI annotation for "the commit this image was built from", written as a Docker label.
+REVISION_LABEL = "org.opencontainers.image.revision"
 
 
 def failure_text(exc: FlyctlError) -> str:
@@ -78,12 +84,20 @@ def app_status(app: str) -> AppStatus:
 
 @task(name="deploy-image", cache_policy=NO_CACHE)
 def deploy_image(
-    app: str, image: str, *, actor: str, reason: str, strategy: str = "rolling"
+    app: str,
+    image: str,
+    *,
+    actor: str,
+    reason: str,
+    strategy: str = "rolling",
+    untested_reason: str | None = None,
 ) -> Release:
     """Runbook Deploy: `fly deploy -a APP --image IMAGE --strategy S --yes`.
 
     Audits deploy.started, then deploy.completed or deploy.failed (with flyctl's message,
-    secrets removed); returns the release the app runs afterwards. Not retried.
+    secrets removed); returns the release the app runs afterwards. An image that is not a
+    build of a tested commit carries `untested_reason` into its deploy.completed record
+    (hotdash_ops.deploys.provenance). Not retried.
     """
     validation.app_name(app)
     validation.image_ref(image)
@@ -93,11 +107,15 @@ def deploy_image(
     detail: dict[str, object] = {"image": image, "strategy": strategy}
     with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
         fly.deploy(app, image, strategy=strategy)
-    release = _current(fly, app)
+    status = fly.status(app)
+    release = running_release(fly.releases(app), status)
     if release.image_ref != image:
         get_run_logger().warning(
             "%s runs v%s with %s after deploying %s", app, release.version, release.image_ref, image
         )
+    if untested_reason:
+        build = Build(image=image, digest=_digest(status), untested_reason=untested_reason)
+        detail |= build.audit_detail()
     audit(
         actor=actor,
         action="deploy.completed",
@@ -108,27 +126,59 @@ def deploy_image(
     return release
 
 
+class BuiltRelease(BaseModel):
+    """A release built from a commit, and the build it runs."""
+
+    release: Release
+    build: Build
+
+
 @task(name="deploy-source", cache_policy=NO_CACHE)
-def deploy_source(app: str, source_dir: str, *, actor: str, reason: str) -> Release:
-    """Runbook Deploy from a checkout: `fly deploy -a APP --remote-only --yes` in the directory
-    (Fly's builders build the image). Audited like `deploy_image`; not retried."""
+def deploy_source(
+    app: str, source_dir: str, build: Build, *, actor: str, reason: str
+) -> BuiltRelease:
+    """Runbook Deploy (`staging-deploy.sh`): in the worktree at `build.commit`,
+    `fly deploy -a APP --remote-only --image-label git-<commit>
+    --label org.opencontainers.image.revision=<commit> --yes`: Fly's builders build the image
+    from exactly that commit, tagged and labelled with it. The deploy.completed record carries
+    the build (commit, ref, tests, image, digest; hotdash_ops.deploys.provenance), which is how
+    deploy-production knows what an image was built from. Audited like `deploy_image`; not
+    retried."""
     validation.app_name(app)
     directory = Path(source_dir)
     if not directory.is_dir():
         raise ValueError(f"source_dir: {source_dir} is not a directory")
+    if build.commit is None:
+        raise ValueError("build: a source deploy needs the commit it builds")
     fly = fly_access.flyctl()
-    detail: dict[str, object] = {"source_dir": str(directory.resolve())}
+    detail: dict[str, object] = {"commit": build.commit, "ref": build.ref}
     with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
-        fly.deploy_source(app, directory)
-    release = _current(fly, app)
+        fly.deploy_source(
+            app,
+            directory,
+            image_label=f"git-{build.commit}",
+            labels={REVISION_LABEL: build.commit},
+        )
+    status = fly.status(app)
+    release = running_release(fly.releases(app), status)
+    built = build.model_copy(update={"image": release.image_ref or "", "digest": _digest(status)})
     audit(
         actor=actor,
         action="deploy.completed",
         target=app,
-        detail={**detail, "image": release.image_ref, "version": release.version},
+        detail={**detail, **built.audit_detail(), "version": release.version},
         reason=reason,
     )
-    return release
+    return BuiltRelease(release=release, build=built)
+
+
+def _digest(status: AppStatus) -> str | None:
+    """The digest every started machine runs (`sha256:...`), None when unknown or mixed."""
+    try:
+        pinned, _ = pinned_image(status)
+    except NotReady:
+        return None
+    return pinned.rsplit("@", 1)[1] if pinned else None
 
 
 @task(name="rollback-app", cache_policy=NO_CACHE)

@@ -1,8 +1,11 @@
 """Release tags (runbook, Production Deployment step 1: `git tag -a vYYYY.MM.DDa`, `git push`).
 
-A tag is always recorded in the audit log (`release.tagged`); when the inventory configures
-`deploy.repository`, it is also created there as an annotated tag and pushed. Existing tags
-are the union of both, so a letter is never used twice.
+A tag is always recorded in the audit log (`release.tagged`). When the repository is
+configured (`deploy.repository`) and the commit of the shipped image is known (it was built
+and tested by deploy-staging), the tag is created on that commit as an annotated tag and
+pushed, before the deploy. A push the repository refuses (read-only) is reported and the
+deploy goes on: the tag stays in the worker's mirror and the audit log. Existing tags are the
+union of the audit log's and the repository's, so a letter is never used twice.
 """
 
 from __future__ import annotations
@@ -12,33 +15,36 @@ from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
-from hotdash_ops.deploys.git_tags import GitRepo, RepositoryConfig, repository_from_deploy_config
 from hotdash_ops.deploys.release_tag import check_release_tag, next_release_tag
-from tasks import fly_access
+from hotdash_ops.deploys.repository import GitError
 from tasks.audit import audit, audit_log
+from tasks.repository import repository
 
 TAG_ACTION = "release.tagged"
 
 
-def repository() -> RepositoryConfig | None:
-    """The inventory's `deploy.repository`, paths relative to the inventory file."""
-    cfg = fly_access.settings()
-    inventory = fly_access.inventory(cfg)
-    return repository_from_deploy_config(inventory.deploy, base=cfg.hotdash_inventory.parent)
+class TagOutcome(BaseModel):
+    """The tag used, what it points at and where it went."""
+
+    tag: str
+    commit: str | None = None
+    pushed: bool = False
+    note: str  # one sentence for the record and the notification
 
 
 def existing_tags(app: str) -> list[str]:
-    """Release tags already used for `app`: audit log, then the repository if configured."""
+    """Release tags already used for `app`: audit log, then the repository (fetched now)."""
     tags = {
         str(r.detail.get("tag"))
         for r in audit_log().records()
         if r.action == TAG_ACTION and r.target == app and r.detail.get("tag")
     }
-    repo_cfg = repository()
-    if repo_cfg is not None:
-        repo = GitRepo(repo_cfg.path)
-        tags |= set(repo.local_tags()) | set(repo.remote_tags(repo_cfg.remote))
+    repo = repository()
+    if repo is not None:
+        repo.fetch()
+        tags |= set(repo.release_tags())
     return sorted(tags)
 
 
@@ -57,18 +63,21 @@ def tag_release(
     app: str,
     tag: str,
     *,
+    commit: str | None,
     image: str,
     actor: str,
     reason: str,
     approvers: list[str],
     chosen_by_default: bool,
     timezone: str,
-) -> str:
-    """Tag the release: git tag + push when a repository is configured, and the audit record.
+) -> TagOutcome:
+    """Runbook Create release tag: `git tag -a TAG -m "Production release ..." <commit>` and
+    `git push origin TAG` when the commit is known and a repository configured; always the
+    audit record.
 
     A default tag taken since the approval form was shown (another release the same day) moves
     to the next free letter; a tag the requester gave must still be free. Not retried: a
-    second push of a tag is refused by git anyway. Returns the tag used.
+    second push of a tag is refused by git anyway.
     """
     logger = get_run_logger()
     used = existing_tags(app)
@@ -80,15 +89,31 @@ def tag_release(
         logger.warning("release tag %s was taken meanwhile; using %s", tag, fresh)
         tag = fresh
     detail: dict[str, object] = {"tag": tag, "image": image, "approvers": approvers}
-    repo_cfg = repository()
-    if repo_cfg is None:
-        logger.info("no deploy.repository in the inventory: %s recorded in the audit log only", tag)
+    repo = repository()
+    if repo is None or commit is None:
+        why = "no deploy.repository is configured" if repo is None else "the commit is unknown"
+        outcome = TagOutcome(tag=tag, note=f"{tag} recorded in the audit log only ({why})")
     else:
-        repo = GitRepo(repo_cfg.path)
-        message = f"Production release {tag}: {reason} ({image})"
-        commit = repo.create_tag(tag, message, ref=repo_cfg.ref)
-        repo.push_tag(repo_cfg.remote, tag)
-        detail |= {"commit": commit, "repository": str(repo_cfg.path), "remote": repo_cfg.remote}
-        logger.info("tagged %s as %s and pushed it to %s", commit[:12], tag, repo_cfg.remote)
+        message = f"Production release {tag}: {reason} ({image}; approved by " + (
+            " and ".join(approvers) + ")"
+        )
+        repo.create_tag(tag, commit, message)
+        detail |= {"commit": commit, "repository": repo.location}
+        try:
+            repo.push_tag(tag)
+        except GitError as exc:
+            logger.warning("%s", exc)
+            detail["push_error"] = str(exc)
+            outcome = TagOutcome(
+                tag=tag,
+                commit=commit,
+                note=f"{tag} on {commit[:12]}, NOT pushed ({exc}); kept in the worker's mirror",
+            )
+        else:
+            outcome = TagOutcome(
+                tag=tag, commit=commit, pushed=True, note=f"{tag} on {commit[:12]}, pushed"
+            )
+        detail["pushed"] = outcome.pushed
+    logger.info("%s", outcome.note)
     audit(actor=actor, action=TAG_ACTION, target=app, detail=detail, reason=reason)
-    return tag
+    return outcome

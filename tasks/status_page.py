@@ -1,10 +1,15 @@
-"""Incident Response / Communicate: "Update status page", through a webhook.
+"""Update status page (runbook: Incident Response / Communicate, and Production Deployment /
+Post-Deployment), through a webhook.
 
 The URL comes from `STATUS_PAGE_WEBHOOK_URL` (https, or http to localhost for local receivers);
-unset means no status page: the task logs that and does nothing. The body is JSON:
-`{"incident", "component", "status", "severity", "message", "source"}` with `status` one of
-investigating | identified | monitoring | resolved (the usual status-page incident states), so
-a small adapter (or the status page's own webhook intake) can map it.
+unset means no status page: the task logs that and does nothing. The body is JSON, so a small
+adapter (or the status page's own webhook intake) can map it:
+
+* an incident: `{"incident", "component", "status", "severity", "message", "source"}` with
+  `status` one of investigating | identified | monitoring | resolved (the usual status-page
+  incident states);
+* a production release: `{"event": "release", "component", "status": "operational",
+  "release", "commit", "message", "source"}`.
 """
 
 from __future__ import annotations
@@ -36,11 +41,6 @@ async def update_status_page(
 
     Retried: posting the same state twice leaves the page as it was.
     """
-    logger = get_run_logger()
-    url = status_page_url()
-    if url is None:
-        logger.info("status page: %s is not set; status page not updated", ENV_URL)
-        return False
     body = {
         "incident": incident,
         "component": app,
@@ -49,9 +49,37 @@ async def update_status_page(
         "message": default_redactor().redact(message),
         "source": "hotdash-ops",
     }
+    return await _post(body, f"{app} is {status}")
+
+
+@task(name="post-release-to-status-page", retries=2, retry_delay_seconds=2)
+async def post_release(*, app: str, release_tag: str, commit: str | None, message: str) -> bool:
+    """Production Deployment / Post-Deployment "Update status page": the new release of `app`
+    is live and the app operational; False when no status page is configured.
+
+    Retried: posting the same release twice leaves the page as it was.
+    """
+    body = {
+        "event": "release",
+        "component": app,
+        "status": "operational",
+        "release": release_tag,
+        "commit": commit,
+        "message": default_redactor().redact(message),
+        "source": "hotdash-ops",
+    }
+    return await _post(body, f"{app} runs {release_tag}")
+
+
+async def _post(body: dict[str, object], what: str) -> bool:
+    logger = get_run_logger()
+    url = status_page_url()
+    if url is None:
+        logger.info("status page: %s is not set; status page not updated", ENV_URL)
+        return False
     async with httpx.AsyncClient(timeout=10.0) as client:
         response = await client.post(url, json=body)
     if response.status_code >= 400:
         raise RuntimeError(f"status page webhook answered {response.status_code}")
-    logger.info("status page: %s is %s", app, status)
+    logger.info("status page: %s", what)
     return True

@@ -56,8 +56,17 @@ async def deploy(request: Request, backend: Backend) -> Response:
             f"invalid deployment strategy {strategy!r}; options are {', '.join(STRATEGIES)}"
         )
     user = body.get("user") or os.environ.get("FLYSIM_USER")
+    labels = body.get("labels")
+    if labels is not None and not (
+        isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+    ):
+        raise BadRequest("labels must map names to strings")
     release, error = backend.deploy(
-        request.path_params["app"], str(body.get("image") or ""), strategy=strategy, user=user
+        request.path_params["app"],
+        str(body.get("image") or ""),
+        strategy=strategy,
+        user=user,
+        labels=labels,
     )
     with backend.lock:
         app = backend.app(request.path_params["app"])

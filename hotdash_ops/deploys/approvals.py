@@ -201,8 +201,21 @@ class ApprovalRequest(BaseModel):
     staging_smoke: str  # one line: "passed (6 endpoints)" or the failures
     parity: str  # one line, or "not checked: <why>"
     window: str  # the deploy window check's sentence
+    build: str = "unknown"  # the commit and its tests' result, or "untested: ..."
+    untested_image_reason: str | None = None  # given when the image is not a tested build
+    critical: bool = False
     deadline: datetime | None = None  # set when the gates open
     run_url: str | None = None
+
+
+def who_may_approve(gate: str, allowed: Sequence[str]) -> str:
+    """The gate's eligibility rule in one sentence (the form and the run log say it)."""
+    if allowed:
+        return f"only the listed {gate} approvers: {', '.join(_display(n) for n in allowed)}"
+    return (
+        f"any name counts: the inventory lists no {gate} approvers (approvers.{gate} is "
+        "empty), so anyone but the requester can approve"
+    )
 
 
 def form_description(
@@ -210,22 +223,38 @@ def form_description(
     *,
     gate: str,
     key: str,
+    allowed: Sequence[str] = (),
     decisions: Sequence[Decision] = (),
 ) -> str:
-    """The Markdown above the approval form: what is approved, and what happened so far."""
+    """The Markdown above the approval form: what is approved, who may approve it, and what
+    happened so far."""
+    untested = (
+        [f"| **untested image** | {_cell(request.untested_image_reason)} |"]
+        if request.untested_image_reason
+        else []
+    )
+    critical = (
+        "yes: a risky release, deployed only in the off-hours window"
+        if request.critical
+        else "no: a normal release, no deploy window (only a freeze stops it)"
+    )
     lines = [
         f"## Production deploy of `{request.app}`: {gate} approval",
         "",
         "| | |",
         "| --- | --- |",
         f"| image | `{request.image}` |",
+        f"| commit and tests | {_cell(request.build)} |",
+        *untested,
         f"| release tag | `{request.release_tag}` |",
         f"| checklist | {request.checklist_url} |",
         f"| reason | {_cell(request.reason)} |",
         f"| requested by | {_cell(request.requested_by)} |",
+        f"| critical | {critical} |",
+        f"| deploy window | {_cell(request.window)} |",
         f"| staging smoke test | {_cell(request.staging_smoke)} |",
         f"| parity (staging vs production) | {_cell(request.parity)} |",
-        f"| deploy window | {_cell(request.window)} |",
+        f"| who may approve | {_cell(who_may_approve(gate, allowed))} |",
         f"| decide before | {_when(request.deadline)} |",
         "",
         f"Pause key `{key}`. Type your name in **approver**; switch **approve** on to approve "

@@ -2,49 +2,76 @@
 
 ```yaml
 deploy:
-  checkout: ../HotDash             # where the tests run (relative to the inventory file)
-  checkout_env: HOTDASH_CHECKOUT   # an env variable that overrides `checkout`
-  test_commands:                   # argv lists, run in order; the first failure stops the deploy
+  repository: https://github.com/Jgorzitza/HotDash.git  # or a path (relative to this file)
+  repository_env: HOTDASH_REPOSITORY  # an env variable that overrides `repository`
+  main_branch: main                   # the runbook's "merged to main"
+  fetch_timeout_seconds: 300          # one git fetch or push
+  test_commands:                      # argv lists, run in order; the first failure stops it
     - [npm, run, "test:unit"]
     - [npm, run, "test:e2e"]
-  test_timeout_seconds: 1800       # per command
-  required_secrets: [DATABASE_URL] # must exist on staging and production (parity: blocking)
-  source_roots: [../HotDash]       # where `source_dir` builds may come from (default: checkout)
+  test_timeout_seconds: 1800          # per command
+  required_secrets: [DATABASE_URL]    # must exist on staging (parity: blocking)
 ```
 
-`source_dir` is a path on the worker: without roots a person could build and ship any
-directory the worker can read, so a build from outside them is refused (symlinks resolved).
-`$HOTDASH_SOURCE_ROOTS` (paths separated by `:`) overrides the list.
+`deploy-staging` builds and tests one commit of `repository` (hotdash_ops.deploys.repository):
+the tests run in a worktree at exactly that commit and the image is built from it.
 
-Other keys of `deploy:` (the production deploy window, the git repository) belong to the
-modules that use them and are ignored here.
+Other keys of `deploy:` (the deploy windows, the post-deploy watch) belong to the modules
+that use them and are ignored here. Keys of earlier versions are refused with what replaced
+them, so an old inventory fails loudly instead of deploying differently.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotdash_ops.inventory import InventoryError
-from hotdash_ops.validation import field_problems
+from hotdash_ops.validation import field_problems, git_ref, git_repository
+
+# Keys of earlier versions and what replaced them.
+_REPLACED = {
+    "checkout": "deploy-staging tests and builds a commit of deploy.repository (parameter ref)",
+    "checkout_env": "deploy.repository_env",
+    "source_roots": "deploy-staging builds only commits of deploy.repository",
+    "source_roots_env": "deploy-staging builds only commits of deploy.repository",
+}
 
 
 class DeploySettings(BaseModel):
-    """Tests and required secrets of the one-command deploy."""
+    """The repository, tests and required secrets of the one-command deploy."""
 
     model_config = ConfigDict(extra="ignore")
 
-    checkout: Path | None = None
-    checkout_env: str | None = "HOTDASH_CHECKOUT"
+    repository: str | None = None
+    repository_env: str | None = "HOTDASH_REPOSITORY"
+    main_branch: str = "main"
+    fetch_timeout_seconds: float = Field(default=300.0, gt=0)
     test_commands: list[list[str]] = Field(default_factory=list)
     test_timeout_seconds: float = Field(default=1800.0, gt=0)
     required_secrets: list[str] = Field(default_factory=lambda: ["DATABASE_URL"])
-    source_roots: list[Path] = Field(default_factory=list)
-    source_roots_env: str = "HOTDASH_SOURCE_ROOTS"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_replaced_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, instead in _REPLACED.items():
+                if key in data:
+                    raise ValueError(f"{key}: no longer used; {instead}")
+        return data
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        return None if value is None else git_repository(value, "repository")
+
+    @field_validator("main_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        return git_ref(value, "main_branch")
 
     @field_validator("test_commands")
     @classmethod
@@ -56,48 +83,27 @@ class DeploySettings(BaseModel):
                 raise ValueError(f"test_commands[{i}]: the program must not start with '-'")
         return value
 
-    def checkout_dir(self, env: Mapping[str, str], *, base: Path) -> Path | None:
-        """The checkout: the env override, else `checkout` relative to `base`; None if unset."""
-        raw = env.get(self.checkout_env) if self.checkout_env else None
+    def repository_location(self, env: Mapping[str, str], *, base: Path) -> str | None:
+        """Where the repository is: the env override, else `repository`; a relative path is
+        relative to `base` (the inventory's folder). None when neither is set."""
+        raw = env.get(self.repository_env, "").strip() if self.repository_env else ""
         if raw:
-            return Path(raw)
-        if self.checkout is None:
-            return None
-        return self.checkout if self.checkout.is_absolute() else base / self.checkout
-
-    def allowed_source_roots(self, env: Mapping[str, str], *, base: Path) -> list[Path]:
-        """Where source builds may come from: the env override, else `source_roots`
-        (relative to `base`), else the checkout; resolved."""
-        raw = env.get(self.source_roots_env, "")
-        if raw.strip():
-            roots = [Path(p) for p in raw.split(os.pathsep) if p.strip()]
+            where = f"${self.repository_env}"
+            location = git_repository(raw, where)
+        elif self.repository:
+            location = self.repository
         else:
-            roots = [r if r.is_absolute() else base / r for r in self.source_roots]
-            checkout = self.checkout_dir(env, base=base)
-            if not roots and checkout is not None:
-                roots = [checkout]
-        return [r.resolve() for r in roots]
+            return None
+        if "://" in location or _scp_like(location):
+            return location
+        path = Path(location)
+        return str(path if path.is_absolute() else (base / path).resolve())
 
-    def source_directory(self, source_dir: str, env: Mapping[str, str], *, base: Path) -> Path:
-        """`source_dir` resolved, when it is a directory inside an allowed root; ValueError
-        naming the field and the rule otherwise."""
-        directory = Path(source_dir)
-        if not directory.is_dir():
-            raise ValueError(f"source_dir: {source_dir} is not a directory")
-        roots = self.allowed_source_roots(env, base=base)
-        if not roots:
-            raise ValueError(
-                "source_dir: no source roots are configured (deploy.source_roots, "
-                f"${self.source_roots_env} or deploy.checkout); builds from source are off"
-            )
-        resolved = directory.resolve()
-        if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-            listed = ", ".join(str(r) for r in roots)
-            raise ValueError(
-                f"source_dir: {resolved} is outside the allowed source roots ({listed}); "
-                f"see deploy.source_roots or ${self.source_roots_env}"
-            )
-        return resolved
+
+def _scp_like(location: str) -> bool:
+    """`git@github.com:owner/repo.git`: git reads a colon before the first slash as ssh."""
+    head = location.split("/", 1)[0]
+    return ":" in head
 
 
 def parse_deploy_settings(deploy: Mapping[str, Any]) -> DeploySettings:

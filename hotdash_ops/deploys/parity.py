@@ -4,17 +4,20 @@
 | --- | --- | --- | --- |
 | region | same regions | overlapping regions | no region in common |
 | secrets | same names | a name in one only | |
-| required secrets | on both | | missing on either |
+| required secrets | on both | missing on production | missing on staging |
 | guest | same CPU kind, CPUs, memory | different sizes (staging is often smaller) | |
 | process groups | same groups and counts | different machine counts | a group in one only |
 | current image | same image | different (staging ahead: normal before a promotion) | |
-| /health | both answer as expected | | either fails or cannot be checked |
+| /health | both answer as expected | either fails or cannot be checked | |
 
-Why these are blocking: a required secret missing means the app cannot work; a process group
-that only one environment has means staging never runs code production will; a failing
-`/health` before the deploy makes the smoke test after it meaningless (and the automatic
-rollback would land on a failing image), and a failing production is an incident to handle
-first; staging in another region tests other latencies and data locality.
+Blocking are only the differences that make staging unlike production in a way no deploy
+can fix, so that a deploy tested on staging says nothing about production: a required secret
+missing on staging (the app cannot work there), a process group only one environment has
+(staging never runs code production will, or the other way round), no region in common
+(other latencies, other data locality). Anything a deploy may be the fix for is shown, never
+blocking: a failing `/health` on production is the incident a hotfix is for, and staging
+being down (runbook P1) is what a staging deploy repairs. A person may still pass a blocking
+difference with an override reason (deploy-staging `override_reason`), which is recorded.
 """
 
 from __future__ import annotations
@@ -118,18 +121,29 @@ class ParityReport(BaseModel):
         """Differences worth knowing that do not stop the deploy."""
         return [i for i in self.items if i.severity == "info"]
 
+    @property
+    def unhealthy(self) -> str | None:
+        """ "/health failing: production (503)" when either side fails its /health, else None."""
+        health = next((i for i in self.items if i.check == "/health"), None)
+        if health is None or health.severity == "ok":
+            return None
+        return f"/health failing: {health.note.removeprefix('unhealthy: ')}"
+
     def summary(self) -> str:
-        """ "parity: 2 blocking (/health, required secrets), 1 info" or "parity: ok"."""
+        """ "parity: 2 blocking (region, required secrets), 1 info" or "parity: ok", with a
+        failing /health named: it is shown to everyone, though it blocks nothing."""
         if self.blocking:
             names = ", ".join(i.check for i in self.blocking)
-            return f"parity: {len(self.blocking)} blocking ({names}), {len(self.info)} info"
-        if self.info:
-            return f"parity: no blocking difference, {len(self.info)} info"
-        return "parity: ok, no difference"
+            text = f"parity: {len(self.blocking)} blocking ({names}), {len(self.info)} info"
+        elif self.info:
+            text = f"parity: no blocking difference, {len(self.info)} info"
+        else:
+            text = "parity: ok, no difference"
+        return f"{text}; {self.unhealthy}" if self.unhealthy else text
 
     def markdown(self) -> str:
         """The parity report artifact."""
-        head = "Deploy stops" if self.blocking else "Deploy may go on"
+        head = "Deploy stops unless overridden" if self.blocking else "Deploy may go on"
         lines = [
             f"# Environment parity: {self.staging_app} vs {self.production_app}",
             "",
@@ -192,12 +206,13 @@ def _required(
     if miss_s:
         notes.append(f"missing on staging: {', '.join(miss_s)}")
     if miss_p:
-        notes.append(f"missing on production: {', '.join(miss_p)}")
+        notes.append(f"missing on production: {', '.join(miss_p)} (set before promoting)")
+    severity: Severity = "blocking" if miss_s else "info" if miss_p else "ok"
     return ParityItem(
         check="required secrets",
         staging="missing " + ", ".join(miss_s) if miss_s else "all set",
         production="missing " + ", ".join(miss_p) if miss_p else "all set",
-        severity="blocking" if notes else "ok",
+        severity=severity,
         note="; ".join(notes) or f"{_names(list(required))} set on both",
     )
 
@@ -270,13 +285,14 @@ def _health(staging: EnvironmentFacts, production: EnvironmentFacts) -> ParityIt
 
     s_text, s_ok = show(staging)
     p_text, p_ok = show(production)
-    bad = [env for env, ok in (("staging", s_ok), ("production", p_ok)) if not ok]
+    bad = [f"{env} ({text})" for env, text, ok in
+           (("staging", s_text, s_ok), ("production", p_text, p_ok)) if not ok]  # fmt: skip
     return ParityItem(
         check="/health",
         staging=s_text,
         production=p_text,
-        severity="blocking" if bad else "ok",
-        note=f"unhealthy before the deploy: {', '.join(bad)}" if bad else "both healthy",
+        severity="info" if bad else "ok",
+        note=f"unhealthy: {', '.join(bad)}" if bad else "both healthy",
     )
 
 

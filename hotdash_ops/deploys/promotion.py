@@ -23,6 +23,7 @@ class Promotion(BaseModel):
     image: str
     staging_version: int | None = None
     staging_image: str | None = None  # the tag staging was deployed with
+    from_staging: bool = True  # the image is the one staging runs (and was smoke-tested with)
     note: str  # one sentence for the form and the summary
 
 
@@ -48,7 +49,7 @@ def check_staging_release(app: str, releases: Sequence[Release]) -> Release:
     return newest
 
 
-def _by_digest(status: AppStatus) -> tuple[str | None, str | None]:
+def pinned_image(status: AppStatus) -> tuple[str | None, str | None]:
     """(`registry/repository@digest`, the tag reference) of the started machines; NotReady
     when they run different images."""
     started = [m for m in status.machines if m.state == "started" and m.image_ref is not None]
@@ -72,7 +73,7 @@ def choose_image(
     staging_release: Release, status: AppStatus, *, requested: str | None = None
 ) -> Promotion:
     """The image to promote: `requested` if given, else what staging runs, by digest."""
-    pinned, tag = _by_digest(status)
+    pinned, tag = pinned_image(status)
     staging_image = tag or staging_release.image_ref
     if requested:
         same = requested in (pinned, staging_image, staging_release.image_ref)
@@ -85,6 +86,7 @@ def choose_image(
             image=requested,
             staging_version=staging_release.version,
             staging_image=staging_image,
+            from_staging=same,
             note=note,
         )
     if pinned:

@@ -1,98 +1,70 @@
-"""When production may be deployed: the inventory's `deploy.window`, in the inventory timezone.
+"""When production may be deployed (runbook, Production Deployment prerequisite "Off-hours
+deployment window (if critical)"), in the inventory timezone, pure.
 
 ```yaml
 deploy:
-  window:
-    days: [mon, tue, wed, thu, fri]   # default: weekends are blocked
-    start: "00:00"                    # default: all day
-    end: "24:00"                      # exclusive; start > end is an overnight window
+  # Where a critical deploy may happen. Default: weeknights and the whole weekend.
+  off_hours: ["mon-thu 20:00-06:00", "fri 20:00-mon 06:00"]
+  # When no production deploy happens at all. Default: none.
+  freeze: ["fri 15:00-mon 06:00"]
 ```
 
-An overnight window (`start: "22:00"`, `end: "06:00"`) belongs to the day it opens on:
-with `days: [mon]` it runs from Monday 22:00 to Tuesday 06:00. Outside the window a deploy
-needs an override reason (`deploy_window_override_reason`), which is recorded. `now` is an
-argument so the rules are tested without a clock.
+A span is written in one of three ways:
+
+* `fri 15:00-mon 06:00`: from a day and time to a day and time (at most a week later);
+* `mon-thu 20:00-06:00` (or `mon,wed 20:00-06:00`, `sat 09:00-17:00`): on each of those
+  days from the first time to the second, into the next day when the second is not later;
+* `sat-sun` (or `sat`): those whole days.
+
+The rules: a deploy inside a freeze is refused; a `critical` deploy (a risky release: a
+schema migration, a breaking change, a major upgrade) outside the off-hours is refused; any
+other deploy may go at any time, because the runbook asks for a window only "if critical". A
+refused deploy goes ahead with an override reason (`deploy_window_override_reason`), which
+is recorded. Times are wall-clock times of the inventory timezone (a 20:00 start is 20:00 in
+summer and winter). `now` is an argument so the rules are tested without a clock.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, Field
 
 from hotdash_ops.operator_input import one_line_or_empty
-from hotdash_ops.validation import field_problems
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_OFF_HOURS = ("mon-thu 20:00-06:00", "fri 20:00-mon 06:00")
 MIN_OVERRIDE_REASON = 10  # characters: "hotfix" alone does not say why it cannot wait
+_WEEK = 7 * 24 * 60
 
-_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)|24:00")
+_DAY = "(?:mon|tue|wed|thu|fri|sat|sun)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00"
+_DAYS = rf"{_DAY}(?:-{_DAY})?(?:,{_DAY}(?:-{_DAY})?)*"
+_FROM_TO = re.compile(rf"({_DAY}) ({_TIME})-({_DAY}) ({_TIME})")
+_DAILY = re.compile(rf"({_DAYS}) ({_TIME})-({_TIME})")
+_WHOLE_DAYS = re.compile(rf"({_DAYS})")
+_FORMS = "'fri 15:00-mon 06:00', 'mon-thu 20:00-06:00' or 'sat-sun'"
 
 
-class DeployWindow(BaseModel):
-    """Allowed weekdays and hours of day."""
+class Span(BaseModel):
+    """One weekly span: it starts on weekday `day` (0 = Monday) at `start` (minutes after
+    midnight) and lasts `minutes` (wall clock)."""
 
-    model_config = ConfigDict(extra="forbid")
+    text: str  # as written in the inventory
+    day: int
+    start: int
+    minutes: int
 
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
-    start: str = "00:00"
-    end: str = "24:00"
-
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not isinstance(value, str) or not _HHMM.fullmatch(value):
-            raise ValueError(f"{value!r} is not a time HH:MM (00:00 to 24:00)")
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _some_days(cls, value: list[Weekday]) -> list[Weekday]:
-        if not value:
-            raise ValueError("at least one day is needed (override a closed window instead)")
-        return value
-
-    @property
-    def overnight(self) -> bool:
-        return _minutes(self.start) > _minutes(self.end)
-
-    def describe(self, tz: str) -> str:
-        """`mon-fri 00:00-24:00 America/Los_Angeles`."""
-        return f"{_days_text(self.days)} {self.start}-{self.end} {tz}"
-
-    def opens_at(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
-        """The window opening on `day` as (start, end), or None when it does not open then."""
-        if WEEKDAYS[day.weekday()] not in self.days:
+    def occurrence(self, on: date, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
+        """The span starting on `on`, as (start, end), or None when it starts on another day."""
+        if on.weekday() != self.day:
             return None
-        start = _at(day, self.start, tz)
-        end_day = day + timedelta(days=1) if self.overnight else day
-        end = _at(end_day, self.end, tz)
-        if end <= start:  # start == end: a whole day
-            end = start + timedelta(days=1)
-        return start, end
-
-
-class WindowCheck(BaseModel):
-    """Whether a deploy may go ahead now, and the sentence that says why."""
-
-    allowed: bool
-    inside: bool
-    overridden: bool = False
-    override_reason: str | None = None
-    local_time: datetime
-    next_opening: datetime | None = None
-    message: str
+        begin = datetime.combine(on, time(0)) + timedelta(minutes=self.start)
+        end = begin + timedelta(minutes=self.minutes)
+        return begin.replace(tzinfo=zone), end.replace(tzinfo=zone)
 
 
 def _minutes(hhmm: str) -> int:
@@ -100,36 +72,68 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def _at(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
-    # 24:00 is the next midnight; wall-clock times in DST gaps resolve like zoneinfo does.
-    wall = datetime.combine(day, time(0)) + timedelta(minutes=_minutes(hhmm))
-    return wall.replace(tzinfo=tz)
+def _days(text: str) -> list[int]:
+    days: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        a = WEEKDAYS.index(first)
+        b = WEEKDAYS.index(last) if last else a
+        days += [(a + i) % 7 for i in range((b - a) % 7 + 1)]
+    return sorted(set(days))
 
 
-def _days_text(days: list[Weekday]) -> str:
-    idx = sorted(WEEKDAYS.index(d) for d in set(days))
-    runs: list[str] = []
-    start = prev = idx[0]
-    for i in [*idx[1:], None]:
-        if i is not None and i == prev + 1:
-            prev = i
-            continue
-        runs.append(WEEKDAYS[start] if start == prev else f"{WEEKDAYS[start]}-{WEEKDAYS[prev]}")
-        if i is not None:
-            start = prev = i
-    return ",".join(runs)
+def parse_span(text: str) -> list[Span]:
+    """The weekly spans `text` stands for (module docstring); ValueError saying the forms."""
+    if not isinstance(text, str):
+        raise ValueError(f"must be a string like {_FORMS}")
+    written = " ".join(text.split()).lower()
+    if m := _FROM_TO.fullmatch(written):
+        start = WEEKDAYS.index(m[1]) * 1440 + _minutes(m[2])
+        end = WEEKDAYS.index(m[3]) * 1440 + _minutes(m[4])
+        length = (end - start) % _WEEK or _WEEK
+        return [Span(text=written, day=start // 1440, start=start % 1440, minutes=length)]
+    if m := _DAILY.fullmatch(written):
+        start, end = _minutes(m[2]), _minutes(m[3])
+        length = end - start if end > start else end + 1440 - start
+        return [Span(text=written, day=d, start=start, minutes=length) for d in _days(m[1])]
+    if _WHOLE_DAYS.fullmatch(written):
+        return [Span(text=written, day=d, start=0, minutes=1440) for d in _days(written)]
+    raise ValueError(f"{text!r} is not a span like {_FORMS}")
 
 
-def window_from_deploy_config(deploy: dict[str, Any]) -> DeployWindow:
-    """The `window` of the inventory's `deploy` section (defaults when absent)."""
-    raw = deploy.get("window")
-    if raw is None:
-        return DeployWindow()
-    try:
-        return DeployWindow.model_validate(raw)
-    except ValidationError as exc:
-        problems = field_problems(exc, "deploy.window")
-        raise ValueError(problems) from None
+class DeployWindows(BaseModel):
+    """The off-hours (for critical deploys) and the freezes (for every deploy)."""
+
+    off_hours: list[Span]
+    freeze: list[Span] = Field(default_factory=list)
+
+
+def _spans(raw: Any, field: str) -> list[Span]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ValueError(f"{field}: must be a list of spans like {_FORMS}")
+    spans: list[Span] = []
+    for i, item in enumerate(raw):
+        try:
+            spans += parse_span(item)
+        except ValueError as exc:
+            raise ValueError(f"{field}.{i}: {exc}") from None
+    return spans
+
+
+def windows_from_deploy_config(deploy: dict[str, Any]) -> DeployWindows:
+    """`off_hours` and `freeze` of the inventory's `deploy` section (defaults when absent)."""
+    if "window" in deploy:
+        raise ValueError(
+            "deploy.window: no longer used; a normal deploy has no window: `deploy.off_hours` "
+            "says where a critical deploy may go, `deploy.freeze` when nothing is deployed"
+        )
+    off_hours = deploy.get("off_hours", list(DEFAULT_OFF_HOURS))
+    spans = _spans(off_hours, "deploy.off_hours")
+    if not spans:
+        raise ValueError("deploy.off_hours: at least one span is needed")
+    return DeployWindows(off_hours=spans, freeze=_spans(deploy.get("freeze", []), "deploy.freeze"))
 
 
 def clean_override_reason(value: str | None) -> str | None:
@@ -149,72 +153,99 @@ def clean_override_reason(value: str | None) -> str | None:
 # A flow parameter: the UI form and Prefect refuse a too short reason before the run starts.
 OverrideReason = Annotated[
     str | None,
-    Field(description="deploy outside the window anyway, and why", max_length=500),
+    Field(
+        description="deploy in a freeze, or a critical deploy outside the off-hours, and why",
+        max_length=500,
+    ),
     AfterValidator(clean_override_reason),
 ]
 
 
+class WindowCheck(BaseModel):
+    """Whether a deploy may go ahead now, and the sentence that says why."""
+
+    allowed: bool
+    critical: bool
+    in_freeze: bool
+    in_off_hours: bool
+    overridden: bool = False
+    override_reason: str | None = None
+    local_time: datetime
+    message: str
+
+
+def _around(spans: list[Span], zone: ZoneInfo, local: datetime) -> list[tuple[datetime, datetime]]:
+    """Every occurrence of the spans that starts within a week of `local`."""
+    found = []
+    for offset in range(-8, 9):
+        day = local.date() + timedelta(days=offset)
+        found += [o for s in spans if (o := s.occurrence(day, zone))]
+    return sorted(found)
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _texts(spans: list[Span]) -> str:
+    return ", ".join(dict.fromkeys(s.text for s in spans))
+
+
 def check_window(
-    window: DeployWindow,
+    windows: DeployWindows,
     tz: str,
     *,
+    critical: bool,
     now: datetime | None = None,
     override_reason: str | None = None,
 ) -> WindowCheck:
-    """Inside the window: allowed. Outside: allowed only with an override reason (a blank
-    reason counts as none, a too short one is refused, see `override_reason`)."""
+    """The rules of the module docstring at `now` (a blank override reason counts as none,
+    a too short one is refused)."""
     zone = ZoneInfo(tz)
     local = (now or datetime.now(UTC)).astimezone(zone)
     reason = clean_override_reason(override_reason)
-    inside = _inside(window, zone, local)
-    described = window.describe(tz)
-    stamp = local.strftime("%a %Y-%m-%d %H:%M %Z")
-    if inside:
-        return WindowCheck(
-            allowed=True,
-            inside=True,
-            local_time=local,
-            message=f"inside the deploy window ({described}); it is {stamp}.",
+    freezes = [o for o in _around(windows.freeze, zone, local) if o[0] <= local < o[1]]
+    off = _around(windows.off_hours, zone, local)
+    in_off_hours = any(start <= local < end for start, end in off)
+    kind = "a critical deploy" if critical else "a normal deploy"
+    it_is = f"it is {_stamp(local)}"
+    problems = []
+    if freezes:
+        until = max(end for _, end in freezes)
+        problems.append(
+            f"production deploys are frozen ({_texts(windows.freeze)} {tz}) until {_stamp(until)}"
         )
-    opening = next_opening(window, zone, local)
-    when = opening.strftime("%a %Y-%m-%d %H:%M %Z") if opening else "never"
+    if critical and not in_off_hours:
+        opens = next((start for start, _ in off if start > local), None)
+        when = _stamp(opens) if opens else "never"
+        problems.append(
+            f"{kind} may go only in the off-hours window ({_texts(windows.off_hours)} {tz}), "
+            f"which opens {when}"
+        )
+    facts = dict(critical=critical, in_freeze=bool(freezes), in_off_hours=in_off_hours)
+    if not problems:
+        rule = (
+            f"inside the off-hours window ({_texts(windows.off_hours)} {tz})"
+            if critical
+            else "no deploy window applies (only critical deploys wait for the off-hours)"
+        )
+        frozen = f"; no freeze now ({_texts(windows.freeze)})" if windows.freeze else ""
+        return WindowCheck(
+            allowed=True, local_time=local, message=f"{kind}: {rule}{frozen}; {it_is}.", **facts
+        )
+    said = "; ".join(problems)
     if reason is not None:
         return WindowCheck(
             allowed=True,
-            inside=False,
             overridden=True,
             override_reason=reason,
             local_time=local,
-            next_opening=opening,
-            message=(
-                f"outside the deploy window ({described}; it is {stamp}), overridden: {reason}"
-            ),
+            message=f"{said}; {it_is}; overridden: {reason}",
+            **facts,
         )
     return WindowCheck(
         allowed=False,
-        inside=False,
         local_time=local,
-        next_opening=opening,
-        message=(
-            f"production deploys are allowed {described}; it is {stamp}. The window opens "
-            f"{when}. To deploy now anyway, give deploy_window_override_reason."
-        ),
+        message=f"{said}; {it_is}. To deploy now anyway, give deploy_window_override_reason.",
+        **facts,
     )
-
-
-def _inside(window: DeployWindow, zone: ZoneInfo, local: datetime) -> bool:
-    # Today's window, or yesterday's overnight window still open.
-    for day in (local.date() - timedelta(days=1), local.date()):
-        span = window.opens_at(day, zone)
-        if span and span[0] <= local < span[1]:
-            return True
-    return False
-
-
-def next_opening(window: DeployWindow, zone: ZoneInfo, local: datetime) -> datetime | None:
-    """The next time the window opens after `local` (within a week)."""
-    for offset in range(0, 8):
-        span = window.opens_at(local.date() + timedelta(days=offset), zone)
-        if span and span[0] > local:
-            return span[0]
-    return None

@@ -208,12 +208,29 @@ class Flyctl:
             raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
         return self.run(["deploy", "-a", app, "--image", image, "--strategy", strategy, "--yes"])
 
-    def deploy_source(self, app: str, source_dir: Path) -> FlyctlResult:
-        """`fly deploy -a APP --remote-only --yes` in `source_dir` (build on Fly's builders)."""
+    def deploy_source(
+        self,
+        app: str,
+        source_dir: Path,
+        *,
+        image_label: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> FlyctlResult:
+        """`fly deploy -a APP --remote-only [--image-label L] [--label K=V ...] --yes` in
+        `source_dir`: Fly's builders build the image from that directory. `--image-label`
+        names the image `registry.fly.io/APP:L` (flyctl's default is `deployment-<ULID>`),
+        `--label` writes Docker labels into it, which the Machines API then shows in each
+        machine's `image_ref.labels` (superfly/flyctl@ad0172fa internal/flag/flag.go
+        `ImageLabel`, internal/command/deploy/deploy.go `label`, deploy_build.go)."""
         validation.app_name(app)
         if not Path(source_dir).is_dir():
             raise ValueError(f"source_dir: {source_dir} is not a directory")
-        return self.run(["deploy", "-a", app, "--remote-only", "--yes"], cwd=Path(source_dir))
+        args = ["deploy", "-a", app, "--remote-only"]
+        if image_label is not None:
+            args += ["--image-label", validation.image_label(image_label)]
+        for key, value in (labels or {}).items():
+            args += ["--label", validation.image_metadata_label(key, value)]
+        return self.run([*args, "--yes"], cwd=Path(source_dir))
 
     def scale_count(
         self, app: str, count: int, *, max_per_region: int | None = None

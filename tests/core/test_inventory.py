@@ -85,3 +85,33 @@ def test_bad_inventory_names_the_field(tmp_path: Path, text: str, message: str) 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="cannot read"):
         load_inventory(tmp_path / "none.yaml")
+
+
+def test_prefect_yaml_schedules_use_the_inventory_timezone() -> None:
+    """One timezone for the project: the inventory's. `make demo` (deployments/stack.py) and
+    register.sh refuse to register deployments whose schedules name another zone."""
+    import yaml
+
+    from hotdash_ops.inventory import schedule_timezone_problems
+
+    prefect_yaml = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    timezone = load_inventory(INVENTORY).timezone
+    scheduled = [d for d in prefect_yaml["deployments"] if d.get("schedules")]
+    assert len(scheduled) >= 4  # the health check, the monitor, the cost reports
+    assert schedule_timezone_problems(prefect_yaml, timezone) == []
+    # The check can fail: another zone, or none at all (Prefect would use UTC).
+    assert schedule_timezone_problems(prefect_yaml, "Europe/Berlin")[0] == (
+        "prefect.yaml: deployment 'daily-health-check' schedules in America/Los_Angeles, "
+        "the inventory's timezone is Europe/Berlin"
+    )
+    bare = {"deployments": [{"name": "x", "schedules": [{"cron": "0 9 * * *"}]}]}
+    assert schedule_timezone_problems(bare, timezone) == [
+        "prefect.yaml: deployment 'x' schedules in UTC (no timezone), the inventory's "
+        f"timezone is {timezone}"
+    ]
+
+
+def test_the_shipped_inventory_names_example_approvers_the_tests_use() -> None:
+    # Alice requests; Bob, Carol and Dave approve in the flow and end-to-end tests.
+    approvers = load_inventory(INVENTORY).approvers
+    assert approvers == {"manager": ["Bob", "Carol"], "reliability": ["Bob", "Carol", "Dave"]}

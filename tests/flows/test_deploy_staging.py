@@ -1,11 +1,16 @@
-"""deploy-staging against flysim (real HTTP, flysim-fly as a real subprocess) and a real
-Prefect server. The inventory is the shipped one with its `deploy:` test commands pointed at
-a temporary checkout whose commands really run (python instead of npm)."""
+"""deploy-staging against flysim (real HTTP, flysim-fly as a real subprocess), a real Prefect
+server and a real git repository in a temp folder (tests.git_origin). The inventory is the
+shipped one with `deploy.repository` pointed at that repository and test commands that
+really run (python instead of npm) in the worktree at the deployed commit."""
 
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +18,8 @@ import yaml
 from flows.deploy_staging import deploy_staging
 from hotdash_ops.audit import AuditLog
 from tests.artifacts import artifacts_of
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT
+from tests.git_origin import Origin, git
 from tests.run_logs import run_log_text
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -24,42 +30,42 @@ BAD = "registry.fly.io/hotdash-staging:bad"
 GOOD = "registry.fly.io/hotdash-staging:deployment-01JB0000000000000000000GOOD"
 FAILS = "registry.fly.io/hotdash-staging:deploy-fails"
 ENDPOINTS = ["/health", "/", "/app", "/api/health", "/favicon.ico", "/auth/callback"]
+REVISION = "org.opencontainers.image.revision"
+UNTESTED = "hotfix image built by hand during the incident"
+# Stands in for `npm run test:unit`: says which commit it tests (the worktree's VERSION file).
+UNIT = [sys.executable, "-c", "import pathlib; print('unit: 42 passed at', pathlib.Path('VERSION').read_text().strip())"]  # fmt: skip
+E2E = [sys.executable, "-c", "print('e2e: 7 passed')"]
 
 
-def write_inventory(path: Path, checkout: Path, commands: list[list[str]], **extra: object) -> Path:
+def write_inventory(path: Path, origin: Origin | None, **deploy: Any) -> Path:
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
     data["deploy"] = {
-        "checkout": str(checkout),
-        "checkout_env": None,
-        "test_commands": commands,
+        **data["deploy"],
+        "repository": str(origin.path if origin else path.parent / "no-repository.git"),
+        "repository_env": None,
+        "test_commands": [UNIT, E2E],
         "test_timeout_seconds": 60,
-        **extra,
+        **deploy,
     }
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-def unit_test(marker: str = "unit-ran", code: int = 0) -> list[str]:
-    # Stands in for `npm run test:unit`: prints, leaves a marker in the checkout, exits `code`.
-    script = (
-        f"import pathlib; print('unit: 42 passed'); pathlib.Path('{marker}').write_text('x'); "
-        f"raise SystemExit({code})"
-    )
-    return [sys.executable, "-c", script]
-
-
 @pytest.fixture
-def checkout(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A checkout with passing unit and e2e commands; HOTDASH_INVENTORY points at it."""
-    repo = tmp_path / "HotDash"
-    repo.mkdir()
-    inv = write_inventory(
-        tmp_path / "inventory.yaml",
-        repo,
-        [unit_test(), [sys.executable, "-c", "print('e2e: 7 passed')"]],
-    )
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+def origin(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Origin:
+    """The HotDash repository: main at VERSION 2 (one commit before it at VERSION 1), and an
+    unmerged branch; HOTDASH_INVENTORY deploys from it."""
+    repo = Origin(tmp_path)
+    repo.commit({"package.json": "{}\n", "VERSION": "1\n"}, "First release")
+    repo.commit({"VERSION": "2\n"}, "Fix the login redirect")
+    repo.commit({"VERSION": "3-wip\n"}, "Work in progress", branch="feature/unmerged")
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(write_inventory(tmp_path / "inv.yaml", repo)))
     return repo
+
+
+def use_inventory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, origin: Origin, **deploy: Any) -> None:
+    inv = write_inventory(tmp_path / "inv-2.yaml", origin, **deploy)
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
 
 
 def staging(flysim) -> dict:
@@ -70,44 +76,11 @@ def audit_actions(tmp_path: Path) -> list[tuple[str, dict]]:
     return [(r.action, r.detail) for r in AuditLog(tmp_path / "state" / "audit.jsonl").records()]
 
 
-async def test_bad_image_fails_smoke_and_rolls_back_to_the_previous_image(
-    flysim, checkout: Path, tmp_path: Path
-) -> None:
-    state = await deploy_staging(requested_by="dana", image=BAD, return_state=True)
+def notifications(tmp_path: Path) -> list[dict[str, Any]]:
+    import json
 
-    assert state.is_failed()
-    assert state.message.startswith("smoke test failed (/health 503, /app 500, /api/health 503)")
-    assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
-    # staging ends on the image it ran before: v4 (bad) then v5 = v3's image again
-    app = staging(flysim)
-    assert app["current_image"] == V3_IMAGE
-    assert [(r["version"], r["image"]) for r in app["releases"][-2:]] == [(4, BAD), (5, V3_IMAGE)]
-    assert [m["detail"]["strategy"] for m in flysim.state()["mutations"]] == [
-        "rolling",
-        "immediate",
-    ]
-
-    artifacts = await artifacts_of(state)
-    rows = {row["endpoint"]: row for row in _table(artifacts["smoke-hotdash-staging"])}
-    assert list(rows) == ENDPOINTS  # every endpoint, though /health failed first
-    assert rows["/health"]["status"] == 503 and rows["/health"]["result"] == "FAIL: wrong status"
-    assert rows["/app"]["status"] == 500
-    assert rows["/"]["result"] == "ok" and rows["/auth/callback"]["status"] == 302
-    after = _table(artifacts["smoke-hotdash-staging-rollback"])
-    assert [r["result"] for r in after] == ["ok"] * len(ENDPOINTS)
-    summary = str(artifacts["deploy-staging-hotdash-staging"].data)
-    assert "rolled back hotdash-staging from v4 to v3" in summary
-
-    actions = [a for a, _ in audit_actions(tmp_path)]
-    assert actions == [
-        "deploy.started",
-        "deploy.completed",
-        "rollback.started",
-        "rollback",
-        "rollback.verified",
-    ]
-    _, rollback = audit_actions(tmp_path)[-2]
-    assert (rollback["from_version"], rollback["to_version"]) == (4, 3)
+    path = tmp_path / "state" / "notifications.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def _table(artifact) -> list[dict]:
@@ -117,73 +90,249 @@ def _table(artifact) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
-async def test_good_image_deploys_smoke_passes_and_test_output_is_in_the_log(
-    flysim, checkout: Path, tmp_path: Path
+async def test_a_commit_of_main_is_tested_built_and_deployed_with_its_commit_recorded(
+    flysim, origin: Origin, tmp_path: Path
 ) -> None:
-    state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
+    first = git("rev-parse", "main~1", cwd=origin.path)  # an older commit of main: VERSION 1
+
+    state = await deploy_staging(requested_by="dana", ref=first[:10], return_state=True)
 
     assert state.is_completed(), state.message
-    assert state.message == (f"deployed {GOOD} to {APP} as v4; smoke test passed (6/6 endpoints)")
-    assert staging(flysim)["current_image"] == GOOD
-    assert (checkout / "unit-ran").exists()
-    flow_run_id = state.state_details.flow_run_id
-    logs = await run_log_text(flow_run_id, expect=["unit: 42 passed", "e2e: 7 passed"])
-    assert "unit: 42 passed" in logs and "e2e: 7 passed" in logs
-    artifacts = await artifacts_of(state)
-    assert "**Deploy may go on**" in str(artifacts["parity-hotdash-staging"].data)
-    assert "SENTRY_DSN" in str(artifacts["parity-hotdash-staging"].data)  # info, not blocking
-    assert [r["result"] for r in _table(artifacts["smoke-hotdash-staging"])] == ["ok"] * 6
+    image = f"registry.fly.io/{APP}:git-{first}"
+    assert state.message == (
+        f"deployed commit {first[:12]} ({first[:10]}) to {APP} as v4; "
+        "smoke test passed (6/6 endpoints)"
+    )
+    assert staging(flysim)["current_image"] == image
+    [machine] = flysim.state()["apps"][APP]["machines"]
+    # The tests ran in a worktree at exactly that commit, and the image came from it.
+    logs = await run_log_text(state.state_details.flow_run_id, expect=["unit: 42 passed at 1"])
+    assert "unit: 42 passed at 1" in logs and "e2e: 7 passed" in logs
+    [deployed] = [d for a, d in audit_actions(tmp_path) if a == "deploy.completed"]
+    assert deployed["commit"] == first and deployed["ref"] == first[:10]
+    assert deployed["image"] == image and deployed["digest"].startswith("sha256:")
+    assert deployed["tests"] == "tests passed (2 commands)" and deployed["tests_passed"] is True
+    assert deployed["subject"] == "First release"
     assert [a for a, _ in audit_actions(tmp_path)] == ["deploy.started", "deploy.completed"]
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert f"commit: `{first[:12]} (commit {first[:10]}: First release)`" in summary
+    assert f"| deploy | ok | v4 {image} |" in summary
+    [told] = notifications(tmp_path)
+    assert told["subject"] == f"{APP}: deployed" and first[:12] in told["body"]
+    # The worktree is gone; the mirror stays for the next deploy.
+    assert list((tmp_path / "state" / "worktrees").iterdir()) == []
+    labels = httpx_machine_labels(flysim, machine["id"])
+    assert labels[REVISION] == first
 
 
-async def test_blocking_parity_difference_stops_before_any_fly_command_and_tests(
-    flysim, checkout: Path
+def httpx_machine_labels(flysim, machine_id: str) -> dict[str, str]:
+    import httpx
+
+    response = httpx.get(
+        f"{flysim.url}/v1/apps/{APP}/machines/{machine_id}",
+        headers={"Authorization": f"Bearer {flysim.token}"},
+        timeout=10,
+    )
+    return dict(response.raise_for_status().json()["image_ref"]["labels"])
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("no-such-branch", r"ref: 'no-such-branch' is not a branch, tag or commit of .*origin\.git"),
+        ("feature/unmerged", r"ref: feature/unmerged \([0-9a-f]{12}\) is not on main: merge it first"),
+    ],
+)  # fmt: skip
+async def test_a_ref_that_does_not_exist_or_is_not_on_main_is_refused_before_anything(
+    flysim, origin: Origin, tmp_path: Path, ref: str, message: str
 ) -> None:
-    flysim.patch_app("hotdash-production", endpoints={"/health": {"status": 503}})
-    before = staging(flysim)
-
-    state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
+    state = await deploy_staging(requested_by="dana", ref=ref, return_state=True)
 
     assert state.is_failed()
-    assert state.message == "parity: 1 blocking (/health), 4 info; nothing was deployed"
+    assert re.match(message + r".*; nothing was deployed$", state.message), state.message
     assert flysim.state()["mutations"] == []
-    assert staging(flysim)["releases"] == before["releases"]
-    assert not (checkout / "unit-ran").exists()  # the tests did not run either
+    assert audit_actions(tmp_path) == []
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert "| commit | **FAILED** |" in summary
+    assert "parity-hotdash-staging" not in await artifacts_of(state)  # stopped before parity
+
+
+async def test_a_repository_that_cannot_be_fetched_is_a_clear_refusal(
+    flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(write_inventory(tmp_path / "inv.yaml", None)))
+
+    state = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert state.is_failed()
+    assert state.message.startswith(
+        f"cannot fetch {tmp_path / 'no-repository.git'}: git fetch exited 128: "
+    )
+    assert state.message.endswith("; nothing was deployed")
+    assert flysim.state()["mutations"] == []
+    assert [n["subject"] for n in notifications(tmp_path)] == [
+        f"{APP}: deploy stopped, main cannot be deployed"
+    ]
+
+
+async def test_failing_tests_stop_the_deploy_with_the_output_tail_in_the_record(
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = [sys.executable, "-c", "print('1 failing: login redirect'); raise SystemExit(1)"]
+    use_inventory(monkeypatch, tmp_path, origin, test_commands=[UNIT, failing, E2E])
+    main = git("rev-parse", "main", cwd=origin.path)
+
+    state = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert state.is_failed()
+    assert state.message == (
+        f"tests failed: `{shlex.join(failing)}` exited 1 at {main[:12]}; "
+        "nothing was deployed"
+    )
+    assert flysim.state()["mutations"] == [] and audit_actions(tmp_path) == []
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert "### last lines of `" in summary and "1 failing: login redirect" in summary
+    assert [n["subject"] for n in notifications(tmp_path)] == [
+        f"{APP}: deploy stopped, tests failed at {main[:12]}"
+    ]
+
+
+async def test_a_hanging_test_is_stopped_at_the_timeout_and_nothing_is_deployed(
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hangs = [sys.executable, "-c", "import time; print('waiting for a browser', flush=True); time.sleep(60)"]  # fmt: skip
+    use_inventory(monkeypatch, tmp_path, origin, test_commands=[hangs], test_timeout_seconds=1)
+
+    state = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert state.is_failed()
+    assert state.message.startswith("tests failed: `") and " timed out after 1 s at " in state.message
+    assert flysim.state()["mutations"] == []
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert "waiting for a browser" in summary
+
+
+async def test_a_hotfix_deploys_while_production_health_answers_503(
+    flysim, origin: Origin, tmp_path: Path
+) -> None:
+    # The production incident the hotfix is for: /health is shown, it blocks nothing.
+    flysim.patch_app("hotdash-production", endpoints={"/health": {"status": 503}})
+
+    state = await deploy_staging(requested_by="dana", reason="hotfix for the outage", return_state=True)
+
+    assert state.is_completed(), state.message
+    main = git("rev-parse", "main", cwd=origin.path)
+    assert staging(flysim)["current_image"] == f"registry.fly.io/{APP}:git-{main}"
     artifacts = await artifacts_of(state)
     parity = str(artifacts["parity-hotdash-staging"].data)
-    assert "**Deploy stops**" in parity and "unhealthy before the deploy: production" in parity
+    assert "**Deploy may go on**" in parity and "/health failing: production (503" in parity
+    summary = str(artifacts["deploy-staging-hotdash-staging"].data)
+    assert "| environment parity | info | parity: no blocking difference" in summary
+    assert "/health failing: production (503 (expected 200)" in summary
 
 
-async def test_required_secret_missing_blocks(flysim, tmp_path: Path, monkeypatch) -> None:
-    inv = write_inventory(tmp_path / "inv.yaml", tmp_path, [], required_secrets=["SENTRY_DSN"])
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+async def test_a_fix_deploys_while_staging_is_down(flysim, origin: Origin, tmp_path: Path) -> None:
+    # Runbook P1 "staging down": staging runs a broken image; the deploy of a fix repairs it.
+    subprocess.run(
+        [str(BIN / "flysim-fly"), "deploy", "-a", APP, "--image", BAD, "--strategy", "immediate", "--yes"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    flysim.state()  # the broken release is v4
+    before = len(flysim.state()["mutations"])
 
-    state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
+    state = await deploy_staging(requested_by="dana", return_state=True)
 
-    assert state.is_failed()
-    assert state.message.startswith("parity: 1 blocking (required secrets)")
-    assert flysim.state()["mutations"] == []
+    assert state.is_completed(), state.message
+    assert state.message.endswith(f"to {APP} as v5; smoke test passed (6/6 endpoints)")
+    assert len(flysim.state()["mutations"]) == before + 1
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert "/health failing: staging (503 (expected 200)" in summary
+    assert f"before: `v4 {BAD}`" in summary
 
 
-async def test_failing_tests_stop_the_deploy(flysim, tmp_path: Path, monkeypatch) -> None:
-    inv = write_inventory(
-        tmp_path / "inv.yaml", tmp_path, [unit_test(code=1), [sys.executable, "-c", "1/0"]]
+async def test_a_blocking_parity_difference_stops_the_deploy_unless_overridden(
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SENTRY_DSN is set on production only: staging cannot be like production.
+    use_inventory(monkeypatch, tmp_path, origin, required_secrets=["SENTRY_DSN"])
+
+    stopped = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert stopped.is_failed()
+    assert stopped.message == (
+        "parity: 1 blocking (required secrets), 4 info; nothing was deployed "
+        "(override_reason passes it)"
     )
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    assert flysim.state()["mutations"] == [] and audit_actions(tmp_path) == []
+    assert "### last lines" not in str((await artifacts_of(stopped))["deploy-staging-hotdash-staging"].data)
 
-    state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
+    why = "Sentry is being moved; staging gets its DSN tomorrow"
+    state = await deploy_staging(requested_by="dana", override_reason=why, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert state.message.endswith(f"; parity difference overridden: {why}")
+    actions = audit_actions(tmp_path)
+    assert actions[0] == (
+        "parity.overridden", {"blocking": ["required secrets: missing on staging: SENTRY_DSN"]}
+    )
+    assert AuditLog(tmp_path / "state" / "audit.jsonl").records()[0].reason == why
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert f"parity overridden: `{why}`" in summary and f"OVERRIDDEN: {why}" in summary
+    assert why in notifications(tmp_path)[-1]["body"]
+
+
+async def test_an_image_needs_an_untested_image_reason_which_is_recorded(
+    flysim, origin: Origin, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="untested_image_reason: required with image"):
+        await deploy_staging(requested_by="dana", image=GOOD)
+    with pytest.raises(ValueError, match=r"untested_image_reason: only with image"):
+        await deploy_staging(requested_by="dana", untested_image_reason=UNTESTED)
+    assert flysim.state()["mutations"] == []
+
+    state = await deploy_staging(
+        requested_by="dana", image=GOOD, untested_image_reason=UNTESTED, return_state=True
+    )
+
+    assert state.is_completed(), state.message
+    assert state.message == f"deployed {GOOD} to {APP} as v4; smoke test passed (6/6 endpoints)"
+    [(_, started), (_, done)] = audit_actions(tmp_path)
+    assert done["untested_image_reason"] == UNTESTED and "commit" not in done
+    summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
+    assert f"untested image: `{UNTESTED}`" in summary
+    assert "| tests | skipped | not run: a prebuilt image" in summary
+
+
+async def test_an_image_failing_the_smoke_test_is_rolled_back_to_the_previous_image(
+    flysim, origin: Origin, tmp_path: Path
+) -> None:
+    state = await deploy_staging(
+        requested_by="dana", image=BAD, untested_image_reason=UNTESTED, return_state=True
+    )
 
     assert state.is_failed()
-    assert state.message.startswith("tests failed: `")
-    assert state.message.endswith("exited 1; nothing was deployed")
-    assert (tmp_path / "unit-ran").exists()
-    assert flysim.state()["mutations"] == []
+    assert state.message.startswith("smoke test failed (/health 503, /app 500, /api/health 503)")
+    assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
+    app = staging(flysim)
+    assert app["current_image"] == V3_IMAGE
+    assert [(r["version"], r["image"]) for r in app["releases"][-2:]] == [(4, BAD), (5, V3_IMAGE)]
+    artifacts = await artifacts_of(state)
+    rows = {row["endpoint"]: row for row in _table(artifacts["smoke-hotdash-staging"])}
+    assert list(rows) == ENDPOINTS  # every endpoint, though /health failed first
+    after = _table(artifacts["smoke-hotdash-staging-rollback"])
+    assert [r["result"] for r in after] == ["ok"] * len(ENDPOINTS)
+    actions = [a for a, _ in audit_actions(tmp_path)]
+    assert actions == [
+        "deploy.started", "deploy.completed", "rollback.started", "rollback", "rollback.verified"
+    ]  # fmt: skip
 
 
 async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
-    flysim, checkout: Path, tmp_path: Path
+    flysim, origin: Origin, tmp_path: Path
 ) -> None:
-    state = await deploy_staging(requested_by="dana", image=FAILS, return_state=True)
+    state = await deploy_staging(
+        requested_by="dana", image=FAILS, untested_image_reason=UNTESTED, return_state=True
+    )
 
     assert state.is_failed()
     crash = (
@@ -193,77 +342,31 @@ async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
     assert state.message.startswith(f"deploy of {FAILS} failed: `fly deploy` exited 1: {crash}")
     assert f"{APP} still runs v3 ({V3_IMAGE}), smoke test passed" in state.message
     assert flysim.token not in state.message
-    assert staging(flysim)["current_image"] == V3_IMAGE
     actions = audit_actions(tmp_path)
     assert [a for a, _ in actions] == ["deploy.started", "deploy.failed"]
     assert actions[1][1]["error"] == f"`fly deploy` exited 1: {crash}"
 
 
-async def test_source_dir_is_built_remotely_and_its_tests_run_there(
-    flysim, tmp_path: Path, monkeypatch
+async def test_no_test_commands_means_no_deploy_of_a_ref(
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    inv = write_inventory(tmp_path / "inv.yaml", tmp_path / "elsewhere", [unit_test("built")])
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
-    monkeypatch.setenv("HOTDASH_SOURCE_ROOTS", str(tmp_path))
-
-    state = await deploy_staging(requested_by="dana", source_dir=str(source), return_state=True)
-
-    assert state.is_completed(), state.message
-    assert (source / "built").exists()
-    image = staging(flysim)["current_image"]
-    assert image.startswith("registry.fly.io/hotdash-staging:deployment-") and image != V3_IMAGE
-    assert state.message.startswith(f"deployed a build of {source} to {APP} as v4")
-
-
-async def test_a_source_dir_outside_the_roots_is_refused_before_anything_happens(
-    flysim, tmp_path: Path, monkeypatch
-) -> None:
-    root, outside = tmp_path / "builds", tmp_path / "home" / "someone"
-    (root / "hotdash").mkdir(parents=True)
-    outside.mkdir(parents=True)
-    (root / "sneaky").symlink_to(outside)  # inside by name, outside once resolved
-    inv = write_inventory(tmp_path / "inv.yaml", tmp_path / "elsewhere", [unit_test("ran")])
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
-    monkeypatch.setenv("HOTDASH_SOURCE_ROOTS", str(root))
-    for source in (outside, root / "sneaky", root / "hotdash" / ".." / ".." / "home"):
-        with pytest.raises(ValueError, match=r"source_dir: .* is outside the allowed source roots"):
-            await deploy_staging(requested_by="dana", source_dir=str(source))
+    use_inventory(monkeypatch, tmp_path, origin, test_commands=[])
+    with pytest.raises(ValueError, match=r"deploy.test_commands: none configured"):
+        await deploy_staging(requested_by="dana")
     assert flysim.state()["mutations"] == []
-    assert not (outside / "ran").exists() and not (root / "hotdash" / "ran").exists()
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({}, "image, source_dir: give exactly one"),
-        ({"image": GOOD, "source_dir": "/tmp"}, "image, source_dir: give exactly one"),
-        (
-            {"source_dir": "/nonexistent/hotdash"},
-            "source_dir: /nonexistent/hotdash is not a directory",
-        ),
-    ],
-)
-async def test_bad_input_is_refused_before_anything_happens(
-    flysim,
-    checkout: Path,
-    params: dict,
-    message: str,
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        await deploy_staging(requested_by="dana", **params)
-    assert flysim.state()["mutations"] == []
-    assert not (checkout / "unit-ran").exists()
 
 
 @pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"requested_by": "dana", "image": "--force"}, "image"),
-        ({"requested_by": "   ", "image": GOOD}, "requested_by"),
+        ({"requested_by": "   "}, "requested_by"),
+        ({"requested_by": "dana", "ref": "--upload-pack=touch /tmp/x"}, "ref"),
+        ({"requested_by": "dana", "ref": "main..evil"}, "ref"),
+        ({"requested_by": "dana", "override_reason": "because"}, "override_reason"),
+        ({"requested_by": "dana", "image": GOOD, "untested_image_reason": "x\ny" * 5}, "untested_image_reason"),
     ],
-)
+)  # fmt: skip
 async def test_invalid_parameters_name_the_field(flysim, params: dict, field: str) -> None:
     from prefect.exceptions import ParameterTypeError
 
@@ -273,7 +376,7 @@ async def test_invalid_parameters_name_the_field(flysim, params: dict, field: st
 
 
 async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
-    flysim, checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # flyctl itself (flysim-fly), except that its deploy echoes the token in its error.
     wrapper = tmp_path / "fly"
@@ -288,7 +391,7 @@ async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
     wrapper.chmod(0o755)
     monkeypatch.setenv("FLYCTL", str(wrapper))
 
-    state = await deploy_staging(requested_by="dana", image=GOOD, return_state=True)
+    state = await deploy_staging(requested_by="dana", return_state=True)
 
     assert state.is_failed()
     assert "`fly deploy` exited 1: Error: unauthorized: token ***REDACTED*** was rejected" in (
@@ -296,7 +399,7 @@ async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
     )
     assert flysim.token not in state.message
     [(_, started), (action, failed)] = audit_actions(tmp_path)
-    assert action == "deploy.failed"
+    assert action == "deploy.failed" and started["commit"] == failed["commit"]
     assert "***REDACTED***" in failed["error"] and flysim.token not in failed["error"]
     assert flysim.token not in (tmp_path / "state" / "audit.jsonl").read_text()
     assert flysim.token not in await run_log_text(state.state_details.flow_run_id)

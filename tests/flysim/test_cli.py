@@ -98,6 +98,25 @@ def test_deploy_from_source(sim: Sim, tmp_path) -> None:
     assert image.startswith("registry.fly.io/hotdash-staging:deployment-") and len(image) > 50
 
 
+def test_a_build_is_tagged_with_its_image_label_and_carries_its_labels(sim: Sim, tmp_path) -> None:
+    # flyctl: --image-label names the tag, --label KEY=VALUE (repeatable) writes Docker
+    # labels, which the Machines API shows in each machine's image_ref.labels.
+    sha = "3f2c1d9a0b1c" + "0" * 28
+    r = sim.fly("deploy", str(tmp_path), "-a", STAGING, "--remote-only", "--image-label",
+                f"git-{sha}", "--label", f"org.opencontainers.image.revision={sha}",
+                "--label", "team=ops", "--yes")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"--> Build complete: registry.fly.io/hotdash-staging:git-{sha}" in r.stdout
+    assert sim.state()["apps"][STAGING]["current_image"] == f"registry.fly.io/{STAGING}:git-{sha}"
+    [machine] = json.loads(sim.fly("machines", "list", "-a", STAGING, "--json").stdout)
+    assert machine["image_ref"]["tag"] == f"git-{sha}"
+    assert machine["image_ref"]["labels"]["org.opencontainers.image.revision"] == sha
+    assert machine["image_ref"]["labels"]["team"] == "ops"
+    bad = sim.fly("deploy", str(tmp_path), "-a", STAGING, "--remote-only", "--label", "oops")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "Error: 'oops': must be in the format NAME=VALUE"
+
+
 def test_scale_count_and_vm(sim: Sim) -> None:
     app = "hotdash-production"
     r = sim.fly("scale", "count", "3", "-a", app)

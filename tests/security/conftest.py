@@ -64,6 +64,8 @@ FLYCTL_FLAGS = {
     "--yes",
     "--json",
     "--remote-only",
+    "--image-label",
+    "--label",
     "--max-per-region",
     "--vm-memory",
     "-s",
@@ -127,22 +129,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.line(f"(written to {path})")
 
 
-def quick_inventory(folder: Path, checkout: Path, **deploy: Any) -> Path:
-    """The shipped inventory with fast test commands run in `checkout` and every day a deploy
-    day (the flows' own tests do the same)."""
+def quick_inventory(folder: Path, repository: Path | None = None, **deploy: Any) -> Path:
+    """The shipped inventory with fast test commands, deploying commits of `repository` (a
+    tests.git_origin.Origin's path; the flows' own tests do the same)."""
     import yaml
 
-    from hotdash_ops.deploys.window import WEEKDAYS
     from tests.conftest import ROOT
 
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
     data["deploy"] = {
         **data.get("deploy", {}),
-        "checkout": str(checkout),
-        "checkout_env": None,
+        "repository": str(repository or folder / "no-repository.git"),
+        "repository_env": None,
         "test_commands": [[sys.executable, "-c", "print('unit: 3 passed')"]],
         "test_timeout_seconds": 60,
-        "window": {"days": list(WEEKDAYS)},
         **deploy,
     }
     path = folder / "inventory.yaml"

@@ -286,19 +286,12 @@ class Kind:
                 and len(value) <= self.max_len
                 and all(isinstance(a, str) and APP_RULE.fullmatch(a) for a in value)
             )
-        if k in ("image", "volume_id", "release_tag"):
+        if k in ("image", "volume_id", "release_tag", "ref"):
             return argv_token(value)
         if k == "url":
             return https_url(value)
         if k == "text":
             return one_line_text(value, self.max_len)
-        if k == "path":
-            return (
-                isinstance(value, str)
-                and 1 <= len(value) <= self.max_len
-                and not value.startswith("-")
-                and value.isprintable()
-            )
         if k == "choice":
             raw = value.value if isinstance(value, Enum) else value
             return raw in self.choices
@@ -458,11 +451,13 @@ def flow_specs() -> list[FlowSpec]:
     add("monthly-cost-report", {}, {"month": Kind("month", "2025-09", optional=True)})
     add(
         "deploy-staging",
-        {"requested_by": "alice@hotdash.test", "image": GOOD_IMAGE},
+        {"requested_by": "alice@hotdash.test", "ref": "main"},
         {
             "requested_by": text(100),
+            "ref": Kind("ref", "hotfix/login-redirect"),
             "image": Kind("image", GOOD_IMAGE, optional=True),
-            "source_dir": Kind("path", "/srv/hotdash", max_len=4096, optional=True),
+            "untested_image_reason": text(500, "hotfix image built by hand", optional=True),
+            "override_reason": text(500, "staging region move in progress", optional=True),
             "reason": text(500, "staging deploy"),
         },
     )
@@ -479,6 +474,8 @@ def flow_specs() -> list[FlowSpec]:
             "checklist_url": Kind("url", "https://example.com/go-live/2025-10-14"),
             "release_tag": Kind("release_tag", "v2025.10.14a", optional=True),
             "image": Kind("image", GOOD_IMAGE, optional=True),
+            "critical": Kind("bool", False),
+            "untested_image_reason": text(500, "hotfix image built by hand", optional=True),
             "approval_timeout_hours": number(0, 168),
             "deploy_window_override_reason": text(
                 500, "hotfix for the checkout outage", optional=True

@@ -28,6 +28,7 @@ from prefect import get_client
 from prefect.exceptions import ParameterTypeError, PrefectHTTPStatusError
 
 from tests.conftest import ROOT
+from tests.git_origin import Origin
 from tests.security.conftest import (
     FlyctlRecorder,
     check_argv,
@@ -337,11 +338,15 @@ async def test_flyctl_gets_an_argv_list_with_user_values_as_separate_elements(
     recorder.clear()
 
     # Free text full of shell and option syntax is accepted (it is text) and reaches no argv.
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(quick_inventory(tmp_path, checkout)))
+    origin = Origin(tmp_path)
+    sha = origin.commit({"package.json": "{}"}, HOSTILE_TEXT)  # the commit message too
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(quick_inventory(tmp_path, origin.path)))
     state = await deploy_staging(
-        requested_by=HOSTILE_TEXT[:100], image=GOOD_IMAGE, reason=HOSTILE_TEXT, return_state=True
+        requested_by=HOSTILE_TEXT[:100],
+        image=GOOD_IMAGE,
+        untested_image_reason=HOSTILE_TEXT,
+        reason=HOSTILE_TEXT,
+        return_state=True,
     )
     assert state.is_completed(), state.message
     check_argv(recorder.calls(), [APP, GOOD_IMAGE], HOSTILE_MARKERS)
@@ -349,6 +354,17 @@ async def test_flyctl_gets_an_argv_list_with_user_values_as_separate_elements(
     assert deploys == [
         ["deploy", "-a", APP, "--image", GOOD_IMAGE, "--strategy", "rolling", "--yes"]
     ]
+    recorder.clear()
+    state = await deploy_staging(
+        requested_by="ops", ref=sha[:10], override_reason=HOSTILE_TEXT, return_state=True
+    )
+    assert state.is_completed(), state.message
+    check_argv(recorder.calls(), [APP, f"git-{sha}"], HOSTILE_MARKERS)
+    [build] = [c for c in recorder.calls() if c[0] == "deploy"]
+    assert build == [
+        "deploy", "-a", APP, "--remote-only", "--image-label", f"git-{sha}",
+        "--label", f"org.opencontainers.image.revision={sha}", "--yes",
+    ]  # fmt: skip
     recorder.clear()
 
     state = await rollback(

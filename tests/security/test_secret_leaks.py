@@ -44,6 +44,7 @@ from hotdash_ops.errors import FlyctlError
 from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.redaction import REDACTED
 from tests.conftest import ROOT, SCENARIO, Flysim, FlysimLauncher
+from tests.git_origin import Origin
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory
 from tests.security.hostile import APP, GOOD_IMAGE
 from tests.webhook_receiver import Receiver, alerts_block
@@ -118,11 +119,11 @@ def leak_env(
     sim = flysim_launcher.get(leak_scenario(folder), token=CANARY)
     recorder = FlyctlRecorder(folder / "flyctl-recorder")
     leak = Leak(folder, sim, recorder)
-    checkout = folder / "checkout"
-    checkout.mkdir()
+    origin = Origin(folder)
+    origin.commit({"package.json": "{}\n"}, "HotDash: ship the October dashboard")
     inventory = quick_inventory(
         folder,
-        checkout,
+        origin.path,
         # A test command that prints the canary it found somewhere (the token is withheld
         # from test commands; this one has it in its own argv).
         test_commands=[[sys.executable, "-c", f"print('unit: 3 passed; cfg token {CANARY}')"]],
@@ -202,15 +203,23 @@ async def run_every_flow(leak: Leak) -> None:
     from flows.weekly_cost_review import weekly_cost_review
 
     s = leak.states
-    s["deploy-staging"] = await deploy_staging(
-        requested_by="alice", image=GOOD_IMAGE, return_state=True
+    s["deploy-staging (image)"] = await deploy_staging(
+        requested_by="alice",
+        image=GOOD_IMAGE,
+        untested_image_reason=f"built by hand with token {CANARY}",  # pasted by mistake
+        return_state=True,
     )
     s["deploy-staging (fails)"] = await deploy_staging(
-        requested_by="alice", image=LEAKY_IMAGE, return_state=True
+        requested_by="alice",
+        image=LEAKY_IMAGE,
+        untested_image_reason="the leaky image, on purpose",
+        return_state=True,
     )
     s["rollback"] = await rollback(
         environment="staging", reason="bad release", requested_by="alice", return_state=True
     )
+    # A commit of the repository: its tests print the canary, its build is what ships.
+    s["deploy-staging"] = await deploy_staging(requested_by="alice", ref="main", return_state=True)
     s["scale-app"] = await scale_app(app=APP, count=2, return_state=True)
 
     with tags("leak-incident"):

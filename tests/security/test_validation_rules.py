@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -88,17 +89,50 @@ def test_release_tags_and_months_take_ascii_digits_only() -> None:
             month.validate_python(bad)
 
 
-def test_source_dir() -> None:
-    assert v.source_dir("/srv/hotdash") == "/srv/hotdash"
+def test_git_refs() -> None:
+    for good in ["main", "hotfix/login-redirect", "v2025.10.14a", "3f2c1d9", "release_1.2"]:
+        assert v.git_ref(good) == good
+    for bad, rule in [
+        ("--upload-pack=touch /tmp/x", "must not start with '-'"),
+        ("main\n", "control characters"),
+        ("main..evil", "not a branch, tag or commit name"),
+        ("feature//x", "not a branch"),
+        ("feature/", "not a branch"),
+        ("refs/heads/x.lock", "not a branch"),
+        (".hidden", "not a branch"),
+        ("main@{1}", "not a branch"),
+        ("ma\u0456n", "not a branch"),  # a Cyrillic i
+        ("HEAD^", "not a branch"),
+        ("a" * 201, "not a branch"),
+    ]:
+        with pytest.raises(ValueError, match=f"ref: .*{re.escape(rule)}"):
+            v.git_ref(bad)
+
+
+def test_git_repositories() -> None:
+    for good in [
+        "https://github.com/Jgorzitza/HotDash.git",
+        "git@github.com:Jgorzitza/HotDash.git",
+        "ssh://git@github.com/Jgorzitza/HotDash.git",
+        "/srv/git/HotDash.git",
+        "../../HotDash",
+        "http://127.0.0.1:8080/HotDash.git",
+    ]:
+        assert v.git_repository(good) == good
     for bad, rule in [
         ("--config=/etc", "must not start with '-'"),
         ("  ", "must not be empty"),
         ("/srv/a\nb", "control characters"),
         ("/srv/\u202eevil", "one printable line"),
         ("/" + "a" * 5000, "longer than 4096"),
+        ("https://bob:pw@github.com/x.git", "must not carry credentials"),
+        ("ext::sh -c id", "'<transport>::' addresses are not allowed"),
+        ("fd::17", "'<transport>::' addresses are not allowed"),
+        ("http://example.com/x.git", "use an https, ssh, git or file URL"),
+        ("ftp://example.com/x.git", "use an https, ssh, git or file URL"),
     ]:
-        with pytest.raises(ValueError, match=rule):
-            v.source_dir(bad)
+        with pytest.raises(ValueError, match=f"repository: .*{re.escape(rule)}"):
+            v.git_repository(bad)
 
 
 # -- the pause forms ---------------------------------------------------------------------

@@ -173,3 +173,37 @@ def test_the_form_description_shows_what_is_approved() -> None:
         assert row in text
     assert "Pause key `manager-approval-2`" in text
     assert "- manager-approval: Alice Ng requested this deploy" in text
+
+
+def test_the_form_says_the_commit_its_tests_criticality_and_who_may_approve() -> None:
+    request = ApprovalRequest(
+        app="hotdash-production",
+        image="registry.fly.io/hotdash-staging@sha256:" + "b" * 64,
+        release_tag="v2025.10.14b",
+        checklist_url="https://example.com/checklist",
+        reason="Fix the login redirect",
+        requested_by="Alice",
+        staging_smoke="smoke test passed (6/6 endpoints)",
+        parity="parity: ok, no difference",
+        window="a critical deploy: inside the off-hours window",
+        build="commit 3f2c1d9a0b1c (main: Fix the login redirect); tests passed (2 commands)",
+        critical=True,
+    )
+    listed = form_description(request, gate="manager", key="manager-approval", allowed=["Bob"])
+    assert (
+        "| commit and tests | commit 3f2c1d9a0b1c (main: Fix the login redirect); "
+        "tests passed (2 commands) |"
+    ) in listed
+    assert "| critical | yes: a risky release, deployed only in the off-hours window |" in listed
+    assert "| who may approve | only the listed manager approvers: Bob |" in listed
+    assert "untested image" not in listed
+    anyone = form_description(
+        request.model_copy(update={"untested_image_reason": "hotfix image built by hand"}),
+        gate="reliability",
+        key="reliability-approval",
+    )
+    assert (
+        "| who may approve | any name counts: the inventory lists no reliability approvers "
+        "(approvers.reliability is empty), so anyone but the requester can approve |"
+    ) in anyone
+    assert "| **untested image** | hotfix image built by hand |" in anyone

@@ -101,23 +101,31 @@ def test_required_secret_missing_on_staging_blocks() -> None:
     assert report.summary().startswith("parity: 1 blocking (required secrets)")
 
 
-def test_required_secret_missing_on_production_blocks() -> None:
+def test_required_secret_missing_on_production_informs_but_a_staging_deploy_goes_on() -> None:
     production = facts("production", secrets=["SESSION_SECRET"])
     report = compare_environments(facts("staging"), production, required_secrets=["DATABASE_URL"])
-    assert item(report, "required secrets").note == "missing on production: DATABASE_URL"
+    req = item(report, "required secrets")
+    assert req.severity == "info" and report.blocking == []
+    assert req.note == "missing on production: DATABASE_URL (set before promoting)"
 
 
-def test_unhealthy_or_unreachable_health_blocks() -> None:
+def test_unhealthy_or_unreachable_health_is_shown_and_never_blocks() -> None:
+    # Production failing is the incident a hotfix is for; staging down is what a deploy fixes.
     report = compare_environments(
         facts("staging", probe=health(503)),
         facts("production", probe=health(None)),
         required_secrets=[],
     )
     h = item(report, "/health")
-    assert h.severity == "blocking"
-    assert h.note == "unhealthy before the deploy: staging, production"
+    assert h.severity == "info" and report.blocking == []
     assert h.staging.startswith("503 (expected 200)")
     assert h.production.startswith("no answer (ConnectError")
+    assert h.note == f"unhealthy: staging ({h.staging}), production ({h.production})"
+    assert report.summary() == (
+        f"parity: no blocking difference, 1 info; /health failing: staging ({h.staging}), "
+        f"production ({h.production})"
+    )
+    assert "**Deploy may go on**" in report.markdown()
 
 
 def test_process_group_in_one_environment_only_blocks() -> None:
@@ -155,7 +163,7 @@ def test_markdown_lists_every_item_and_says_whether_the_deploy_stops() -> None:
         facts("staging", secrets=[]), facts("production"), required_secrets=["DATABASE_URL"]
     )
     text = report.markdown()
-    assert "**Deploy stops**" in text
+    assert "**Deploy stops unless overridden**" in text
     assert "| required secrets | missing DATABASE_URL | all set | **BLOCKING** |" in text
     for i in report.items:
         assert f"| {i.check} |" in text

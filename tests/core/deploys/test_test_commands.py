@@ -118,15 +118,39 @@ def test_a_ci_value_already_set_is_kept(tmp_path: Path, monkeypatch: pytest.Monk
     assert [line for _, line in lines] == ["true"]
 
 
-def test_deploy_settings_defaults_and_checkout_resolution(tmp_path: Path) -> None:
-    cfg = parse_deploy_settings({"window": {"days": ["mon"]}})  # other keys are not ours
+def test_deploy_settings_defaults_and_repository_location(tmp_path: Path) -> None:
+    cfg = parse_deploy_settings({"off_hours": ["sat-sun"]})  # other keys are not ours
     assert cfg.test_commands == [] and cfg.required_secrets == ["DATABASE_URL"]
-    assert cfg.checkout_dir({}, base=tmp_path) is None
-    cfg = parse_deploy_settings(
-        {"checkout": "../HotDash", "test_commands": [["npm", "run", "test:unit"]]}
+    assert cfg.main_branch == "main" and cfg.repository_location({}, base=tmp_path) is None
+    cfg = parse_deploy_settings({"repository": "../HotDash"})
+    assert cfg.repository_location({}, base=tmp_path / "deployments") == str(
+        (tmp_path / "HotDash").resolve()
     )
-    assert cfg.checkout_dir({}, base=tmp_path) == tmp_path / "../HotDash"
-    assert cfg.checkout_dir({"HOTDASH_CHECKOUT": "/srv/hd"}, base=tmp_path) == Path("/srv/hd")
+    env = {"HOTDASH_REPOSITORY": "git@github.com:Jgorzitza/HotDash.git"}
+    assert cfg.repository_location(env, base=tmp_path) == env["HOTDASH_REPOSITORY"]
+    url = parse_deploy_settings({"repository": "https://github.com/Jgorzitza/HotDash.git"})
+    assert url.repository_location({}, base=tmp_path) == "https://github.com/Jgorzitza/HotDash.git"
+
+
+def test_bad_repository_settings_are_refused_naming_the_field(tmp_path: Path) -> None:
+    for bad, rule in [
+        ("https://bob:hunter2@github.com/x.git", "must not carry credentials"),
+        ("ext::sh -c touch% /tmp/pwned", "'<transport>::' addresses are not allowed"),
+        ("--upload-pack=touch /tmp/x", "must not start with '-'"),
+        ("http://example.com/x.git", "use an https, ssh, git or file URL, or a path"),
+    ]:
+        with pytest.raises(InventoryError, match=rf"deploy.repository: .*{rule}"):
+            parse_deploy_settings({"repository": bad})
+    cfg = parse_deploy_settings({})
+    with pytest.raises(ValueError, match=r"\$HOTDASH_REPOSITORY: must not carry credentials"):
+        cfg.repository_location({"HOTDASH_REPOSITORY": "https://x:y@h/r.git"}, base=tmp_path)
+    with pytest.raises(InventoryError, match=r"deploy.main_branch: .*is not a branch"):
+        parse_deploy_settings({"main_branch": "ma..in"})
+    # Keys of the old checkout-based deploy fail loudly, saying what replaced them.
+    with pytest.raises(InventoryError, match=r"deploy: checkout: no longer used; deploy-staging"):
+        parse_deploy_settings({"checkout": "../HotDash"})
+    with pytest.raises(InventoryError, match=r"source_roots: no longer used"):
+        parse_deploy_settings({"source_roots": ["../HotDash"]})
 
 
 def test_deploy_settings_refuse_bad_commands() -> None:
@@ -147,25 +171,3 @@ def test_shipped_inventory_deploy_section_parses() -> None:
     cfg = parse_deploy_settings(load_inventory(ROOT / "deployments/inventory.yaml").deploy)
     assert cfg.test_commands == [["npm", "run", "test:unit"], ["npm", "run", "test:e2e"]]
     assert cfg.required_secrets == ["DATABASE_URL"]
-
-
-def test_source_roots_default_to_the_checkout_and_can_be_listed_or_overridden(
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "HotDash" / "web").mkdir(parents=True)
-    (tmp_path / "builds" / "x").mkdir(parents=True)
-    base = tmp_path / "deployments"
-    base.mkdir()
-    default = parse_deploy_settings({"checkout": "../HotDash", "checkout_env": None})
-    inside = default.source_directory(str(tmp_path / "HotDash" / "web"), {}, base=base)
-    assert inside == (tmp_path / "HotDash" / "web").resolve()
-    with pytest.raises(ValueError, match="source_dir: .*builds/x is outside the allowed"):
-        default.source_directory(str(tmp_path / "builds" / "x"), {}, base=base)
-    listed = parse_deploy_settings({"source_roots": ["../builds"], "checkout_env": None})
-    assert listed.allowed_source_roots({}, base=base) == [(tmp_path / "builds").resolve()]
-    env = {"HOTDASH_SOURCE_ROOTS": f"{tmp_path / 'builds'}{os.pathsep}/srv/other"}
-    assert default.source_directory(str(tmp_path / "builds" / "x"), env, base=base).name == "x"
-    with pytest.raises(ValueError, match="source_dir: no source roots are configured"):
-        parse_deploy_settings({"checkout_env": None}).source_directory(
-            str(tmp_path / "builds"), {}, base=base
-        )

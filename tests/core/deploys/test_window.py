@@ -1,4 +1,5 @@
-"""The production deploy window (hotdash_ops.deploys.window), with an injected clock."""
+"""When production may be deployed (hotdash_ops.deploys.window), with an injected clock:
+critical deploys in the off-hours, freezes for everyone, no window otherwise."""
 
 from __future__ import annotations
 
@@ -7,91 +8,133 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotdash_ops.deploys.window import DeployWindow, check_window, window_from_deploy_config
+from hotdash_ops.deploys.window import check_window, parse_span, windows_from_deploy_config
 
 LA = "America/Los_Angeles"
+DEFAULT = windows_from_deploy_config({})
 
 
 def la(*args: int) -> datetime:
     return datetime(*args, tzinfo=ZoneInfo(LA))
 
 
-def test_weekdays_are_open_and_weekends_blocked_by_default() -> None:
-    window = window_from_deploy_config({})
-    assert window == DeployWindow(days=["mon", "tue", "wed", "thu", "fri"])
-    friday = check_window(window, LA, now=la(2025, 10, 17, 23, 59))
-    assert friday.allowed and friday.inside and not friday.overridden
-    saturday = check_window(window, LA, now=la(2025, 10, 18, 10, 32))
-    assert not saturday.allowed and not saturday.inside
-    assert saturday.message == (
-        "production deploys are allowed mon-fri 00:00-24:00 America/Los_Angeles; "
-        "it is Sat 2025-10-18 10:32 PDT. The window opens Mon 2025-10-20 00:00 PDT. "
-        "To deploy now anyway, give deploy_window_override_reason."
+# 2025-10-13 is a Monday; 2025-10-18/19 the weekend.
+@pytest.mark.parametrize(
+    ("now", "off_hours"),
+    [
+        (la(2025, 10, 14, 10, 0), False),  # Tue office hours
+        (la(2025, 10, 14, 19, 59), False),
+        (la(2025, 10, 14, 20, 0), True),  # Tue evening
+        (la(2025, 10, 15, 5, 59), True),  # Wed early morning (Tue's night)
+        (la(2025, 10, 15, 6, 0), False),
+        (la(2025, 10, 17, 19, 0), False),  # Fri before 20:00
+        (la(2025, 10, 17, 21, 0), True),  # Fri night: the weekend starts
+        (la(2025, 10, 18, 12, 0), True),  # Saturday noon
+        (la(2025, 10, 19, 23, 0), True),  # Sunday night
+        (la(2025, 10, 20, 5, 59), True),  # Monday before 06:00
+        (la(2025, 10, 20, 6, 0), False),
+        (la(2025, 10, 13, 3, 0), True),  # Monday 03:00 (Sunday's night)
+    ],
+)
+def test_the_default_off_hours_are_weeknights_and_the_whole_weekend(
+    now: datetime, off_hours: bool
+) -> None:
+    critical = check_window(DEFAULT, LA, critical=True, now=now)
+    assert (critical.allowed, critical.in_off_hours) == (off_hours, off_hours)
+    # A normal deploy has no window at all.
+    assert check_window(DEFAULT, LA, critical=False, now=now).allowed
+
+
+def test_what_the_deployer_and_the_approvers_read() -> None:
+    tuesday = la(2025, 10, 14, 10, 32)
+    normal = check_window(DEFAULT, LA, critical=False, now=tuesday)
+    assert normal.message == (
+        "a normal deploy: no deploy window applies (only critical deploys wait for the "
+        "off-hours); it is Tue 2025-10-14 10:32 PDT."
     )
-    assert saturday.next_opening == la(2025, 10, 20, 0, 0)
+    refused = check_window(DEFAULT, LA, critical=True, now=tuesday)
+    assert refused.message == (
+        "a critical deploy may go only in the off-hours window (mon-thu 20:00-06:00, "
+        "fri 20:00-mon 06:00 America/Los_Angeles), which opens Tue 2025-10-14 20:00 PDT; "
+        "it is Tue 2025-10-14 10:32 PDT. To deploy now anyway, give "
+        "deploy_window_override_reason."
+    )
+    inside = check_window(DEFAULT, LA, critical=True, now=la(2025, 10, 18, 9, 0))
+    assert inside.message.startswith("a critical deploy: inside the off-hours window (")
+
+
+def test_a_freeze_stops_every_deploy_until_it_ends() -> None:
+    windows = windows_from_deploy_config({"freeze": ["fri 15:00-mon 06:00"]})
+    saturday = la(2025, 10, 18, 10, 0)
+    frozen = check_window(windows, LA, critical=False, now=saturday)
+    assert not frozen.allowed and frozen.in_freeze
+    assert frozen.message.startswith(
+        "production deploys are frozen (fri 15:00-mon 06:00 America/Los_Angeles) until "
+        "Mon 2025-10-20 06:00 PDT; it is Sat 2025-10-18 10:00 PDT."
+    )
+    assert check_window(windows, LA, critical=False, now=la(2025, 10, 17, 14, 59)).allowed
+    assert not check_window(windows, LA, critical=True, now=la(2025, 10, 17, 21, 0)).allowed
+    monday = check_window(windows, LA, critical=False, now=la(2025, 10, 20, 6, 0))
+    assert monday.allowed and "no freeze now (fri 15:00-mon 06:00)" in monday.message
 
 
 def test_the_inventory_timezone_decides_the_day() -> None:
-    # Saturday 02:00 UTC is still Friday evening in Los Angeles.
+    # Saturday 02:00 UTC is still Friday 19:00 in Los Angeles: not yet off-hours there.
     now = datetime(2025, 10, 18, 2, 0, tzinfo=UTC)
-    assert check_window(DeployWindow(), LA, now=now).allowed
-    assert not check_window(DeployWindow(), "UTC", now=now).allowed
+    assert not check_window(DEFAULT, LA, critical=True, now=now).allowed
+    assert check_window(DEFAULT, "UTC", critical=True, now=now).allowed
+
+
+def test_wall_clock_times_hold_across_a_dst_change() -> None:
+    # 2025-11-02 01:59 PDT -> 01:00 PST: Monday 06:00 is still 06:00 local.
+    sunday_night = la(2025, 11, 2, 23, 0)
+    assert check_window(DEFAULT, LA, critical=True, now=sunday_night).allowed
+    assert not check_window(DEFAULT, LA, critical=True, now=la(2025, 11, 3, 6, 0)).allowed
 
 
 def test_an_override_needs_a_reason_and_is_recorded() -> None:
-    saturday = la(2025, 10, 18, 10, 0)
+    tuesday = la(2025, 10, 14, 10, 0)
     check = check_window(
-        DeployWindow(), LA, now=saturday, override_reason="  security fix, cannot wait  "
+        DEFAULT, LA, critical=True, now=tuesday, override_reason="  data fix, cannot wait  "
     )
-    assert check.allowed and check.overridden and not check.inside
-    assert check.override_reason == "security fix, cannot wait"
-    assert check.message.endswith("overridden: security fix, cannot wait")
-    assert not check_window(DeployWindow(), LA, now=saturday, override_reason="   ").allowed
+    assert check.allowed and check.overridden and not check.in_off_hours
+    assert check.override_reason == "data fix, cannot wait"
+    assert check.message.endswith("overridden: data fix, cannot wait")
+    assert not check_window(DEFAULT, LA, critical=True, now=tuesday, override_reason="  ").allowed
     with pytest.raises(ValueError, match="deploy_window_override_reason: say why"):
-        check_window(DeployWindow(), LA, now=saturday, override_reason="hotfix")
+        check_window(DEFAULT, LA, critical=True, now=tuesday, override_reason="hotfix")
     # It lands in the audit log and notifications: one line, no terminal escapes.
     for forged in ("hotfix for the outage\x1b[2J\x08", "hotfix for the outage\nAPPROVED BY CTO"):
         with pytest.raises(ValueError, match="deploy_window_override_reason: must be one line"):
-            check_window(DeployWindow(), LA, now=saturday, override_reason=forged)
-    # Inside the window an override changes nothing.
-    monday = check_window(DeployWindow(), LA, now=la(2025, 10, 20, 9), override_reason="x" * 12)
-    assert monday.inside and not monday.overridden
+            check_window(DEFAULT, LA, critical=True, now=tuesday, override_reason=forged)
+    # Where nothing stops the deploy, an override changes nothing.
+    normal = check_window(DEFAULT, LA, critical=False, now=tuesday, override_reason="x" * 12)
+    assert normal.allowed and not normal.overridden
 
 
-def test_hours_of_the_day() -> None:
-    window = window_from_deploy_config({"window": {"start": "09:00", "end": "17:00"}})
-    assert not check_window(window, LA, now=la(2025, 10, 14, 8, 59)).allowed
-    assert check_window(window, LA, now=la(2025, 10, 14, 9, 0)).allowed
-    assert check_window(window, LA, now=la(2025, 10, 14, 16, 59)).allowed
-    late = check_window(window, LA, now=la(2025, 10, 14, 17, 0))
-    assert not late.allowed and late.next_opening == la(2025, 10, 15, 9, 0)
-    friday_evening = check_window(window, LA, now=la(2025, 10, 17, 18, 0))
-    assert friday_evening.next_opening == la(2025, 10, 20, 9, 0)
-
-
-def test_an_overnight_window_belongs_to_the_day_it_opens() -> None:
-    window = window_from_deploy_config(
-        {"window": {"days": ["mon"], "start": "22:00", "end": "06:00"}}
-    )
-    assert window.overnight
-    assert check_window(window, LA, now=la(2025, 10, 20, 23, 0)).allowed  # Mon 23:00
-    assert check_window(window, LA, now=la(2025, 10, 21, 5, 59)).allowed  # Tue 05:59
-    assert not check_window(window, LA, now=la(2025, 10, 21, 6, 0)).allowed
-    assert not check_window(window, LA, now=la(2025, 10, 20, 5, 0)).allowed  # Mon early: Sun's
-    assert not check_window(window, LA, now=la(2025, 10, 21, 23, 0)).allowed  # Tue 23:00
+def test_the_three_ways_to_write_a_span() -> None:
+    [weekend] = parse_span("Fri 20:00-Mon 06:00")
+    assert (weekend.text, weekend.day, weekend.start, weekend.minutes) == (
+        "fri 20:00-mon 06:00", 4, 20 * 60, 58 * 60
+    )  # fmt: skip
+    nights = parse_span("mon-thu 20:00-06:00")
+    assert [(s.day, s.minutes) for s in nights] == [(d, 10 * 60) for d in range(4)]
+    assert [s.day for s in parse_span("sat-sun")] == [5, 6]
+    assert [s.day for s in parse_span("fri-mon 09:00-17:00")] == [0, 4, 5, 6]  # wraps
+    assert [s.day for s in parse_span("mon,wed 09:00-24:00")] == [0, 2]
+    assert parse_span("sun 22:00-sun 22:00")[0].minutes == 7 * 24 * 60  # a whole week
 
 
 def test_bad_window_settings_name_the_field() -> None:
-    with pytest.raises(ValueError, match=r"deploy\.window\.days\.0: Input should be 'mon'"):
-        window_from_deploy_config({"window": {"days": ["monday"]}})
-    with pytest.raises(ValueError, match=r"deploy\.window\.end: .*'25:00' is not a time HH:MM"):
-        window_from_deploy_config({"window": {"end": "25:00"}})
-    with pytest.raises(ValueError, match=r"deploy\.window\.days: .*at least one day"):
-        window_from_deploy_config({"window": {"days": []}})
-    with pytest.raises(ValueError, match=r"deploy\.window\.hours: Extra inputs"):
-        window_from_deploy_config({"window": {"hours": "9-5"}})
-    assert (
-        DeployWindow(days=["sat", "mon", "tue", "sun"])
-        .describe("UTC")
-        .startswith("mon-tue,sat-sun 00:00-24:00")
-    )
+    with pytest.raises(ValueError, match=r"deploy\.freeze\.0: 'friday 15:00-mon 06:00' is not"):
+        windows_from_deploy_config({"freeze": ["friday 15:00-mon 06:00"]})
+    with pytest.raises(ValueError, match=r"deploy\.off_hours\.1: 'sat 25:00-06:00' is not a"):
+        windows_from_deploy_config({"off_hours": ["mon 20:00-06:00", "sat 25:00-06:00"]})
+    with pytest.raises(ValueError, match=r"deploy\.off_hours: at least one span is needed"):
+        windows_from_deploy_config({"off_hours": []})
+    with pytest.raises(ValueError, match=r"deploy\.freeze: must be a list of spans"):
+        windows_from_deploy_config({"freeze": {"fri": "15:00"}})
+    with pytest.raises(ValueError, match=r"deploy\.window: no longer used; a normal deploy"):
+        windows_from_deploy_config({"window": {"days": ["mon"]}})
+    one = windows_from_deploy_config({"freeze": "fri 15:00-mon 06:00"})  # a single span
+    assert [s.text for s in one.freeze] == ["fri 15:00-mon 06:00"]

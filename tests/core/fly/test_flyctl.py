@@ -120,6 +120,33 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
     src.mkdir()
     fly.deploy_source("hotdash-staging", src)
     assert record(tmp_path)["cwd"] == str(src)
+    assert record(tmp_path)["argv"][1:] == [
+        "deploy",
+        "-a",
+        "hotdash-staging",
+        "--remote-only",
+        "--yes",
+    ]
+    sha = "3f2c1d9a0b1c" + "0" * 28
+    fly.deploy_source(
+        "hotdash-staging",
+        src,
+        image_label=f"git-{sha}",
+        labels={"org.opencontainers.image.revision": sha},
+    )
+    assert record(tmp_path)["argv"][1:] == [
+        "deploy", "-a", "hotdash-staging", "--remote-only", "--image-label", f"git-{sha}",
+        "--label", f"org.opencontainers.image.revision={sha}", "--yes",
+    ]  # fmt: skip
+    for label, labels, message in [
+        ("--app=x", {}, "image_label: must not start with '-'"),
+        ("a b", {}, "image_label: 'a b' is not an image tag"),
+        (None, {"Bad Key": "x"}, "label: 'Bad Key' is not a label key"),
+        (None, {"k": "-x"}, "label k: must not start with '-'"),
+        (None, {"k": "a\nb"}, "label k: must not contain control characters"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            fly.deploy_source("hotdash-staging", src, image_label=label, labels=labels)
     fly.scale_count("hotdash-agent-service", 1, max_per_region=1)
     assert record(tmp_path)["argv"][1:] == [
         "scale",
