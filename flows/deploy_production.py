@@ -56,7 +56,6 @@ from hotdash_ops.deploys.regression import (
     sample_count,
 )
 from hotdash_ops.deploys.release_choice import running_release
-from hotdash_ops.deploys.repository import GitError
 from hotdash_ops.deploys.window import (
     OverrideReason,
     WindowCheck,
@@ -213,11 +212,7 @@ async def deploy_production(
     commit = build.commit if build is not None and tested else None
     parity = await replay_safe(parity_for_approvers)(staging.name, production.name)
     record.add("parity", "info", parity)
-    try:
-        tag = replay_safe(choose_release_tag)(production.name, release_tag, inventory.timezone)
-    except GitError as exc:
-        record.add("release tag", "failed", str(exc))
-        return await finish(Failed(message=f"not deployed: the release tags: {exc}"))
+    tag = replay_safe(choose_release_tag)(production.name, release_tag, inventory.timezone)
     record.facts |= {"image": promotion.image, "release tag": tag}
 
     # Manager approval, then reliability approval.

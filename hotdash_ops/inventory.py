@@ -5,8 +5,8 @@ The code serves any Fly.io organisation; HotDash is the inventory it ships with.
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -3,9 +3,13 @@
 A tag is always recorded in the audit log (`release.tagged`). When the repository is
 configured (`deploy.repository`) and the commit of the shipped image is known (it was built
 and tested by deploy-staging), the tag is created on that commit as an annotated tag and
-pushed, before the deploy. A push the repository refuses (read-only) is reported and the
-deploy goes on: the tag stays in the worker's mirror and the audit log. Existing tags are the
-union of the audit log's and the repository's, so a letter is never used twice.
+pushed, before the deploy. Existing tags are the union of the audit log's and the
+repository's, so a letter is never used twice.
+
+The repository never stops an approved production deploy: a push it refuses (read-only), or
+a repository that cannot be reached (a hotfix during a GitHub outage), is reported in the
+record, the log and the notification, and the deploy goes on with the tag in the audit log
+(and in the worker's mirror, when it could be made there).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ class TagOutcome(BaseModel):
 
 
 def existing_tags(app: str) -> list[str]:
-    """Release tags already used for `app`: audit log, then the repository (fetched now)."""
+    """Release tags already used for `app`: audit log, then the repository (fetched now; when
+    it cannot be read, a warning, and the audit log's tags only)."""
     tags = {
         str(r.detail.get("tag"))
         for r in audit_log().records()
@@ -43,8 +48,12 @@ def existing_tags(app: str) -> list[str]:
     }
     repo = repository()
     if repo is not None:
-        repo.fetch()
-        tags |= set(repo.release_tags())
+        try:
+            repo.fetch()
+        except GitError as exc:
+            get_run_logger().warning("release tags from the audit log only: %s", exc)
+        else:
+            tags |= set(repo.release_tags())
     return sorted(tags)
 
 
@@ -97,9 +106,9 @@ def tag_release(
         message = f"Production release {tag}: {reason} ({image}; approved by " + (
             " and ".join(approvers) + ")"
         )
-        repo.create_tag(tag, commit, message)
         detail |= {"commit": commit, "repository": repo.location}
         try:
+            repo.create_tag(tag, commit, message)
             repo.push_tag(tag)
         except GitError as exc:
             logger.warning("%s", exc)
@@ -107,7 +116,7 @@ def tag_release(
             outcome = TagOutcome(
                 tag=tag,
                 commit=commit,
-                note=f"{tag} on {commit[:12]}, NOT pushed ({exc}); kept in the worker's mirror",
+                note=f"{tag} on {commit[:12]}, NOT pushed ({exc}); recorded in the audit log",
             )
         else:
             outcome = TagOutcome(

@@ -158,6 +158,9 @@ def flysim(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HOTDASH_INVENTORY", str(ROOT / "deployments/inventory.yaml"))
     monkeypatch.setenv("HOTDASH_STATE_DIR", str(tmp_path / "state"))
+    # Never the shipped inventory's GitHub repository: a test that deploys a commit makes its
+    # own (tests.git_origin); others find no repository here, at once and offline.
+    monkeypatch.setenv("HOTDASH_REPOSITORY", str(tmp_path / "no-hotdash-repository.git"))
     yield flysim_server
     flysim_server.reset()
 

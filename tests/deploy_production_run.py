@@ -16,10 +16,13 @@ from prefect.flow_runs import aresume_flow_run
 from flows.deploy_production import deploy_production
 
 CHECKLIST = "https://example.com/go-live/2025-10-14"
+# The scenario's staging image was not built by deploy-staging: shipping it needs a reason.
+UNTESTED = "the scenario's staging image, not built by deploy-staging"
 
 
 class DeployProductionRun:
-    """`deploy_production(**params)` in the background; `params` override the defaults."""
+    """`deploy_production(**params)` in the background; `params` override the defaults (which
+    ship staging's scenario image as an untested image)."""
 
     def __init__(self, **params: Any) -> None:
         self.tag = f"test-{uuid.uuid4().hex[:8]}"
@@ -29,6 +32,7 @@ class DeployProductionRun:
             "checklist_url": CHECKLIST,
             "watch_minutes": 0.05,
             "watch_interval_seconds": 1,
+            "untested_image_reason": UNTESTED,
         }
         with tags(self.tag):
             self.task = asyncio.create_task(

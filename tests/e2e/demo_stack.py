@@ -28,7 +28,6 @@ import pytest
 import yaml
 from prefect.exceptions import ObjectNotFound
 
-from hotdash_ops.deploys.window import WEEKDAYS
 from tests.conftest import ROOT, Flysim, free_port
 from tests.e2e.prefect_api import stack_client
 from tests.webhook_receiver import Receiver
@@ -56,10 +55,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def every_day_inventory(folder: Path) -> Path:
-    """The shipped inventory with every day a deploy day (tests run on any day)."""
+def e2e_inventory(folder: Path) -> Path:
+    """The shipped inventory without its repository: the scenario's staging image ships as an
+    untested image, tagged in the audit log only (the shipped repository is on GitHub)."""
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
-    data["deploy"] = {**data.get("deploy", {}), "window": {"days": list(WEEKDAYS)}}
+    data["deploy"] = {k: v for k, v in data["deploy"].items() if k != "repository"}
+    data["deploy"]["repository_env"] = None
     path = folder / "inventory.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -74,7 +75,7 @@ class E2EStack:
     flysim: Flysim
     receiver: Receiver
     home: Path
-    inventory: Path  # every day a deploy day; the worker's HOTDASH_INVENTORY
+    inventory: Path  # the worker's HOTDASH_INVENTORY (e2e_inventory)
 
     @property
     def api_url(self) -> str:
@@ -185,7 +186,7 @@ def e2e_stack(
             ensure_deployment(
                 stack, DEPLOY_PRODUCTION, "flows/deploy_production.py:deploy_production"
             )
-            yield E2EStack(stack, config, flysim_server, receiver, home, every_day_inventory(home))
+            yield E2EStack(stack, config, flysim_server, receiver, home, e2e_inventory(home))
         finally:
             stack.stop()
 

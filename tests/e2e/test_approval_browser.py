@@ -169,7 +169,8 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
                 "requested_by": "Alice",
                 "reason": "Ship the October dashboard",
                 "checklist_url": "https://example.com/go-live/october",
-                "deploy_window_override_reason": "end-to-end test of the approval UI",
+                # The demo's staging image was not built by deploy-staging.
+                "untested_image_reason": "end-to-end test of the approval UI",
                 "watch_minutes": 0.05,
                 "watch_interval_seconds": 1,
             },

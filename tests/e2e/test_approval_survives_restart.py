@@ -51,6 +51,7 @@ async def start_deploy(**params: Any) -> UUID:
             "requested_by": "Alice",
             "reason": "Ship the October dashboard",
             "checklist_url": "https://example.com/go-live/2025-10-14",
+            "untested_image_reason": "the scenario's staging image, not built by deploy-staging",
             "watch_minutes": 0.05,
             "watch_interval_seconds": 1,
             **params,

@@ -38,7 +38,6 @@ class Deploy(DeployProductionRun):
         super().__init__(
             reason="Drill: flyctl fails mid-deploy",
             checklist_url="https://example.com/go-live/drill",
-            deploy_window_override_reason="failure drill, any day of the week",
             watch_minutes=0,
             **params,
         )

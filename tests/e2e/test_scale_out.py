@@ -144,6 +144,8 @@ def scale_out(
                 "HOTDASH_STATE_DIR": str(state),
                 "PREFECT_LOCAL_STORAGE_PATH": str(state / "prefect-results"),
                 "HOTDASH_INVENTORY": str(ROOT / "deployments/inventory.yaml"),
+                # Not the shipped inventory's GitHub repository: none (offline, at once).
+                "HOTDASH_REPOSITORY": str(state / "no-hotdash-repository.git"),
                 "FLY_API_TOKEN": sim.token,
                 "FLY_ORG": "personal",
                 "FLYCTL": str(BIN / "flysim-fly"),
@@ -310,7 +312,7 @@ def test_two_production_deploys_submitted_at_once_deploy_one_after_the_other(
     params = {
         "reason": "Scale-out test: two deploys at once",
         "checklist_url": CHECKLIST,
-        "deploy_window_override_reason": "end-to-end test of the scale-out stack",
+        "untested_image_reason": "end-to-end test of the scale-out stack",
         "watch_minutes": 0.05,
         "watch_interval_seconds": 1,
         "approval_timeout_hours": 1,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,14 @@ from prefect.flow_runs import aresume_flow_run
 from prefect.input.actions import aread_flow_run_input
 
 from flows.deploy_production import deploy_production
+from flows.deploy_staging import deploy_staging
 from hotdash_ops.audit import AuditLog
 from hotdash_ops.deploys.window import WEEKDAYS
 from tests.artifacts import artifacts_of
 from tests.conftest import ROOT
-from tests.deploy_production_run import CHECKLIST, DeployProductionRun
+from tests.deploy_production_run import CHECKLIST, UNTESTED, DeployProductionRun
+from tests.git_origin import Origin, git
+from tests.run_logs import run_log_text
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -36,12 +39,15 @@ STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98P
 
 
 def write_inventory(path: Path, **deploy: Any) -> Path:
-    """The shipped inventory; every day is a deploy day unless `window` says otherwise."""
+    """The shipped inventory with `deploy` settings changed; no repository unless given (the
+    shipped one is on GitHub)."""
     data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
     approvers = deploy.pop("approvers", None)
     if approvers is not None:
         data["approvers"] = approvers
-    data["deploy"] = {"window": {"days": list(WEEKDAYS)}, **deploy}
+    data["deploy"] = {**data["deploy"], "repository_env": None, **deploy}
+    if "repository" not in deploy:
+        del data["deploy"]["repository"]
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -161,6 +167,13 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
     ]
     shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
     assert staging_digest_ref(env) in shown and CHECKLIST in shown
+    assert "| who may approve | only the listed manager approvers: Bob Smith |" in shown
+    # An empty list is said plainly, in the run log (and the reliability form).
+    logs = await run_log_text(paused.id, expect=["reliability gate: any name counts"])
+    assert (
+        "reliability gate: any name counts: the inventory lists no reliability approvers "
+        "(approvers.reliability is empty), so anyone but the requester can approve"
+    ) in logs
     # A name with a text-direction override: the server refuses it against the form's schema
     # and the run keeps waiting at the same key.
     with pytest.raises(RuntimeError, match="approver"):
@@ -249,34 +262,78 @@ async def test_sustained_regression_during_the_watch_rolls_back_to_the_previous_
     assert [r["result"] for r in rows][-3:] == ["BAD", "BAD", "BAD"]
 
 
-async def test_outside_the_deploy_window_nothing_is_asked_unless_overridden(
+async def test_a_freeze_or_a_critical_release_outside_the_off_hours_asks_nobody(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    today = WEEKDAYS[datetime.now(ZoneInfo("America/Los_Angeles")).weekday()]
-    closed = [d for d in WEEKDAYS if d != today]
-    inv = tmp_path / "closed.yaml"
-    write_inventory(inv)
-    data = yaml.safe_load(inv.read_text())
-    data["deploy"]["window"] = {"days": closed}
-    inv.write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
-
+    frozen = write_inventory(tmp_path / "frozen.yaml", freeze=["mon-sun"])
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(frozen))
     state = await deploy_production(
         requested_by="Alice", reason="Ship it", checklist_url=CHECKLIST, return_state=True
     )
     assert state.is_failed()
-    assert state.message.startswith("not deployed: production deploys are allowed")
+    assert state.message.startswith(
+        "not deployed: production deploys are frozen (mon-sun America/Los_Angeles) until "
+    )
+    assert audit_records(tmp_path) == [] and notifications(tmp_path) == []
+
+    # Off-hours only on a day three days away: a critical release waits, a normal one does not.
+    later = WEEKDAYS[(datetime.now(ZoneInfo("America/Los_Angeles")).weekday() + 3) % 7]
+    inv = write_inventory(tmp_path / "critical.yaml", off_hours=[later])
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    state = await deploy_production(
+        requested_by="Alice",
+        reason="Ship it",
+        checklist_url=CHECKLIST,
+        critical=True,
+        untested_image_reason=UNTESTED,
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert state.message.startswith(
+        f"not deployed: a critical deploy may go only in the off-hours window ({later} "
+        "America/Los_Angeles), which opens "
+    )
     assert "give deploy_window_override_reason" in state.message
     assert audit_records(tmp_path) == [] and notifications(tmp_path) == []
 
     run = DeployProductionRun(
-        deploy_window_override_reason="security fix for CVE-2025-1234, cannot wait"
+        critical=True, deploy_window_override_reason="data fix for CVE-2025-1234, cannot wait"
     )
     await run.answer("manager-approval", "Bob", False, "not today")
     state = await run.state()
     assert state.message.startswith("rejected by Bob")
     form = str((await artifacts_of(state))["deploy-production-approval"].data)
-    assert "overridden: security fix for CVE-2025-1234, cannot wait" in form
+    assert "overridden: data fix for CVE-2025-1234, cannot wait" in form
+    assert "| critical | yes: a risky release, deployed only in the off-hours window |" in form
+    normal = DeployProductionRun()  # the same inventory: a normal release has no window
+    await normal.answer("manager-approval", "Bob", False, "not today either")
+    form = str((await artifacts_of(await normal.state()))["deploy-production-approval"].data)
+    assert "a normal deploy: no deploy window applies" in form
+
+
+async def test_an_image_without_a_tested_build_needs_a_reason_shown_to_the_approvers(
+    env, tmp_path: Path
+) -> None:
+    state = await deploy_production(
+        requested_by="Alice", reason="Ship it", checklist_url=CHECKLIST, return_state=True
+    )
+    assert state.is_failed()
+    promoted = staging_digest_ref(env)
+    assert state.message == (
+        f"not deployed: {promoted} is not a build of a tested commit (unknown: deploy-staging "
+        f"never deployed {promoted}); deploy staging from a ref first, or give "
+        "untested_image_reason"
+    )
+    assert audit_records(tmp_path) == [] and prod_deploys(env) == []
+
+    run = DeployProductionRun()  # with untested_image_reason
+    await run.answer("manager-approval", "Bob", False, "build it from main first")
+    state = await run.state()
+    form = str((await artifacts_of(state))["deploy-production-approval"].data)
+    assert f"| commit and tests | unknown: deploy-staging never deployed {promoted} |" in form
+    assert f"| **untested image** | {UNTESTED} |" in form
+    [requested] = [d for a, _, d in audit_records(tmp_path) if a == "approval.requested"]
+    assert requested["untested_image_reason"] == UNTESTED
 
 
 async def test_staging_not_ready_stops_before_any_approval(env, tmp_path: Path) -> None:
@@ -317,38 +374,91 @@ async def test_bad_parameters_are_refused_before_anything_runs(env, tmp_path: Pa
     assert audit_records(tmp_path) == [] and env.state()["mutations"] == []
 
 
-async def test_release_tag_is_pushed_to_the_configured_repository(
-    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    origin = tmp_path / "origin.git"
-    checkout = tmp_path / "HotDash"
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    subprocess.run(["git", "clone", "-q", str(origin), str(checkout)], check=True)
-    subprocess.run(
-        [*git, "-C", str(checkout), "commit", "-q", "--allow-empty", "-m", "x"], check=True
+@pytest.fixture
+def origin(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Origin:
+    """The HotDash repository with today's `a` tag taken; staging runs a tested build of
+    main, deployed by deploy-staging."""
+    repo = Origin(tmp_path)
+    repo.commit({"package.json": "{}\n"}, "First release")
+    repo.tag(f"{today_tag_prefix()}a")
+    repo.commit({"VERSION": "2\n"}, "Fix the login redirect")
+    inv = write_inventory(
+        tmp_path / "repo.yaml",
+        repository=str(repo.path),
+        test_commands=[[sys.executable, "-c", "print('unit: 42 passed')"]],
     )
-    subprocess.run(["git", "-C", str(checkout), "push", "-q", "origin", "HEAD"], check=True)
-    day = f"{datetime.now(UTC).astimezone(ZoneInfo('America/Los_Angeles')):%Y.%m.%d}"
-    subprocess.run([*git, "-C", str(checkout), "tag", f"v{day}a"], check=True)
-    subprocess.run(["git", "-C", str(checkout), "push", "-q", "origin", f"v{day}a"], check=True)
-    inv = write_inventory(tmp_path / "repo.yaml", repository={"path": str(checkout)})
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
+    return repo
 
-    run = DeployProductionRun(watch_minutes=0)
+
+def today_tag_prefix() -> str:
+    return f"v{datetime.now(UTC).astimezone(ZoneInfo('America/Los_Angeles')):%Y.%m.%d}"
+
+
+async def test_a_tested_commit_is_shown_tagged_pushed_before_the_deploy_and_announced(
+    env, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    built = await deploy_staging(requested_by="Alice", return_state=True)
+    assert built.is_completed(), built.message
+    main = git("rev-parse", "main", cwd=origin.path)
+    with Receiver() as status_page:
+        monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", status_page.url)
+        run = DeployProductionRun(untested_image_reason=None, watch_minutes=0)
+        paused = await run.paused_at("manager-approval")
+        shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
+        assert (
+            f"| commit and tests | commit {main[:12]} (main: Fix the login redirect); "
+            "tests passed (1 command) |"
+        ) in shown
+        assert "untested image" not in shown
+        assert "| who may approve | only the listed manager approvers: Bob, Carol |" in shown
+        await run.answer("manager-approval", "Bob", True)
+        await run.answer("reliability-approval", "Dave", True)
+        state = await run.state()
+
+    assert state.is_completed(), state.message
+    tag = f"{today_tag_prefix()}b"  # `a` was already taken in the repository
+    assert state.message.startswith(f"deployed {tag} to {PROD}")
+    assert origin.tags()[tag] == main  # the tag is on the tested commit
+    assert "Production release" in origin.tag_message(tag)
+    # Tagged and pushed before the deploy.
+    actions = [a for a, *_ in audit_records(tmp_path)]
+    assert actions.index("release.tagged") < actions.index("deploy.started", 2)
+    [tagged] = [d for a, _, d in audit_records(tmp_path) if a == "release.tagged"]
+    assert (tagged["commit"], tagged["pushed"]) == (main, True)
+    # Post-Deployment: the status page, then stakeholders with commit, tag, digest, approvers.
+    [page] = status_page.messages
+    assert page["event"] == "release" and page["component"] == PROD
+    assert (page["status"], page["release"], page["commit"]) == ("operational", tag, main)
+    promoted = production(env)["current_image"]
+    digest = promoted.rsplit("@", 1)[1]
+    [deployed] = [
+        m for m in receiver.messages if m["subject"].endswith(f"{tag} deployed to {PROD}")
+    ]
+    for shown_line in (f"commit: {main}", f"release tag: {tag} on {main[:12]}, pushed",
+                       f"digest: {digest}", "approved by: Bob and Dave"):  # fmt: skip
+        assert shown_line in deployed["body"], deployed["body"]
+    summary = str((await artifacts_of(state))["deploy-production"].data)
+    assert f"| release tag | ok | {tag} on {main[:12]}, pushed |" in summary
+
+
+async def test_a_tag_the_repository_refuses_is_reported_and_the_deploy_goes_on(
+    env, origin: Origin, tmp_path: Path
+) -> None:
+    assert (await deploy_staging(requested_by="Alice", return_state=True)).is_completed()
+    origin.refuse_pushes()
+    run = DeployProductionRun(untested_image_reason=None, watch_minutes=0)
     await run.answer("manager-approval", "Bob", True)
     await run.answer("reliability-approval", "Carol", True)
     state = await run.state()
 
     assert state.is_completed(), state.message
-    assert state.message.startswith(f"deployed v{day}b")  # `a` was already taken
-    remote = subprocess.run(
-        ["git", "-C", str(origin), "tag", "-n1", "--list", f"v{day}b"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert f"Production release v{day}b: Ship the October dashboard" in remote
+    tag = f"{today_tag_prefix()}b"
+    assert tag not in origin.tags()
+    [tagged] = [d for a, _, d in audit_records(tmp_path) if a == "release.tagged"]
+    assert tagged["pushed"] is False and "pushes are refused" in tagged["push_error"]
+    summary = str((await artifacts_of(state))["deploy-production"].data)
+    assert f"| release tag | info | {tag} on " in summary and "NOT pushed" in summary
 
 
 async def test_the_deadline_timer_only_wakes_waiting_deploy_production_runs(env) -> None:

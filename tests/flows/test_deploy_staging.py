@@ -63,7 +63,9 @@ def origin(flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Origin:
     return repo
 
 
-def use_inventory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, origin: Origin, **deploy: Any) -> None:
+def use_inventory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, origin: Origin, **deploy: Any
+) -> None:
     inv = write_inventory(tmp_path / "inv-2.yaml", origin, **deploy)
     monkeypatch.setenv("HOTDASH_INVENTORY", str(inv))
 
@@ -186,8 +188,7 @@ async def test_failing_tests_stop_the_deploy_with_the_output_tail_in_the_record(
 
     assert state.is_failed()
     assert state.message == (
-        f"tests failed: `{shlex.join(failing)}` exited 1 at {main[:12]}; "
-        "nothing was deployed"
+        f"tests failed: `{shlex.join(failing)}` exited 1 at {main[:12]}; nothing was deployed"
     )
     assert flysim.state()["mutations"] == [] and audit_actions(tmp_path) == []
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
@@ -206,7 +207,9 @@ async def test_a_hanging_test_is_stopped_at_the_timeout_and_nothing_is_deployed(
     state = await deploy_staging(requested_by="dana", return_state=True)
 
     assert state.is_failed()
-    assert state.message.startswith("tests failed: `") and " timed out after 1 s at " in state.message
+    assert (
+        state.message.startswith("tests failed: `") and " timed out after 1 s at " in state.message
+    )
     assert flysim.state()["mutations"] == []
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
     assert "waiting for a browser" in summary
@@ -218,7 +221,9 @@ async def test_a_hotfix_deploys_while_production_health_answers_503(
     # The production incident the hotfix is for: /health is shown, it blocks nothing.
     flysim.patch_app("hotdash-production", endpoints={"/health": {"status": 503}})
 
-    state = await deploy_staging(requested_by="dana", reason="hotfix for the outage", return_state=True)
+    state = await deploy_staging(
+        requested_by="dana", reason="hotfix for the outage", return_state=True
+    )
 
     assert state.is_completed(), state.message
     main = git("rev-parse", "main", cwd=origin.path)
@@ -264,7 +269,9 @@ async def test_a_blocking_parity_difference_stops_the_deploy_unless_overridden(
         "(override_reason passes it)"
     )
     assert flysim.state()["mutations"] == [] and audit_actions(tmp_path) == []
-    assert "### last lines" not in str((await artifacts_of(stopped))["deploy-staging-hotdash-staging"].data)
+    assert "### last lines" not in str(
+        (await artifacts_of(stopped))["deploy-staging-hotdash-staging"].data
+    )
 
     why = "Sentry is being moved; staging gets its DSN tomorrow"
     state = await deploy_staging(requested_by="dana", override_reason=why, return_state=True)
@@ -273,7 +280,8 @@ async def test_a_blocking_parity_difference_stops_the_deploy_unless_overridden(
     assert state.message.endswith(f"; parity difference overridden: {why}")
     actions = audit_actions(tmp_path)
     assert actions[0] == (
-        "parity.overridden", {"blocking": ["required secrets: missing on staging: SENTRY_DSN"]}
+        "parity.overridden",
+        {"blocking": ["required secrets: missing on staging: SENTRY_DSN"]},
     )
     assert AuditLog(tmp_path / "state" / "audit.jsonl").records()[0].reason == why
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)

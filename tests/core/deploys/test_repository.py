@@ -50,7 +50,10 @@ def test_a_ref_that_does_not_exist_or_is_not_on_main_is_refused(
     repo = mirror_of(origin, tmp_path)
     repo.fetch()
 
-    with pytest.raises(RefRefused, match=r"ref: 'nope' is not a branch, tag or commit of .*origin\.git \(fetched just now\)"):
+    with pytest.raises(
+        RefRefused,
+        match=r"ref: 'nope' is not a branch, tag or commit of .*origin\.git \(fetched just now\)",
+    ):
         repo.resolve("nope")
     with pytest.raises(RefRefused, match=r"ref: 'deadbeef' is not a branch, tag or commit"):
         repo.resolve("deadbeef")
