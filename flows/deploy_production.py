@@ -43,7 +43,8 @@ from hotdash_ops.deploys.promotion import (
     Promotion,
     check_staging_release,
     choose_image,
-    pinned_image,
+    digest_of,
+    running_digest,
 )
 from hotdash_ops.deploys.provenance import Build, find_build
 from hotdash_ops.deploys.record import DeployRecord, StepResult
@@ -85,10 +86,6 @@ SUMMARY_KEY = "deploy-production"
 PROGRESS_KEY = "deploy-production-progress"
 BASELINE_MINUTES = 15
 SAMPLE_MINUTES = 1
-CRITICAL_HELP = (
-    "a risky release (schema migration, breaking change, major upgrade): deployed only in the "
-    "off-hours window (inventory deploy.off_hours); a normal release has no window"
-)
 
 
 class Prerequisites(Exception):
@@ -137,10 +134,8 @@ async def deploy_production(
     checklist_url: HttpsUrl,
     release_tag: ReleaseTag | None = None,
     image: ImageRef | None = None,
-    critical: Annotated[bool, Field(description=CRITICAL_HELP)] = False,
-    untested_image_reason: Annotated[
-        Justification, Field(description="ship an image without a tested build, and why")
-    ] = None,
+    critical: bool = False,
+    untested_image_reason: Justification = None,
     approval_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 24,
     deploy_window_override_reason: OverrideReason = None,
     watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
@@ -304,7 +299,7 @@ async def deploy_production(
     # Post-Deployment: update status page, notify stakeholders.
     await progress.update(100, f"{app} runs {tag}")
     message = f"deployed {tag} to {app}: v{release.version}, {watch.reason}"
-    digest = _digest_of(promotion.image) or _digest_of(_running_pin(app)) or "unknown"
+    digest = digest_of(promotion.image) or _running_digest(app) or "unknown"
     shipped = commit or f"none (untested image: {untested_image_reason})"
     await _tell_status_page(app, tag, commit, f"{tag} is live on {app} ({message})")
     await tell(
@@ -316,17 +311,13 @@ async def deploy_production(
     return await finish(Completed(message=message))
 
 
-def _digest_of(image: str | None) -> str | None:
-    return image.rsplit("@", 1)[1] if image and "@" in image else None
-
-
-def _running_pin(app: str) -> str | None:
-    """`repository@digest` production's machines run now, None when unknown."""
+def _running_digest(app: str) -> str | None:
+    """The digest production's machines run now; None when it cannot be read (the deploy is
+    done and verified: a failed read only leaves the notification without it)."""
     try:
-        pinned, _ = pinned_image(app_status(app))
-    except (NotReady, FlyctlError):
+        return running_digest(app_status(app))
+    except FlyctlError:
         return None
-    return pinned
 
 
 async def _tell_status_page(app: str, tag: str, commit: str | None, message: str) -> None:

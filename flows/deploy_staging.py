@@ -30,11 +30,9 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from functools import partial
-from typing import Annotated
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
-from pydantic import Field
 
 from hotdash_ops.deploys.config import parse_deploy_settings
 from hotdash_ops.deploys.provenance import Build
@@ -68,12 +66,8 @@ async def deploy_staging(
     requested_by: Requester,
     ref: GitRef = "main",
     image: ImageRef | None = None,
-    untested_image_reason: Annotated[
-        Justification, Field(description="with `image` only: why it ships untested")
-    ] = None,
-    override_reason: Annotated[
-        Justification, Field(description="deploy despite a blocking parity difference, and why")
-    ] = None,
+    untested_image_reason: Justification = None,
+    override_reason: Justification = None,
     reason: Reason = "staging deploy",
 ) -> State:
     """One-command deploy to staging of one commit: parity, its tests, its build, smoke test,

@@ -21,8 +21,9 @@ By runbook area (each package's docstring maps its modules to runbook lines):
 * `monitor`    Daily Operations and Monitoring & Alerts: probe, metrics, log_review, health,
                health_report, alert_rules, alert_state, alert_messages, alert_response,
                stale_runs, manual_check
-* `deploys`    Deployment Procedures and Rollback: config, parity, test_commands, smoke, record,
-               promotion, release_tag, git_tags, window, approvals, regression, release_choice
+* `deploys`    Deployment Procedures and Rollback: config, repository, parity, test_commands,
+               provenance, smoke, record, promotion, release_tag, window, approvals,
+               regression, release_choice
 * `incidents`  Incident Response: response, record, log, postmortem
 * `cost`       Weekly Cost Review and Cost Management: pricing, estimate, findings, snapshots,
                report, chart, autostop, volumes

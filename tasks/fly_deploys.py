@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from hotdash_ops import validation
-from hotdash_ops.deploys.promotion import NotReady, pinned_image
+from hotdash_ops.deploys.promotion import running_digest
 from hotdash_ops.deploys.provenance import Build
 from hotdash_ops.deploys.release_choice import (
     RollbackOutcome,
@@ -114,7 +114,7 @@ def deploy_image(
             "%s runs v%s with %s after deploying %s", app, release.version, release.image_ref, image
         )
     if untested_reason:
-        build = Build(image=image, digest=_digest(status), untested_reason=untested_reason)
+        build = Build(image=image, digest=running_digest(status), untested_reason=untested_reason)
         detail |= build.audit_detail()
     audit(
         actor=actor,
@@ -161,7 +161,9 @@ def deploy_source(
         )
     status = fly.status(app)
     release = running_release(fly.releases(app), status)
-    built = build.model_copy(update={"image": release.image_ref or "", "digest": _digest(status)})
+    built = build.model_copy(
+        update={"image": release.image_ref or "", "digest": running_digest(status)}
+    )
     audit(
         actor=actor,
         action="deploy.completed",
@@ -170,15 +172,6 @@ def deploy_source(
         reason=reason,
     )
     return BuiltRelease(release=release, build=built)
-
-
-def _digest(status: AppStatus) -> str | None:
-    """The digest every started machine runs (`sha256:...`), None when unknown or mixed."""
-    try:
-        pinned, _ = pinned_image(status)
-    except NotReady:
-        return None
-    return pinned.rsplit("@", 1)[1] if pinned else None
 
 
 @task(name="rollback-app", cache_policy=NO_CACHE)

@@ -69,6 +69,20 @@ def pinned_image(status: AppStatus) -> tuple[str | None, str | None]:
     return (pins.pop() if pins else None), tag
 
 
+def digest_of(image: str | None) -> str | None:
+    """`sha256:...` of a `repository@sha256:...` reference; None for a reference by tag."""
+    return image.rsplit("@", 1)[1] if image and "@" in image else None
+
+
+def running_digest(status: AppStatus) -> str | None:
+    """The digest every started machine runs; None when unknown or not all the same."""
+    try:
+        pinned, _ = pinned_image(status)
+    except NotReady:
+        return None
+    return digest_of(pinned)
+
+
 def choose_image(
     staging_release: Release, status: AppStatus, *, requested: str | None = None
 ) -> Promotion:

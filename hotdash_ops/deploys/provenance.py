@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from hotdash_ops.audit import AuditRecord
+from hotdash_ops.deploys.promotion import digest_of
 
 DEPLOYED = "deploy.completed"
 
@@ -65,12 +66,8 @@ class Build(BaseModel):
         return detail
 
 
-def _digest_of(image: str) -> str | None:
-    return image.rsplit("@", 1)[1] if "@" in image else None
-
-
 def _names(detail: dict[str, object], image: str) -> bool:
-    digest = _digest_of(image)
+    digest = digest_of(image)
     if digest is not None and detail.get("digest") == digest:
         return True
     return detail.get("image") == image

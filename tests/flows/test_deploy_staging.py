@@ -411,3 +411,26 @@ async def test_secrets_in_flyctl_output_never_reach_the_run_or_the_audit_log(
     assert "***REDACTED***" in failed["error"] and flysim.token not in failed["error"]
     assert flysim.token not in (tmp_path / "state" / "audit.jsonl").read_text()
     assert flysim.token not in await run_log_text(state.state_details.flow_run_id)
+
+
+async def test_the_demo_repository_deploys_offline_with_the_shipped_inventory(
+    flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `make demo` does: a local repository made from deployments/demo-checkout, the
+    # shipped inventory's own test commands (`npm run test:unit`, `npm run test:e2e`).
+    from tests.e2e.demo_stack import stack_module
+
+    repo = stack_module().demo_repository(tmp_path / "demo-state")
+    monkeypatch.setenv("HOTDASH_REPOSITORY", str(repo))
+
+    refused = await deploy_staging(requested_by="dana", ref="feature/unmerged", return_state=True)
+    assert refused.is_failed() and "is not on main: merge it first" in refused.message
+
+    state = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert state.is_completed(), state.message
+    main = git("rev-parse", "main", cwd=repo)
+    assert staging(flysim)["current_image"] == f"registry.fly.io/{APP}:git-{main}"
+    logs = await run_log_text(state.state_details.flow_run_id, expect=["staging answers /health"])
+    assert "[npm run test:unit]" in logs and "staging answers /health" in logs
+    assert stack_module().demo_repository(tmp_path / "demo-state") == repo  # made once
