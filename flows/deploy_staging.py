@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 from functools import partial
+from pathlib import Path
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
@@ -178,55 +179,22 @@ async def deploy_staging(
             before = running_release(list_releases(app.name), app_status(app.name))
             record.facts["before"] = f"v{before.version} {before.image_ref}"
             what = image or f"commit {commit.short if commit else '?'} ({ref})"
+            build = Build(
+                image=image or "",
+                commit=commit.sha if commit else None,
+                ref=ref if commit else None,
+                subject=commit.subject if commit else "",
+                tests=tests,
+                tests_passed=commit is not None,
+                untested_reason=untested_image_reason,
+            )
             try:
-                if commit is None or worktree is None:
-                    assert image is not None
-                    release = deploy_image(
-                        app.name,
-                        image,
-                        actor=requested_by,
-                        reason=reason,
-                        untested_reason=untested_image_reason,
-                    )
-                else:
-                    built = deploy_source(
-                        app.name,
-                        str(worktree),
-                        Build(
-                            image="",
-                            commit=commit.sha,
-                            ref=ref,
-                            subject=commit.subject,
-                            tests=tests,
-                            tests_passed=True,
-                        ),
-                        actor=requested_by,
-                        reason=reason,
-                    )
-                    release = built.release
-                    record.facts |= {
-                        "image": built.build.image,
-                        "digest": built.build.digest or "?",
-                    }
+                release = _deploy(app.name, build, worktree, requested_by, reason, record)
             except FlyctlError as exc:
-                failure = f"deploy of {what} failed: {failure_text(exc)}"
-                record.add("deploy", "failed", failure_text(exc))
-                now = running_version(list_releases(app.name), app_status(app.name))
-                if now == before.version:
-                    smoke = await smoke_test(app.name, artifact_key=f"smoke-{app.name}")
-                    record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
-                    message = (
-                        f"{failure}; {app.name} still runs v{before.version} "
-                        f"({before.image_ref}), {smoke.summary()}"
-                    )
-                    return await finish(
-                        Failed(message=message), subject=f"{app.name}: deploy failed"
-                    )
-                # The failed deploy replaced some machines: back to what ran before.
-                return await finish(
-                    await _roll_back(app.name, before, failure, requested_by, record),
-                    subject=f"{app.name}: deploy failed, rolled back",
+                state, subject = await _after_failed_deploy(
+                    app.name, before, f"deploy of {what} failed", exc, requested_by, record
                 )
+                return await finish(state, subject=subject)
             record.add("deploy", "ok", f"v{release.version} {release.image_ref}")
 
             # 5. Verify deployment
@@ -243,6 +211,52 @@ async def deploy_staging(
                 await _roll_back(app.name, before, smoke.summary(), requested_by, record),
                 subject=f"{app.name}: smoke test failed, rolled back",
             )
+
+
+def _deploy(
+    app: str,
+    build: Build,
+    worktree: Path | None,
+    requested_by: str,
+    reason: str,
+    record: DeployRecord,
+) -> Release:
+    """Runbook Deploy: build the worktree (a tested commit) or deploy the prebuilt image."""
+    if worktree is None:
+        return deploy_image(
+            app,
+            build.image,
+            actor=requested_by,
+            reason=reason,
+            untested_reason=build.untested_reason,
+        )
+    built = deploy_source(app, str(worktree), build, actor=requested_by, reason=reason)
+    record.facts |= {"image": built.build.image, "digest": built.build.digest or "?"}
+    return built.release
+
+
+async def _after_failed_deploy(
+    app: str,
+    before: Release,
+    failure: str,
+    exc: FlyctlError,
+    requested_by: str,
+    record: DeployRecord,
+) -> tuple[State, str]:
+    """flyctl reported the deploy failed: if staging still runs what it ran before, say so
+    (with a smoke test); if some machines moved, roll back to it. (state, subject)."""
+    failure = f"{failure}: {failure_text(exc)}"
+    record.add("deploy", "failed", failure_text(exc))
+    now = running_version(list_releases(app), app_status(app))
+    if now != before.version:
+        state = await _roll_back(app, before, failure, requested_by, record)
+        return state, f"{app}: deploy failed, rolled back"
+    smoke = await smoke_test(app, artifact_key=f"smoke-{app}")
+    record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
+    message = (
+        f"{failure}; {app} still runs v{before.version} ({before.image_ref}), {smoke.summary()}"
+    )
+    return Failed(message=message), f"{app}: deploy failed"
 
 
 async def _roll_back(

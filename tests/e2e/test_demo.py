@@ -75,3 +75,5 @@ def test_make_demo_runs_the_health_check_and_stops_cleanly(tmp_path: Path) -> No
     auth = tmp_path / "state" / "prefect-auth-string"
     assert auth.exists() and (auth.stat().st_mode & 0o777) == 0o600
     assert (tmp_path / "state" / "prefect" / "prefect.db").exists()
+    # The demo's HotDash repository (deploy-staging builds from it, offline).
+    assert (tmp_path / "state" / "hotdash.git" / "refs" / "heads" / "main").exists()
