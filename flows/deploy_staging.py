@@ -149,6 +149,11 @@ async def deploy_staging(
             reason=override_reason,
         )
         record.facts["parity overridden"] = override_reason or ""
+        # Every notification of this run says so, however it ends.
+        finish = partial(
+            finish,
+            footer=f"requested by {requested_by}: {reason}; parity overridden: {override_reason}",
+        )
         record.add(
             "environment parity", "info", f"{parity.summary()}; OVERRIDDEN: {override_reason}"
         )
@@ -204,8 +209,6 @@ async def deploy_staging(
             record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
             if smoke.passed:
                 message = f"deployed {what} to {app.name} as v{release.version}; {smoke.summary()}"
-                if parity.blocking:
-                    message += f"; parity difference overridden: {override_reason}"
                 return await finish(Completed(message=message), subject=f"{app.name}: deployed")
             return await finish(
                 await _roll_back(app.name, before, smoke.summary(), requested_by, record),
