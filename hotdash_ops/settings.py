@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     hotdash_state_dir: Path = Path(".state")
     # Per request; reads are retried with backoff on top of this (hotdash_ops/fly/http.py).
     fly_http_timeout_seconds: float = 10.0
+    # The first wait before a read is retried; each later wait doubles (0.5, 1, 2 s).
+    fly_http_backoff_seconds: float = 0.5
 
     def app_url(self, app: str, path: str = "/") -> str:
         """The public URL of `app` (from FLY_APP_URL_TEMPLATE) joined with `path`."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+import httpx
+
 from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.fly.logs import LogsClient
 from hotdash_ops.fly.machines import MachinesClient
@@ -46,10 +48,16 @@ def inventory(cfg: Settings | None = None) -> Inventory:
     return load_inventory((cfg or settings()).hotdash_inventory)
 
 
-def machines_client(cfg: Settings | None = None) -> MachinesClient:
+def machines_client(
+    cfg: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> MachinesClient:
     cfg = cfg or settings()
     return MachinesClient(
-        base_url=cfg.fly_api_hostname, token=fly_token(cfg), timeout=cfg.fly_http_timeout_seconds
+        base_url=cfg.fly_api_hostname,
+        token=fly_token(cfg),
+        transport=transport,
+        timeout=cfg.fly_http_timeout_seconds,
+        backoff_seconds=cfg.fly_http_backoff_seconds,
     )
 
 
@@ -60,13 +68,17 @@ def prometheus_client(cfg: Settings | None = None) -> PrometheusClient:
         org=cfg.fly_org,
         token=fly_token(cfg),
         timeout=cfg.fly_http_timeout_seconds,
+        backoff_seconds=cfg.fly_http_backoff_seconds,
     )
 
 
 def logs_client(cfg: Settings | None = None) -> LogsClient:
     cfg = cfg or settings()
     return LogsClient(
-        base_url=cfg.fly_api_base_url, token=fly_token(cfg), timeout=cfg.fly_http_timeout_seconds
+        base_url=cfg.fly_api_base_url,
+        token=fly_token(cfg),
+        timeout=cfg.fly_http_timeout_seconds,
+        backoff_seconds=cfg.fly_http_backoff_seconds,
     )
 
 

@@ -18,7 +18,6 @@ import httpx
 from prefect import task
 from prefect.utilities.annotations import quote
 
-from hotdash_ops.fly.machines import MachinesClient
 from hotdash_ops.fly.sharding import run_sharded
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Machine
@@ -42,13 +41,10 @@ async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]
     """Runbook: `fly status --app <app>` for every app (Machines API); an unreadable app's
     entry is the error text (reported as no data, never as healthy)."""
     cfg = fly_access.settings()
-    token = fly_access.fly_token(cfg)
     tls = httpx.create_ssl_context()
 
     async def shard(chunk: list[str]) -> list[list[Machine] | str]:
-        async with MachinesClient(
-            base_url=cfg.fly_api_hostname, token=token, transport=_transport(tls)
-        ) as client:
+        async with fly_access.machines_client(cfg, transport=_transport(tls)) as client:
             got = await for_each_app(chunk, client.list_machines, limit=SHARD_SIZE)
         return [got[app] for app in chunk]
 
