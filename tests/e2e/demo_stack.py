@@ -158,28 +158,31 @@ def e2e_stack(
     """Up once for the session; stopped (worker, then server) at its end."""
     module = stack_module()
     home = tmp_path_factory.mktemp("e2e-stack")
-    with pytest.MonkeyPatch.context() as monkeypatch, Receiver() as receiver:
-        clean_environment(monkeypatch)
-        env = {
-            **flysim_server.env(),  # the session's flysim: the stack starts none of its own
-            "ALERT_WEBHOOK_URL": receiver.url,  # as `make demo` reads it: the alerts block
-            # No cron tick of prefect.yaml (the 15-minute monitor) may start a run in between.
-            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "HOTDASH_PAUSE_POLL_SECONDS": "1",
-            "HOTDASH_APPROVAL_POLL_SECONDS": "1",
-            "HOTDASH_CHECKOUT": str(ROOT / "deployments/demo-checkout"),
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        config = module.StackConfig(
-            prefect_port=free_port(),
-            flysim_port=int(flysim_server.url.rsplit(":", 1)[1]),
-            scenario=ROOT / "deployments/scenarios/hotdash.yaml",
-            state_dir=home / "state",
-            alert_webhook_url=receiver.url,
-        )
-        stack = module.Stack(config)
+    with Receiver() as receiver:
+        # The stack takes its environment from this process's when it is made (StackConfig,
+        # Stack.env); the session's own environment is changed only while it is made.
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            clean_environment(monkeypatch)
+            env = {
+                **flysim_server.env(),  # the session's flysim: the stack starts none of its own
+                "ALERT_WEBHOOK_URL": receiver.url,  # as `make demo` reads it: the alerts block
+                # No cron tick of prefect.yaml (the 15-minute monitor) may start a run.
+                "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+                "PREFECT_WORKER_QUERY_SECONDS": "1",
+                "HOTDASH_PAUSE_POLL_SECONDS": "1",
+                "HOTDASH_APPROVAL_POLL_SECONDS": "1",
+                "HOTDASH_CHECKOUT": str(ROOT / "deployments/demo-checkout"),
+            }
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            config = module.StackConfig(
+                prefect_port=free_port(),
+                flysim_port=int(flysim_server.url.rsplit(":", 1)[1]),
+                scenario=ROOT / "deployments/scenarios/hotdash.yaml",
+                state_dir=home / "state",
+                alert_webhook_url=receiver.url,
+            )
+            stack = module.Stack(config)
         try:
             stack.start_server()
             stack.register()
