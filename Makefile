@@ -24,9 +24,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hotdash_ops
 
-# Everything, with the 25 slowest tests listed (CI runs this).
+# Everything, on two workers (the shared e2e stack's tests on one of them), with the 25
+# slowest tests listed (CI runs this).
 test: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25
 
 # The inner loop: lint, types, and every test that needs no Prefect server and no whole stack.
 check: lint typecheck

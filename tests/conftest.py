@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,11 +11,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from hypothesis import settings
+
+from tests import hostile_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "deployments/scenarios/hotdash.yaml"
@@ -79,13 +83,40 @@ class Flysim:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
-    tests/e2e folder). `make check` runs what needs neither."""
+    tests/e2e folder). `make check` runs what needs neither.
+
+    And the groups `make test` hands to its two xdist workers (`--dist loadgroup`): the tests
+    of the shared `make demo` stack together (one stack for the session), every other module
+    whole (its module-scoped fixtures are made once)."""
     e2e = ROOT / "tests" / "e2e"
     for item in items:
-        if "prefect_server" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "prefect_server" in fixtures:
             item.add_marker(pytest.mark.server)
         if e2e in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+        shared_stack = "e2e_stack" in fixtures or "e2e" in fixtures
+        group = "e2e-stack" if shared_stack else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the hostile-input counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["hostile_counts"] = json.dumps(hostile_counts.as_report())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: gather each worker's counts."""
+    counts = getattr(node, "workeroutput", {}).get("hostile_counts")
+    if counts:
+        hostile_counts.merge(json.loads(counts))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    hostile_counts.write_and_print(terminalreporter)
 
 
 class FlysimLauncher:

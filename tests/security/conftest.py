@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -96,37 +94,6 @@ def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FlyctlRecorder:
     rec = FlyctlRecorder(tmp_path / "flyctl-recorder")
     monkeypatch.setenv("FLYCTL", str(rec.path))
     return rec
-
-
-# -- how many inputs were tried: printed at the end and written to a JSON file -----------------
-
-COUNTS: dict[str, Counter[str]] = {}
-
-
-def count(flow: str, what: str, n: int = 1) -> None:
-    COUNTS.setdefault(flow, Counter())[what] += n
-
-
-def counts_report_path() -> Path:
-    """$HOTDASH_SECURITY_REPORT, else .state/security/hostile-inputs.json in the checkout."""
-    from tests.conftest import ROOT
-
-    default = ROOT / ".state" / "security" / "hostile-inputs.json"
-    return Path(os.environ.get("HOTDASH_SECURITY_REPORT") or default)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the counts (always, not only with -s) and write them to the report file."""
-    if not COUNTS:
-        return
-    report: dict[str, Any] = {flow: dict(sorted(c.items())) for flow, c in sorted(COUNTS.items())}
-    path = counts_report_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    terminalreporter.section("hostile inputs tried")
-    for flow, c in report.items():
-        terminalreporter.line(f"{flow:38} " + ", ".join(f"{k}={v}" for k, v in c.items()))
-    terminalreporter.line(f"(written to {path})")
 
 
 def quick_inventory(folder: Path, repository: Path | None = None, **deploy: Any) -> Path:

@@ -29,10 +29,10 @@ from prefect.exceptions import ParameterTypeError, PrefectHTTPStatusError
 
 from tests.conftest import ROOT
 from tests.git_origin import Origin
+from tests.hostile_counts import count
 from tests.security.conftest import (
     FlyctlRecorder,
     check_argv,
-    count,
     quick_inventory,
     steady_state,
 )
