@@ -1,8 +1,10 @@
 """``python -m flysim --scenario FILE --port N [--host H]``: serve a scenario.
 
 ``--generate-apps N [--endpoint-latency-ms MS]`` adds N synthetic apps (for benchmarks); with
-no ``--scenario`` they are the whole organisation. ``--port 0`` picks a free port. Once the
-socket listens, one line is printed: ``flysim listening on http://HOST:PORT``.
+no ``--scenario`` they are the whole organisation. ``--timing boot_seconds=0.05,...``
+overrides the scenario's ``timing:`` (how long boots, checks and flyctl's waits take).
+``--port 0`` picks a free port. Once the socket listens, one line is printed:
+``flysim listening on http://HOST:PORT``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 
 import uvicorn
 
-from flysim.scenario import GenerateSpec, Scenario, ScenarioError, load_scenario
+from flysim.scenario import GenerateSpec, Scenario, ScenarioError, TimingSpec, load_scenario
 from flysim.server import create_app
 from flysim.state import Backend
 
@@ -24,7 +26,8 @@ def build_backend(args: argparse.Namespace) -> Backend:
     if args.generate_apps:
         gen = GenerateSpec(apps=args.generate_apps, endpoint_latency_ms=args.endpoint_latency_ms)
         scenario = scenario.model_copy(update={"generate": gen})
-    return Backend(scenario, token=os.environ.get("FLY_API_TOKEN") or None)
+    timing = TimingSpec.parse_overrides(args.timing) if args.timing else None
+    return Backend(scenario, token=os.environ.get("FLY_API_TOKEN") or None, timing=timing)
 
 
 async def serve(backend: Backend, host: str, port: int) -> None:
@@ -56,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4280)
     parser.add_argument("--generate-apps", type=int, default=0, metavar="N")
     parser.add_argument("--endpoint-latency-ms", type=float, default=0, metavar="MS")
+    parser.add_argument(
+        "--timing", metavar="KEY=SECONDS,...", help="override the scenario's timing block"
+    )
     args = parser.parse_args(argv)
     try:
         backend = build_backend(args)

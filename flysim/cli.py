@@ -1,113 +1,71 @@
 """``flysim-fly``: the flyctl subset hotdash-ops calls, talking to a flysim server.
 
-Same flags, ``--json`` shapes and exit codes as flyctl (0 ok; 1 with ``Error: ...`` on stderr).
-Server: ``FLY_API_HOSTNAME`` (default ``http://127.0.0.1:4280``); token: ``FLY_API_TOKEN`` or
-``FLY_ACCESS_TOKEN``, sent as ``FlyV1`` for macaroon tokens (``fm1r_``, ``fm1a_``, ``fm2_``),
-``Bearer`` otherwise (flyctl's rule).
+Same flags, ``--json`` shapes, exit codes and signal handling as flyctl (superfly/flyctl at
+ad0172fa; flysim/README.md lists each behaviour and its source):
 
-Commands::
+* each command takes exactly the flags flyctl defines for it (the commands' ``flag.Add`` in
+  internal/command/...), plus flyctl's global ``-t/--access-token``, ``--verbose``,
+  ``--debug``; any other flag is refused as cobra refuses it: ``Error: unknown flag: --yes``
+  or ``Error: unknown shorthand flag: 'a' in -a``, exit 1 (internal/cli/cli.go ``Run``);
+* errors print ``Error: <message>`` and exit 1; SIGINT/SIGTERM exit 127 (cli.go: a canceled
+  context), a deploy they interrupt is marked ``interrupted`` first;
+* the token is ``--access-token``, else ``FLY_ACCESS_TOKEN``, else ``FLY_API_TOKEN``
+  (internal/config/config.go), sent as ``FlyV1`` for macaroons, ``Bearer`` otherwise;
+* ``deploy``, ``scale vm`` and ``apps restart`` orchestrate the Machines API themselves, with
+  leases and waits (flysim/orchestration.py), as flyctl does.
+
+Server: ``FLY_API_HOSTNAME`` (default ``http://127.0.0.1:4280``). Commands::
 
     status -a APP [--json]
     releases -a APP [--json] [--image]
-    deploy -a APP --image REF [--strategy rolling|immediate|canary|bluegreen] [--yes] [--detach]
-    deploy -a APP [--remote-only] [--image-label L] [--label K=V ...] [PATH]
-                                  # "builds" registry.fly.io/APP:<L, default deployment-<ULID>>
+    deploy [PATH] -a APP [-c CONFIG] [--image REF | --remote-only] [--strategy S] [--yes] ...
+           [--image-label L] [--label K=V ...]
+           # without --image, "builds" registry.fly.io/APP:<L, default deployment-<ULID>>
+    config show -a APP
     scale count N -a APP [--max-per-region N] [--region R] [--process-group G] [--yes]
-    scale vm SIZE -a APP [--vm-memory MB]
+    scale vm SIZE -a APP [--vm-memory MB] [--process-group G]
     scale show -a APP [--json]
-    apps list [--json]  |  apps restart APP
+    apps list [--json]  |  apps restart APP [--force-stop] [--skip-health-checks]
     machines list -a APP [--json]
-    volumes list -a APP [--json]
+    volumes list -a APP [--json] [--all]
     volumes extend VOL -s N -a APP [--yes] [--json]
-    volumes delete VOL -a APP --yes
+    volumes destroy VOL -a APP [--yes]       (aliases: delete, rm)
     secrets list -a APP [--json]
-    logs -a APP [--no-tail] [--json] [-r REGION] [-i MACHINE]
+    logs -a APP [--no-tail] [--json] [-r REGION] [-m MACHINE]
     platform vm-sizes [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
+import re
+import signal
 import sys
 import time
-import urllib.error
-import urllib.request
+import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
-from urllib.parse import urlencode
 
-from flysim import ids
-from flysim.vmsizes import vm_sizes_json
+import yaml
 
-DEFAULT_HOST = "http://127.0.0.1:4280"
-MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
+from flysim import appconfig, ids
+from flysim.flyctl_http import Client, CLIError, auth_header
+from flysim.orchestration import AppMachines, Deploy, Entry, Interrupted, Waits
+from flysim.vmsizes import guest_for, vm_sizes_json
 
+__all__ = ["CLIError", "auth_header", "build_parser", "main"]
 
-class CLIError(Exception):
-    """Printed as ``Error: <message>``; exit status 1."""
-
-
-def auth_header(token: str) -> str:
-    """flyctl's rule: keep an explicit scheme; FlyV1 for macaroons; Bearer otherwise."""
-    token = token.strip()
-    if token.startswith(("FlyV1 ", "Bearer ")):
-        return token
-    if token.startswith(MACAROON_PREFIXES):
-        return f"FlyV1 {token}"
-    return f"Bearer {token}"
-
-
-class Client:
-    """HTTP to the flysim server (urllib: a short-lived process starts faster without httpx),
-    mapping errors to flyctl's messages."""
-
-    def __init__(self) -> None:
-        token = os.environ.get("FLY_API_TOKEN") or os.environ.get("FLY_ACCESS_TOKEN")
-        if not token:
-            raise CLIError("No access token available. Please login with 'flyctl auth login'")
-        self.base = (os.environ.get("FLY_API_HOSTNAME") or DEFAULT_HOST).rstrip("/")
-        self.timeout = float(os.environ.get("FLYSIM_CLI_TIMEOUT", "60"))
-        self.headers = {"Authorization": auth_header(token), "User-Agent": "flysim-fly/0.1"}
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        app: str | None = None,
-        *,
-        json_body: Any = None,
-        params: dict[str, str] | None = None,
-    ) -> Any:
-        url = self.base + path + (f"?{urlencode(params)}" if params else "")
-        headers = dict(self.headers)
-        data = None
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except TimeoutError:
-            raise CLIError(f"timed out waiting for {url}") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise CLIError(f"timed out waiting for {url}") from None
-            raise CLIError(f"failed to reach the Fly API at {self.base}: {exc.reason}") from None
-        if status >= 400:
-            try:
-                message = json.loads(raw).get("error") or raw.decode()
-            except (ValueError, AttributeError):
-                message = raw.decode(errors="replace") or f"HTTP {status}"
-            if status == 404 and app and "Could not find App" in str(message):
-                message = f'Could not find App "{app}"'
-            raise CLIError(str(message))
-        return json.loads(raw) if raw else None
+STRATEGIES = ("rolling", "immediate", "canary", "bluegreen")
+INTERRUPTED_EXIT = 127  # internal/cli/cli.go: errors.Is(err, context.Canceled) -> 127
+# fly-go flaps/flaps_volumes.go destroyedVolumeStates
+DESTROYED_VOLUME_STATES = frozenset(
+    {"scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying"}
+)
 
 
 def _print_json(data: Any) -> None:
@@ -202,48 +160,6 @@ def cmd_releases(args: argparse.Namespace, client: Client) -> None:
     )  # fmt: skip
 
 
-def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
-    app = _need_app(args)
-    image = args.image
-    labels: dict[str, str] | None = None
-    if not image:
-        source = Path(args.path or ".")
-        if not source.is_dir():
-            raise CLIError(f"the path {str(source)!r} is not a directory")
-        labels = _labels(args.label or [])
-        print("==> Building image")
-        print(f"--> Building with the remote builder from {source.resolve()}")
-        # flyctl internal/build/imgsrc/docker.go NewDeploymentTag: the label or deployment-<ULID>
-        image = f"registry.fly.io/{app}:{args.image_label or f'deployment-{ids.ulid()}'}"
-        print(f"--> Build complete: {image}")
-    print("==> Verifying app config")
-    print(f"--> Verified app config\n==> Deploying {app} with image {image}")
-    print(f"Watch your deployment at https://fly.io/apps/{app}/monitoring\n")
-    body = {
-        "image": image,
-        "strategy": args.strategy or "rolling",
-        "user": os.environ.get("FLYSIM_USER"),
-        "labels": labels,
-    }
-    result = client.call("POST", f"/_flyctl/apps/{app}/deploy", app, json_body=body)
-    release = result["release"]
-    print("-------")
-    print(f"Updating existing machines in '{app}' with {body['strategy']} strategy")
-    print("-------")
-    total = len(result["machines"])
-    for i, mid in enumerate(result["machines"], start=1):
-        verdict = "failed" if result["error"] else "update succeeded"
-        print(f" {'✖' if result['error'] else '✔'} [{i}/{total}] Machine {mid} [app] {verdict}")
-        if result["error"]:
-            break
-    print("-------")
-    if result["error"]:
-        raise CLIError(f"release v{release['Version']} failed: {result['error']}")
-    if not args.detach:
-        print(f"Checking DNS configuration for {app}.fly.dev")
-    print(f"\nVisit your newly deployed app at https://{app}.fly.dev/")
-
-
 def _labels(given: list[str]) -> dict[str, str]:
     """`--label NAME=VALUE`, repeated (flyctl internal/cmdutil/flags.go ParseKVStringsToMap)."""
     labels = {}
@@ -280,14 +196,6 @@ def cmd_scale_count(args: argparse.Namespace, client: Client) -> None:
         print(f"  Destroyed {mid}")
 
 
-def cmd_scale_vm(args: argparse.Namespace, client: Client) -> None:
-    app = _need_app(args)
-    body = {"size": args.size, "memory_mb": args.vm_memory}
-    guest = client.call("POST", f"/_flyctl/apps/{app}/scale/vm", app, json_body=body)
-    print(f"Scaled VM Type to '{args.size}'")
-    print(f"      CPU Cores: {guest['cpus']}\n         Memory: {guest['memory_mb']} MB")
-
-
 def cmd_scale_show(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
     _show(
@@ -310,14 +218,6 @@ def cmd_apps_list(args: argparse.Namespace, client: Client) -> None:
     )  # fmt: skip
 
 
-def cmd_apps_restart(args: argparse.Namespace, client: Client) -> None:
-    app = args.app_name or _need_app(args)
-    result = client.call("POST", f"/_flyctl/apps/{app}/restart", app)
-    print(f"Restarting machines for app {app}")
-    for mid in result["restarted"]:
-        print(f"  Machine {mid} restarted successfully!")
-
-
 def cmd_machines_list(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
     _show(
@@ -338,9 +238,12 @@ def _flyctl_volume(volume: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_volumes_list(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
+    volumes = client.call("GET", f"/v1/apps/{app}/volumes", app)
+    if not args.all:  # fly-go flaps_volumes.go GetVolumes drops destroyedVolumeStates
+        volumes = [v for v in volumes if v.get("state") not in DESTROYED_VOLUME_STATES]
     _show(
         args,
-        [_flyctl_volume(v) for v in client.call("GET", f"/v1/apps/{app}/volumes", app)],
+        [_flyctl_volume(v) for v in volumes],
         ["ID", "STATE", "NAME", "SIZE", "REGION", "ZONE", "ENCRYPTED", "ATTACHED VM",
          "CREATED AT"],
         lambda v: [v["id"], v["state"], v["name"], f"{v['size_gb']}GB", v["region"], v["zone"],
@@ -437,126 +340,430 @@ def cmd_vm_sizes(args: argparse.Namespace, client: Client | None) -> None:
     )
 
 
+# -- commands that change machines (flysim/orchestration.py) ----------------------------------
+
+
+def _duration(text: str | None, flag: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return appconfig.parse_duration(text)
+    except ValueError:
+        raise CLIError(f'invalid argument "{text}" for "--{flag}" flag: time: invalid duration '
+                       f'"{text}"') from None  # fmt: skip
+
+
+def _waits(args: argparse.Namespace, client: Client) -> Waits:
+    """flyctl's waits; the defaults (5 min, 10 s in flyctl) come from the scenario's timing."""
+    defaults = client.call("GET", "/_flyctl/settings")
+    waits = Waits(
+        wait_timeout=_duration(getattr(args, "wait_timeout", None), "wait-timeout")
+        or float(defaults["wait_timeout_seconds"]),
+        smoke_seconds=float(defaults["smoke_check_seconds"]),
+    )
+    lease = _duration(getattr(args, "lease_timeout", None), "lease-timeout")
+    if lease:
+        waits.lease_ttl = lease
+    if getattr(args, "smoke_checks", "true") == "false":
+        waits.smoke_checks = False
+    if getattr(args, "skip_health_checks", False) or getattr(args, "detach", False):
+        waits.health_checks = waits.smoke_checks = False
+    return waits
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    """A fly.toml (or .json / .yaml, as flyctl's appconfig.LoadConfig reads them)."""
+    try:
+        text = path.read_text()
+        if path.suffix == ".json":
+            data = json.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            data = tomllib.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise CLIError(f"failed loading app config from {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CLIError(f"failed loading app config from {path}: not a table")
+    return data
+
+
+def _app_config(args: argparse.Namespace, client: Client, app: str) -> dict[str, Any]:
+    """``-c FILE``, else ``fly.toml`` in the working directory, else the current release's
+    config (flyctl: LoadAppConfigIfPresent, then appconfig.FromRemoteApp)."""
+    local = Path(args.config) if args.config else Path(args.path or ".") / "fly.toml"
+    if args.config or local.is_file():
+        config = _load_config(local)
+    else:
+        config = client.call("GET", f"/_flyctl/apps/{app}/config", app)
+    config["app"] = app  # "Always prefer the app name passed via --app"
+    return dict(config)
+
+
+def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
+    app = _need_app(args)
+    waits = _waits(args, client)
+    config = _app_config(args, client, app)
+    deploy_section = config.get("deploy") or {}
+    strategy = args.strategy or deploy_section.get("strategy") or "rolling"
+    if strategy not in STRATEGIES:
+        raise CLIError(f"unsupported deployment strategy '{strategy}'; options are "
+                       f"{', '.join(STRATEGIES)}")  # fmt: skip
+    if strategy == "canary" and config.get("mounts"):
+        # internal/appconfig/validation.go
+        raise CLIError("error canary deployment strategy is not supported when using mounted "
+                       "volumes")  # fmt: skip
+    try:
+        max_unavailable = float(args.max_unavailable or deploy_section.get("max_unavailable")
+                                or 0.33)  # fmt: skip
+    except ValueError:
+        raise CLIError(f'invalid argument "{args.max_unavailable}" for "--max-unavailable" '
+                       "flag") from None  # fmt: skip
+    if max_unavailable <= 0:
+        raise CLIError("the value of --max-unavailable must be > 0")
+    image = args.image
+    labels: dict[str, str] | None = None
+    if not image:
+        source = Path(args.path or ".")
+        if not source.is_dir():
+            raise CLIError(f"the path {str(source)!r} is not a directory")
+        labels = _labels(args.label or [])
+        print("==> Building image")
+        print(f"--> Building with the remote builder from {source.resolve()}")
+        # flyctl internal/build/imgsrc/docker.go NewDeploymentTag: the label or deployment-<ULID>
+        image = f"registry.fly.io/{app}:{args.image_label or f'deployment-{ids.ulid()}'}"
+        print(f"--> Build complete: {image}")
+    print("==> Verifying app config")
+    print(f"--> Verified app config\n==> Deploying {app} with image {image}")
+    print(f"Watch your deployment at https://fly.io/apps/{app}/monitoring\n", flush=True)
+    body = {"image": image, "config": config, "strategy": strategy,
+            "user": os.environ.get("FLYSIM_USER"), "labels": labels}  # fmt: skip
+    result = client.call("POST", f"/_flyctl/apps/{app}/releases", app, json_body=body)
+    release = result["release"]
+    if result["error"]:
+        raise CLIError(f"release v{release['Version']} failed: {result['error']}")
+    ops = AppMachines(client, app, waits, sys.stdout)
+    deploy = Deploy(ops, image, config, release, strategy, max_unavailable)
+    deploy.plan(ops.list_active())
+    status = "failed"
+    try:
+        ops.acquire_leases(e.id for e in deploy.entries)
+        deploy.run()
+        status = "complete"
+    except Interrupted:
+        status = "interrupted"
+        raise
+    finally:
+        ops.cancel.set()
+        # An interrupted flyctl gets one more second to record the release's status.
+        path = f"/_flyctl/apps/{app}/releases/{release['Version']}"
+        try:
+            client.call("PATCH", path, app, json_body={"status": status},
+                        timeout=1 if status == "interrupted" else None)  # fmt: skip
+        except CLIError as exc:
+            print(f"WARN failed to set final release status: {exc}", file=sys.stderr)
+        if status != "interrupted":
+            ops.release_leases()
+    if not args.detach:
+        print(f"Checking DNS configuration for {app}.fly.dev")
+    print(f"\nVisit your newly deployed app at https://{app}.fly.dev/")
+
+
+def cmd_config_show(args: argparse.Namespace, client: Client) -> None:
+    app = _need_app(args)
+    config = client.call("GET", f"/_flyctl/apps/{app}/config", app)
+    if args.yaml:
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+    else:  # JSON is flyctl's default (internal/command/config/show.go)
+        print(json.dumps(config, indent=2))
+
+
+def _group_machines(ops: AppMachines, group: str | None) -> list[dict[str, Any]]:
+    name = group or appconfig.DEFAULT_GROUP
+    machines = [m for m in ops.list_active()
+                if m["config"].get("metadata", {}).get("fly_process_group") == name]  # fmt: skip
+    if not machines:
+        raise CLIError(f"No active machines in process group '{name}', check `fly status` output")
+    return machines
+
+
+def cmd_scale_vm(args: argparse.Namespace, client: Client) -> None:
+    """internal/command/scale/machines.go ``v2ScaleVM``: leases, then each machine updated and
+    waited for (internal/machine/update.go ``Update``: no skip_launch, so stopped machines
+    start)."""
+    app = _need_app(args)
+    try:
+        guest = guest_for(args.size, args.vm_memory)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    ops = AppMachines(client, app, _waits(args, client), sys.stdout)
+    machines = _group_machines(ops, args.process_group)
+    try:
+        ops.acquire_leases(m["id"] for m in machines)
+        for machine in machines:
+            config = copy.deepcopy(machine["config"])
+            config["guest"] = {**config.get("guest", {}), **guest}
+            print(f"Updating machine {machine['id']}", flush=True)
+            updated = ops.update(Entry(machine, config, skip_launch=False))
+            ops.wait_state(machine["id"], "started", updated.get("instance_id"))
+            ops.wait_checks(machine["id"])
+            print(f"Machine {machine['id']} updated successfully!", flush=True)
+    finally:
+        ops.release_leases()
+    print(f"Scaled VM Type to '{args.size}'")
+    print(f"      CPU Cores: {guest['cpus']}\n         Memory: {guest['memory_mb']} MB")
+
+
+def cmd_apps_restart(args: argparse.Namespace, client: Client) -> None:
+    """internal/command/apps/restart.go: a rolling restart of the started machines, leased,
+    each waited for (started, then its checks unless --skip-health-checks)."""
+    app = args.app_name or os.environ.get("FLY_APP")
+    if not app:
+        raise CLIError("no app name was provided, and none is available from the environment "
+                       "or fly.toml")  # fmt: skip
+    ops = AppMachines(client, app, _waits(args, client), sys.stdout)
+    machines = ops.list_active()
+    print(f"Restarting machines for app {app}", flush=True)
+    try:
+        ops.acquire_leases(m["id"] for m in machines)
+        for machine in machines:
+            if machine["state"] != "started":
+                continue
+            print(f"Restarting machine {machine['id']}", flush=True)
+            ops.action(machine["id"], "restart")
+            ops.wait_state(machine["id"], "started")
+            ops.wait_checks(machine["id"])
+            print(f"Machine {machine['id']} restarted successfully!", flush=True)
+    finally:
+        ops.release_leases()
+
+
 # -- parser ---------------------------------------------------------------------------------
+
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (\S+)")
+_NEEDS_VALUE = re.compile(r"argument (?:(-\w)/)?(--[\w-]+)(?:/\S+)*: expected one argument")
+
+
+def cobra_message(message: str, prog: str) -> str:
+    """argparse's complaint in cobra's words (internal/cli/cli.go prints ``Error: ...``)."""
+    unknown = _UNRECOGNIZED.search(message)
+    if unknown:
+        word = unknown.group(1)
+        if word.startswith("--"):
+            return f"unknown flag: {word.split('=', 1)[0]}"
+        if word.startswith("-") and len(word) > 1:
+            return f"unknown shorthand flag: '{word[1]}' in {word}"
+        return f'unknown command "{word}" for "{prog}"'
+    needs = _NEEDS_VALUE.search(message)
+    if needs:
+        return f"flag needs an argument: {needs.group(2)}"
+    if "the following arguments are required" in message:
+        return "accepts 1 arg(s), received 0"
+    return message
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # cobra takes no abbreviated flags
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"Error: {message}\n")
+        prog = self.prog.replace("flysim-fly", "flyctl")
+        self.exit(1, f"Error: {cobra_message(message, prog)}\n")
 
 
-def _common(p: argparse.ArgumentParser, *, app: bool = True, json_flag: bool = True) -> None:
-    if app:
-        p.add_argument("-a", "--app", help="application name")
-    if json_flag:
-        p.add_argument("-j", "--json", action="store_true", help="JSON output")
-    p.add_argument("-y", "--yes", action="store_true", help="accept all confirmations")
+def _flag(p: argparse.ArgumentParser, *names: str, **kwargs: Any) -> None:
+    p.add_argument(*names, **kwargs)
+
+
+def _app(p: argparse.ArgumentParser) -> None:
+    """flag.App() and flag.AppConfig()."""
+    _flag(p, "-a", "--app", help="Application name")
+    _flag(p, "-c", "--config", help="Path to application configuration file")
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    _flag(p, "-j", "--json", action="store_true", help="JSON output")
+
+
+def _yes(p: argparse.ArgumentParser) -> None:
+    _flag(p, "-y", "--yes", "--auto-confirm", action="store_true", dest="yes",
+          help="Accept all confirmations")  # fmt: skip
+
+
+def _globals(p: argparse.ArgumentParser) -> None:
+    """flyctl's persistent root flags (internal/command/root/root.go)."""
+    _flag(p, "-t", "--access-token", dest="access_token", help="Fly API Access Token")
+    _flag(p, "--verbose", action="store_true")
+    _flag(p, "--debug", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flysim-fly", description="flyctl subset backed by flysim")
+    _globals(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(
-        subparsers: Any, name: str, func: Callable[..., None], aliases: Sequence[str] = ()
+        subparsers: Any, name: str, func: Callable[..., None] | None, aliases: Sequence[str] = ()
     ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = subparsers.add_parser(name, aliases=list(aliases))
         p.set_defaults(func=func)
+        _globals(p)
         return p
 
-    _common(add(sub, "status", cmd_status))
+    # internal/command/status/status.go
+    p = add(sub, "status", cmd_status)
+    _app(p)
+    _json(p)
+    for name in ("--all", "--deployment", "--watch"):
+        _flag(p, name, action="store_true")
+    _flag(p, "--rate", type=int, default=5)
+
+    # internal/command/apps/releases.go
     p = add(sub, "releases", cmd_releases)
-    _common(p)
-    p.add_argument("--image", action="store_true", help="show the Docker image column")
+    _app(p)
+    _json(p)
+    _flag(p, "--image", action="store_true", help="Display the Docker image reference")
 
+    # internal/command/deploy/deploy.go (the flags hotdash-ops and the runbook use)
     p = add(sub, "deploy", cmd_deploy)
-    _common(p, json_flag=False)
-    p.add_argument("path", nargs="?")
-    p.add_argument("-i", "--image")
-    p.add_argument("--strategy", choices=["rolling", "immediate", "canary", "bluegreen"])
-    p.add_argument("--detach", action="store_true")
-    p.add_argument("--remote-only", action="store_true")
-    p.add_argument("--local-only", action="store_true")
-    p.add_argument("--wait-timeout")
-    p.add_argument("--max-unavailable")
-    p.add_argument("--image-label")
-    p.add_argument("--label", action="append")
-    p.add_argument("--ha")
-    p.add_argument("--smoke-checks")
+    _app(p)
+    _yes(p)
+    _flag(p, "path", nargs="?")
+    _flag(p, "-i", "--image")
+    _flag(p, "--strategy")
+    _flag(p, "--detach", action="store_true")
+    _flag(p, "--remote-only", action="store_true")
+    _flag(p, "--local-only", action="store_true")
+    _flag(p, "--build-only", action="store_true")
+    _flag(p, "--wait-timeout")
+    _flag(p, "--release-command-timeout")
+    _flag(p, "--lease-timeout")
+    _flag(p, "--max-unavailable")
+    _flag(p, "--image-label")
+    _flag(p, "--label", action="append")
+    _flag(p, "--ha")
+    _flag(p, "--smoke-checks", default="true")
+    _flag(p, "--dns-checks")
+    _flag(p, "-e", "--env", action="append")
+    _flag(p, "--regions", "--only-regions")
+    _flag(p, "--only-machines")
+    _flag(p, "--process-groups")
 
-    scale = add(sub, "scale", lambda *a: None).add_subparsers(
+    # internal/command/config/show.go
+    config = add(sub, "config", None).add_subparsers(
+        dest="config_command", required=True, parser_class=_Parser
+    )
+    p = add(config, "show", cmd_config_show, aliases=["display"])
+    _app(p)
+    _flag(p, "--local", action="store_true")
+    _flag(p, "--yaml", action="store_true")
+    _flag(p, "--toml", action="store_true")
+
+    scale = add(sub, "scale", None).add_subparsers(
         dest="scale_command", required=True, parser_class=_Parser
     )
-    p = add(scale, "count", cmd_scale_count)
-    _common(p, json_flag=False)
-    p.add_argument("count")
-    p.add_argument("--max-per-region", type=int)
-    p.add_argument("-r", "--region")
-    p.add_argument("--process-group")
-    p = add(scale, "vm", cmd_scale_vm)
-    _common(p, json_flag=False)
-    p.add_argument("size")
-    p.add_argument("--vm-memory", "--memory", type=int, dest="vm_memory")
-    p.add_argument("--process-group")
-    _common(add(scale, "show", cmd_scale_show))
+    p = add(scale, "count", cmd_scale_count)  # internal/command/scale/count.go
+    _app(p)
+    _yes(p)
+    _flag(p, "count")
+    _flag(p, "--process-group")
+    _flag(p, "--max-per-region", type=int)
+    _flag(p, "-r", "--region")
+    _flag(p, "--with-new-volumes", action="store_true")
+    _flag(p, "--from-snapshot")
+    _flag(p, "-e", "--env", action="append")
+    p = add(scale, "vm", cmd_scale_vm)  # internal/command/scale/vm.go: no --yes
+    _app(p)
+    _flag(p, "size")
+    _flag(p, "--vm-memory", "--memory", type=int, dest="vm_memory")
+    _flag(p, "--process-group")
+    p = add(scale, "show", cmd_scale_show)  # internal/command/scale/show.go
+    _app(p)
+    _json(p)
 
-    apps = add(sub, "apps", lambda *a: None, aliases=["app"]).add_subparsers(
+    apps = add(sub, "apps", None, aliases=["app"]).add_subparsers(
         dest="apps_command", required=True, parser_class=_Parser
     )
-    _common(add(apps, "list", cmd_apps_list, aliases=["ls"]), app=False)
+    p = add(apps, "list", cmd_apps_list, aliases=["ls"])  # internal/command/apps/list.go
+    _json(p)
+    _flag(p, "-o", "--org")
+    _flag(p, "-q", "--quiet", action="store_true")
+    # internal/command/apps/restart.go: the app is an argument; no -a, no --yes
     p = add(apps, "restart", cmd_apps_restart)
-    _common(p, json_flag=False)
-    p.add_argument("app_name", nargs="?")
-    p.add_argument("--force-stop", action="store_true")
-    p.add_argument("--skip-health-checks", action="store_true")
+    _flag(p, "app_name", nargs="?")
+    _flag(p, "--force-stop", action="store_true")
+    _flag(p, "--skip-health-checks", action="store_true")
 
-    machines = add(sub, "machines", lambda *a: None, aliases=["machine", "m"]).add_subparsers(
+    machines = add(sub, "machines", None, aliases=["machine", "m"]).add_subparsers(
         dest="machines_command", required=True, parser_class=_Parser
     )
-    _common(add(machines, "list", cmd_machines_list, aliases=["ls"]))
+    p = add(machines, "list", cmd_machines_list, aliases=["ls"])  # machine/list.go
+    _app(p)
+    _json(p)
+    _flag(p, "-q", "--quiet", action="store_true")
 
-    volumes = add(sub, "volumes", lambda *a: None, aliases=["volume", "vol"]).add_subparsers(
+    volumes = add(sub, "volumes", None, aliases=["volume", "vol"]).add_subparsers(
         dest="volumes_command", required=True, parser_class=_Parser
     )
-    _common(add(volumes, "list", cmd_volumes_list, aliases=["ls"]))
-    p = add(volumes, "extend", cmd_volumes_extend)
-    _common(p)
-    p.add_argument("volume")
-    p.add_argument("-s", "--size", required=True)
-    p = add(volumes, "delete", cmd_volumes_delete, aliases=["destroy", "rm"])
-    _common(p, json_flag=False)
-    p.add_argument("volume")
+    p = add(volumes, "list", cmd_volumes_list, aliases=["ls"])  # volumes/list.go
+    _app(p)
+    _json(p)
+    _flag(p, "--all", action="store_true", help="Show all volumes, including destroyed ones")
+    p = add(volumes, "extend", cmd_volumes_extend)  # volumes/extend.go
+    _app(p)
+    _yes(p)
+    _json(p)
+    _flag(p, "volume")
+    _flag(p, "-s", "--size", required=True)
+    p = add(volumes, "destroy", cmd_volumes_delete, aliases=["delete", "rm"])  # destroy.go
+    _app(p)
+    _yes(p)
+    _flag(p, "volume")
 
-    secrets = add(sub, "secrets", lambda *a: None).add_subparsers(
+    secrets = add(sub, "secrets", None).add_subparsers(
         dest="secrets_command", required=True, parser_class=_Parser
     )
-    _common(add(secrets, "list", cmd_secrets_list, aliases=["ls"]))
+    p = add(secrets, "list", cmd_secrets_list, aliases=["ls"])  # secrets/list.go
+    _app(p)
+    _json(p)
 
-    p = add(sub, "logs", cmd_logs)
-    _common(p)
-    p.add_argument("--no-tail", "-n", action="store_true")
-    p.add_argument("-r", "--region")
-    p.add_argument("-i", "--machine", "--instance", dest="machine")
+    p = add(sub, "logs", cmd_logs)  # internal/command/logs/logs.go
+    _app(p)
+    _json(p)
+    _flag(p, "-r", "--region")
+    _flag(p, "-m", "--machine", "-i", "--instance", dest="machine")
+    _flag(p, "-s", "--select", action="store_true")
+    _flag(p, "-n", "--no-tail", action="store_true")
 
-    platform = add(sub, "platform", lambda *a: None).add_subparsers(
+    platform = add(sub, "platform", None).add_subparsers(
         dest="platform_command", required=True, parser_class=_Parser
     )
-    _common(add(platform, "vm-sizes", cmd_vm_sizes), app=False)
+    _json(add(platform, "vm-sizes", cmd_vm_sizes))  # platform/vmsizes.go
     return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``flysim-fly`` console script."""
     args = build_parser().parse_args(argv)
+    # flyctl's context is canceled by SIGINT and SIGTERM (main.go newContext); SIGKILL, of
+    # course, leaves no chance to record anything.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        client = None if args.func is cmd_vm_sizes else Client()
+        client = None if args.func is cmd_vm_sizes else Client(args.access_token)
         args.func(args, client)
     except CLIError as exc:
         sys.stdout.flush()
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except Interrupted:
+        sys.stdout.flush()
+        return INTERRUPTED_EXIT
     except BrokenPipeError:  # e.g. `flysim-fly logs ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

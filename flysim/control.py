@@ -1,8 +1,10 @@
 """The control API for tests and drills (moto's ``/moto-api``), all in one place. No token.
 
-* ``GET /_sim/state``: the whole state as JSON (per app: current image and release, releases,
-  machines, volumes, secrets, effective endpoints and metrics, fault) plus ``mutations``, every
-  applied change ``{"time", "app", "kind", "detail"}``.
+* ``GET /_sim/state``: the whole state as JSON (per app: current image, release and config,
+  releases (with their configs), machines, leases, ``timeline`` (every machine state change,
+  ``{"time": unix, "machine", "state"}``), volumes, secrets, effective endpoints and metrics,
+  fault), the ``timing`` in force, and ``mutations``, every applied change
+  ``{"time", "app", "kind", "detail"}``.
 * ``POST /_sim/reset``: back to the scenario.
 * ``POST /_sim/apps``: create an app from an app spec (scenario format plus ``"name"``).
 * ``PATCH /_sim/apps/<app>``: any of ``endpoints`` ({path: {status, latency_ms, body,
@@ -32,6 +34,7 @@ def _backend(request: Request) -> Backend:
 async def get_state(request: Request) -> Response:
     backend = _backend(request)
     with backend.lock:
+        backend.tick()
         return JSONResponse(state_json(backend))
 
 

@@ -6,7 +6,9 @@ Every error renders Fly's body ``{"error": "<message>"}``::
     ├── BadRequest            400
     ├── Unauthorized          401
     ├── NotFound              404
-    ├── Conflict              409
+    ├── RequestTimeout        408  (a machine ``/wait`` that ran out of time)
+    ├── Conflict              409  (a lease held by someone else)
+    ├── PreconditionFailed    412  (``current_version`` is not the machine's instance_id)
     ├── UnprocessableEntity   422
     ├── RateLimited           429  (adds ``Retry-After``)
     ├── InternalError         500
@@ -62,8 +64,18 @@ class NotFound(FlyAPIError, status=404, message="not found"):
     """404: no such app, machine, volume or path."""
 
 
+class RequestTimeout(FlyAPIError, status=408, message="request timeout"):
+    """408: ``GET .../wait`` timed out before the machine reached the state."""
+
+
 class Conflict(FlyAPIError, status=409, message="conflict"):
-    """409: the resource is in a state that does not allow the change."""
+    """409: the resource is in a state that does not allow the change, or another holder's
+    lease guards it."""
+
+
+class PreconditionFailed(FlyAPIError, status=412, message="precondition failed"):
+    """412: a version guard failed (the spec's metadata update answers 412 on a stale
+    ``machine_version``; flysim answers the same for a stale ``current_version``)."""
 
 
 class UnprocessableEntity(FlyAPIError, status=422, message="unprocessable entity"):

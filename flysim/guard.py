@@ -6,10 +6,11 @@ Starlette endpoint that
 1. checks ``Authorization: Bearer <t>`` or ``FlyV1 <t>`` (comma-joined tokens allowed) against
    the backend's token (401 otherwise), unless ``auth=False``;
 2. answers 404 for an unknown ``{app}`` path parameter;
-3. applies the app's fault (``PATCH /_sim/apps/<app>`` ``{"fault": ...}``) if its scope covers
+3. advances time-driven state (``backend.tick()``: boots end, leases expire, ...);
+4. applies the app's fault (``PATCH /_sim/apps/<app>`` ``{"fault": ...}``) if its scope covers
    this route (``mutation=True`` routes are "mutations", the others "reads"), before the
    handler runs, so a faulted mutation is never applied;
-4. renders any :class:`~flysim.errors.FlyAPIError` as Fly's ``{"error": "..."}``.
+5. renders any :class:`~flysim.errors.FlyAPIError` as Fly's ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ async def apply_faults(backend: Backend, apps: Iterable[str], *, mutation: bool)
             await raise_fault(fault)
 
 
+NONCE_HEADER = "fly-machine-lease-nonce"  # fly-go flaps/flaps_machines.go NonceHeader
+
+
+def lease_nonce(request: Request) -> str | None:
+    """The ``fly-machine-lease-nonce`` header, which proves the caller holds the lease."""
+    return request.headers.get(NONCE_HEADER) or None
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON body (``{}`` when empty); 400 when it is not JSON."""
     raw = await request.body()
@@ -92,6 +101,7 @@ def fly_route(
         try:
             if auth:
                 check_token(request, backend)
+            backend.tick()
             app_name = request.path_params.get("app")
             if app_name is not None:
                 with backend.lock:

@@ -4,6 +4,12 @@ A scenario is the starting state of the simulated organisation::
 
     org: hotdash                    # org slug (Prometheus path /prometheus/<org>/...)
     token: flysim-token             # the API token the server accepts
+    timing:                         # how long Fly takes (defaults: flyctl's own, realistic)
+      boot_seconds: 5               # a started or updated machine answers nothing this long
+      check_seconds: 5              # then its checks report after this (their grace_period)
+      smoke_check_seconds: 10       # flyctl watches a new machine's uptime this long
+      wait_timeout_seconds: 300     # flyctl's --wait-timeout default
+      volume_destroy_seconds: 5     # a deleted volume: scheduling_destroy -> pending_destroy
     apps:
       <app-name>:
         region: ord
@@ -15,6 +21,7 @@ A scenario is the starting state of the simulated organisation::
                         internal_port: 8080}}     # services: null = no public service
         volumes:
           - {name: data, size_gb: 10, attached: true}   # true = first machine, or a machine id
+          - {name: old, size_gb: 1, state: pending_destroy}   # a state of Fly's destroy pipeline
         releases:                   # oldest first
           - {version: 1, status: complete, image: registry.fly.io/app:deployment-..,
              created_minutes_ago: 4320}
@@ -26,13 +33,16 @@ A scenario is the starting state of the simulated organisation::
         logs:
           - {level: error, message: "...", minutes_ago: 30}
     images:                         # per-image overrides, applied while an app runs the image
-      registry.fly.io/app:bad: {endpoints: {...}, metrics: {...}, deploy_fails: false}
+      registry.fly.io/app:bad: {endpoints: {...}, metrics: {...}, deploy_fails: false,
+                                boot_seconds: 30}   # machines running it boot this long
     external:                       # other services, served under /_ext/<name>/
       supabase: {endpoints: {/rest/v1/: {status: 200}}}
     generate: {apps: 200, prefix: bench-app-, endpoint_latency_ms: 200}   # synthetic apps
 
 An endpoint may be written as a bare status (``/health: 200``). A metric set to ``null`` (or
-left out) has no data: Prometheus returns no series for it.
+left out) has no data: Prometheus returns no series for it; ``rps`` null or 0 is an app that
+never had traffic (no edge series at all), ``error_rate`` 0 one without 5xx series.
+``python -m flysim --timing boot_seconds=0.05,...`` overrides ``timing`` (the tests do).
 """
 
 from __future__ import annotations
@@ -70,6 +80,38 @@ class EndpointSpec(_Model):
         return {"status": data} if isinstance(data, int) else data
 
 
+class TimingSpec(_Model):
+    """How long Fly takes; the defaults are Fly's and flyctl's own (flysim/README.md)."""
+
+    boot_seconds: float = Field(5.0, ge=0)
+    check_seconds: float = Field(5.0, ge=0)
+    smoke_check_seconds: float = Field(10.0, ge=0)
+    wait_timeout_seconds: float = Field(300.0, gt=0)
+    volume_destroy_seconds: float = Field(5.0, ge=0)
+
+    @classmethod
+    def parse_overrides(cls, text: str) -> dict[str, float]:
+        """``"boot_seconds=0.05,check_seconds=0"`` -> a dict; ScenarioError names a bad key."""
+        out: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep or key.strip() not in cls.model_fields:
+                known = ", ".join(cls.model_fields)
+                raise ScenarioError(f"--timing: {part!r} is not KEY=SECONDS, KEY one of {known}")
+            try:
+                out[key.strip()] = float(value)
+            except ValueError:
+                raise ScenarioError(f"--timing: {key.strip()} must be a number") from None
+        return out
+
+
+VOLUME_STATES = (
+    "creating", "created", "extending", "restoring", "enabling_remote_export", "hydrating",
+    "recovering", "scheduling_destroy", "fork_cleanup", "waiting_for_detach",
+    "pending_destroy", "destroying",
+)  # fmt: skip
+
+
 class ServicesSpec(_Model):
     """A machine's public service (fly.toml ``[http_service]``)."""
 
@@ -102,6 +144,13 @@ class VolumeSpec(_Model):
     size_gb: int = Field(ge=1)
     region: str | None = None
     attached: bool | str = False
+    state: str = "created"
+
+    @model_validator(mode="after")
+    def _known_state(self) -> VolumeSpec:
+        if self.state not in VOLUME_STATES:
+            raise ValueError(f"state must be one of {list(VOLUME_STATES)}, not {self.state!r}")
+        return self
 
 
 class ReleaseSpec(_Model):
@@ -157,6 +206,7 @@ class ImageSpec(_Model):
     deploy_error: str = (
         "smoke checks for the new machines failed: health check on port 8080 has failed"
     )
+    boot_seconds: float | None = Field(None, ge=0)
 
 
 class ExternalSpec(_Model):
@@ -189,6 +239,7 @@ class Scenario(_Model):
 
     org: str = "personal"
     token: str = "flysim-token"
+    timing: TimingSpec = Field(default_factory=TimingSpec)
     apps: dict[str, AppSpec] = Field(default_factory=dict)
     images: dict[str, ImageSpec] = Field(default_factory=dict)
     external: dict[str, ExternalSpec] = Field(default_factory=dict)

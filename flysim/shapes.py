@@ -39,20 +39,17 @@ def image_ref(image: str, labels: dict[str, str] | None = None) -> dict[str, Any
 
 
 def machine_json(backend: Backend, app: App, machine: Machine) -> dict[str, Any]:
-    """A ``Machine`` as ``GET /v1/apps/{app}/machines/{id}`` answers."""
+    """A ``Machine`` as ``GET /v1/apps/{app}/machines/{id}`` answers (the spec's Machine: its
+    version is ``instance_id``, new on every update; there is no ``version`` field)."""
     checks = []
     if machine.config.get("services"):
-        status = backend.check_status(app, machine)
+        status, output = backend.check_status(app, machine)
         port = machine.config["services"][0].get("internal_port", 8080)
         checks.append(
             {
                 "name": f"servicecheck-00-http-{port}",
                 "status": status,
-                "output": {
-                    "passing": "HTTP GET /health: 200 OK",
-                    "warning": "machine is not started",
-                    "critical": "HTTP GET /health: 503 Service Unavailable",
-                }[status],
+                "output": output,
                 "updated_at": iso(machine.updated_at),
             }
         )
@@ -62,7 +59,6 @@ def machine_json(backend: Backend, app: App, machine: Machine) -> dict[str, Any]
         "state": machine.state,
         "region": machine.region,
         "instance_id": machine.instance_id,
-        "version": machine.version,
         "private_ip": machine.private_ip,
         "created_at": iso(machine.created_at),
         "updated_at": iso(machine.updated_at),
@@ -287,6 +283,7 @@ def state_json(backend: Backend) -> dict[str, Any]:
             "role": app.role,
             "current_image": app.current_image,
             "current_release": current.version if current else None,
+            "config": backend.current_config(app.name),
             "releases": [
                 {
                     "version": r.version,
@@ -294,10 +291,14 @@ def state_json(backend: Backend) -> dict[str, Any]:
                     "image": r.image,
                     "created_at": iso(r.created_at),
                     "user": r.user,
+                    "strategy": r.strategy,
+                    "config": r.config,
                 }
                 for r in app.releases
             ],
             "machines": [machine_json(backend, app, m) for m in app.machines.values()],
+            "leases": {m.id: m.lease.to_json()["data"] for m in app.machines.values() if m.lease},
+            "timeline": list(app.timeline),
             "volumes": [volume_json(v, null_unattached=True) for v in app.volumes.values()],
             "secrets": sorted(app.secrets),
             "endpoints": {p: e.to_json() for p, e in backend.effective_endpoints(app).items()},
@@ -307,6 +308,7 @@ def state_json(backend: Backend) -> dict[str, Any]:
         }
     return {
         "org": backend.org,
+        "timing": backend.timing.model_dump(),
         "apps": apps,
         "images": {ref: spec.model_dump() for ref, spec in backend.images.items()},
         "external": {

@@ -5,9 +5,17 @@ metrics, logs and faults, built from a :class:`~flysim.scenario.Scenario`. ``res
 it from the scenario. Every read and change goes through ``backend.lock`` (a threading lock:
 the HTTP handlers run in the event loop, tests may call in from other threads).
 
+Fly takes time, and so does flysim (flysim/README.md lists each behaviour with its source).
+State that changes with time is advanced lazily by :meth:`Backend.tick`, which every route
+calls first: a machine started or updated is ``starting`` for the boot time of the image it
+runs and answers nothing meanwhile, then ``started``; its checks report once it has been up
+for their grace period; a deleted volume moves from ``scheduling_destroy`` to
+``pending_destroy``; leases expire. Nothing runs in the background.
+
 Effective endpoints and metrics of an app are layered: the app's own values, then the
-overrides of the image it currently runs (``images:`` in the scenario), then values set through
-the control API (``PATCH /_sim/apps/<app>``), which win until ``reset``.
+overrides of the image (``images:`` in the scenario; per machine for endpoints, the image most
+machines run for metrics), then values set through the control API (``PATCH
+/_sim/apps/<app>``), which win until ``reset``.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from __future__ import annotations
 import copy
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flysim import ids
-from flysim.errors import BadRequest, Conflict, NotFound
+from flysim import appconfig, ids
+from flysim.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from flysim.scenario import (
     METRIC_NAMES,
     AppSpec,
@@ -31,13 +40,21 @@ from flysim.scenario import (
     MachineSpec,
     ReleaseSpec,
     Scenario,
+    TimingSpec,
     VolumeSpec,
 )
-from flysim.vmsizes import guest_for
 
 DEFAULT_USER = "flysim@example.com"
 FAULT_MODES = ("500", "503", "429", "timeout")
 FAULT_SCOPES = ("reads", "mutations", "all")
+# fly-go flaps/flaps_volumes.go `destroyedVolumeStates`: what `fly volumes list` leaves out.
+VOLUME_DESTROY_STATES = frozenset(
+    {"scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying"}
+)
+# Machines that run (or are about to) take an update as a reboot; the others start only
+# without `skip_launch` (docs machines/api/machines-resource "Update a Machine").
+RUNNING_STATES = frozenset({"started", "starting", "restarting", "replacing", "updating"})
+EDGE_METRIC = "fly_edge_http_responses_count"
 
 
 def now() -> datetime:
@@ -48,6 +65,10 @@ def now() -> datetime:
 def iso(ts: datetime) -> str:
     """RFC 3339 with a Z, second precision (like Fly's API)."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_unix(ts: float) -> str:
+    return iso(datetime.fromtimestamp(ts, UTC))
 
 
 @dataclass
@@ -117,6 +138,30 @@ class Fault:
 
 
 @dataclass
+class Lease:
+    """A machine lease (docs machines-resource "Create a Machine lease"; fly-go MachineLease)."""
+
+    nonce: str
+    owner: str
+    expires_at: float  # unix seconds
+    description: str = ""
+    version: str = ""  # the machine's instance_id when it was taken
+
+    def to_json(self) -> dict[str, Any]:
+        # The envelope Fly answers with (fly-go machine_types.go MachineLease{Status, Data}).
+        return {
+            "status": "success",
+            "data": {
+                "nonce": self.nonce,
+                "expires_at": int(self.expires_at),
+                "owner": self.owner,
+                "description": self.description,
+                "version": self.version,
+            },
+        }
+
+
+@dataclass
 class Machine:
     """A Fly Machine; ``config`` is the full MachineConfig as the API returns it."""
 
@@ -127,11 +172,14 @@ class Machine:
     config: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-    version: str
     instance_id: str
     private_ip: str
-    check_status: str | None = None  # None: derived from the app's /health endpoint
+    check_status: str | None = None  # None: from the /health endpoint of its image
     events: list[dict[str, Any]] = field(default_factory=list)
+    ready_at: float | None = None  # while `starting`: when it will be `started`
+    started_at: float | None = None  # when it last became `started`
+    lease: Lease | None = None
+    cordoned: bool = False
 
     @property
     def image(self) -> str:
@@ -141,21 +189,18 @@ class Machine:
     def process_group(self) -> str:
         return str(self.config.get("metadata", {}).get("fly_process_group", "app"))
 
-    def touch(self, event: str, status: str, rng: random.Random, new_version: bool) -> None:
-        """Record an event; a config change gets a new version and instance id."""
-        ts = now()
-        self.updated_at = ts
-        if new_version:
-            self.version = ids.ulid(rng)
-            self.instance_id = self.version
+    def event(self, kind: str, status: str, rng: random.Random, at: float | None = None) -> None:
+        """Record a lifecycle event (newest first, ten kept), timestamps in ms like Fly's."""
+        ts = time.time() if at is None else at
+        self.updated_at = datetime.fromtimestamp(ts, UTC)
         self.events.insert(
             0,
             {
                 "id": ids.ulid(rng),
-                "type": event,
+                "type": kind,
                 "status": status,
-                "source": "flyd" if event != "launch" else "user",
-                "timestamp": int(ts.timestamp() * 1000),
+                "source": "user" if kind in ("launch", "update") else "flyd",
+                "timestamp": int(ts * 1000),
             },
         )
         del self.events[10:]
@@ -174,20 +219,41 @@ class Volume:
     state: str = "created"
     zone: str = "a1b2"
     encrypted: bool = True
+    destroyed_at: float | None = None  # when `scheduling_destroy` becomes `pending_destroy`
+
+    @property
+    def gone(self) -> bool:
+        """In Fly's destroy pipeline (fly-go leaves these out of `fly volumes list`)."""
+        return self.state in VOLUME_DESTROY_STATES
+
+
+@dataclass
+class Mutation:
+    """One applied change (for ``GET /_sim/state``)."""
+
+    time: datetime
+    app: str
+    kind: str
+    detail: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": iso(self.time), "app": self.app, "kind": self.kind, "detail": self.detail}
 
 
 @dataclass
 class Release:
-    """A release record (what ``fly releases`` lists)."""
+    """A release record (what ``fly releases`` lists), with the app config it carries."""
 
     id: str
     version: int
     status: str
     image: str
     created_at: datetime
+    config: dict[str, Any] = field(default_factory=dict)
     user: str = DEFAULT_USER
     description: str = ""
     strategy: str = "rolling"
+    mutation: Mutation | None = None  # the `deploy` mutation it was recorded as
 
 
 @dataclass
@@ -200,6 +266,15 @@ class LogEntry:
     level: str
     instance: str
     region: str
+
+
+@dataclass
+class Series:
+    """One labelled counter series of Fly's Prometheus; it exists from ``since`` on, at
+    ``rate`` per second now (a counter that stopped growing keeps its series, at rate 0)."""
+
+    since: float
+    rate: float = 0.0
 
 
 @dataclass
@@ -223,6 +298,11 @@ class App:
     fault: Fault | None = None
     template: dict[str, Any] = field(default_factory=dict)  # config for new machines
     rng: random.Random = field(default_factory=random.Random)
+    # edge series by status label ("200", "503"): `fly_edge_http_responses_count{status}`
+    edge_series: dict[str, Series] = field(default_factory=dict)
+    # every machine state change: {"time": unix, "machine": id, "state": s}
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    proxy_turn: int = 0  # round robin over started machines
 
     @property
     def current_release(self) -> Release | None:
@@ -240,7 +320,7 @@ class App:
         return rel.image if rel else ""
 
     def live_volumes(self) -> list[Volume]:
-        return [v for v in self.volumes.values() if v.state != "pending_destroy"]
+        return [v for v in self.volumes.values() if not v.gone]
 
     def add_log(self, message: str, level: str = "info", instance: str = "") -> None:
         self.logs.append(
@@ -255,56 +335,13 @@ class App:
         )
 
 
-@dataclass
-class Mutation:
-    """One applied change (for ``GET /_sim/state``)."""
-
-    time: datetime
-    app: str
-    kind: str
-    detail: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"time": iso(self.time), "app": self.app, "kind": self.kind, "detail": self.detail}
-
-
-def _service_config(spec: dict[str, Any]) -> dict[str, Any]:
-    autostop = spec.get("autostop", "off")
-    if isinstance(autostop, bool):
-        autostop = "stop" if autostop else "off"
-    port = spec.get("internal_port", 8080)
-    return {
-        "protocol": "tcp",
-        "internal_port": port,
-        "autostop": autostop,
-        "autostart": spec.get("autostart", True),
-        "min_machines_running": spec.get("min_machines_running", 0),
-        "ports": [
-            {"port": 80, "handlers": ["http"], "force_https": True},
-            {"port": 443, "handlers": ["tls", "http"]},
-        ],
-        "concurrency": {"type": "requests", "soft_limit": 200, "hard_limit": 250},
-        "checks": [
-            {
-                "type": "http",
-                "port": port,
-                "method": "GET",
-                "path": "/health",
-                "interval": "15s",
-                "timeout": "2s",
-                "grace_period": "5s",
-            }
-        ],
-    }
-
-
 def machine_config(
     *,
     image: str,
     guest: dict[str, Any],
     process_group: str,
     release: Release | None,
-    services: dict[str, Any] | None,
+    services: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
     """A MachineConfig as ``fly deploy`` would write it."""
     metadata = {"fly_platform_version": "v2", "fly_process_group": process_group}
@@ -320,16 +357,43 @@ def machine_config(
         "stop_config": {"signal": "SIGINT", "timeout": "5s"},
         "auto_destroy": False,
     }
-    if services is not None:
-        config["services"] = [_service_config(services)]
+    if services:
+        config["services"] = copy.deepcopy(services)
     return config
+
+
+def _service_of(spec: MachineSpec, timing: TimingSpec) -> dict[str, Any] | None:
+    """The ``[http_service]`` a scenario machine's ``services`` describes."""
+    if spec.services is None:
+        return None
+    autostop = spec.services.autostop
+    if isinstance(autostop, bool):
+        autostop = "stop" if autostop else "off"
+    return appconfig.http_service(
+        internal_port=spec.services.internal_port,
+        autostop=autostop,
+        autostart=spec.services.autostart,
+        min_machines_running=spec.services.min_machines_running,
+        check_seconds=timing.check_seconds,
+    )
 
 
 class Backend:
     """The whole simulated Fly.io organisation."""
 
-    def __init__(self, scenario: Scenario, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        token: str | None = None,
+        timing: dict[str, float] | None = None,
+    ) -> None:
         self.scenario = scenario.with_generated()
+        if timing:
+            merged = self.scenario.timing.model_dump() | timing
+            self.scenario = self.scenario.model_copy(
+                update={"timing": TimingSpec.model_validate(merged)}
+            )
         self._token_override = token
         self.lock = threading.RLock()
         self.apps: dict[str, App] = {}
@@ -343,6 +407,10 @@ class Backend:
     @property
     def org(self) -> str:
         return self.scenario.org
+
+    @property
+    def timing(self) -> TimingSpec:
+        return self.scenario.timing
 
     @property
     def token(self) -> str:
@@ -363,6 +431,17 @@ class Backend:
                 for name, ext in self.scenario.external.items()
             }
             self.mutations = []
+            # The scenario's traffic is not new: its counter series go back a day.
+            for app in self.apps.values():
+                self._update_edge_series(app, time.time() - 86400)
+            self.tick()
+
+    def _scenario_config(self, name: str, spec: AppSpec) -> dict[str, Any]:
+        """The app config of a scenario's releases, from its first machine with services."""
+        with_services = next((m for m in spec.machines if m.services is not None), None)
+        service = _service_of(with_services, self.timing) if with_services else None
+        mounts = [{"name": v.name, "path": "/data"} for v in spec.volumes if v.attached]
+        return appconfig.app_config(name, spec.region, service=service, mounts=mounts[:1])
 
     def _build_app(self, name: str, spec: AppSpec, index: int) -> App:
         rng = random.Random(f"flysim:{name}")
@@ -374,7 +453,7 @@ class Backend:
             role=spec.role,
             rng=rng,
         )
-        self._add_releases(app, spec.releases)
+        self._add_releases(app, spec.releases, self._scenario_config(name, spec))
         rel = app.current_release
         image = rel.image if rel else f"registry.fly.io/{name}:deployment-initial"
         app.template = machine_config(
@@ -396,11 +475,15 @@ class Backend:
         self._add_logs(app, spec.logs)
         return app
 
-    def _add_releases(self, app: App, specs: list[ReleaseSpec]) -> None:
+    def _add_releases(
+        self, app: App, specs: list[ReleaseSpec], config: dict[str, Any] | None = None
+    ) -> None:
         existing = {r.version for r in app.releases}
         clash = existing & {s.version for s in specs}
         if clash:
             raise Conflict(f"release versions already exist in {app.name}: {sorted(clash)}")
+        if config is None:
+            config = self.config_from_machines(app)
         now_ = now()
         count = len(specs)
         for i, spec in enumerate(specs):
@@ -414,6 +497,7 @@ class Backend:
                     status=spec.status,
                     image=spec.image,
                     created_at=now_ - timedelta(minutes=minutes),
+                    config=copy.deepcopy(config),
                     user=spec.user or DEFAULT_USER,
                     description=spec.description,
                 )
@@ -423,6 +507,14 @@ class Backend:
     def _add_machines(self, app: App, spec: MachineSpec) -> list[Machine]:
         rel = app.current_release
         added = []
+        service = _service_of(spec, self.timing)
+        services = (
+            appconfig.machine_services(
+                appconfig.app_config(app.name, app.region, service=service), spec.process_group
+            )
+            if service
+            else None
+        )
         for n in range(spec.count):
             mid = spec.id if spec.id and spec.count == 1 else ids.machine_id(app.rng)
             if spec.id and spec.count > 1:
@@ -434,9 +526,10 @@ class Backend:
                 guest={"cpu_kind": spec.cpu_kind, "cpus": spec.cpus, "memory_mb": spec.memory_mb},
                 process_group=spec.process_group,
                 release=rel,
-                services=spec.services.model_dump() if spec.services else None,
+                services=services,
             )
             machine = self._new_machine(app, config, spec.region or app.region, spec.state)
+            del app.machines[machine.id]
             machine.id = mid
             machine.check_status = spec.check_status
             app.machines[mid] = machine
@@ -445,9 +538,9 @@ class Backend:
         return added
 
     def _new_machine(self, app: App, config: dict[str, Any], region: str, state: str) -> Machine:
+        """A machine already in `state` (a scenario's, or a clone): no boot time."""
         rng = app.rng
         ts = now()
-        version = ids.ulid(rng)
         words = ("aged", "bold", "calm", "dark", "late", "misty", "quiet", "wild")
         nouns = ("wind", "pond", "leaf", "snow", "dew", "sun", "moon", "fire")
         machine = Machine(
@@ -458,13 +551,15 @@ class Backend:
             config=config,
             created_at=ts,
             updated_at=ts,
-            version=version,
-            instance_id=version,
+            instance_id=ids.ulid(rng),
             private_ip=ids.private_ip(rng),
         )
-        machine.touch("launch", "created", rng, new_version=False)
+        machine.event("launch", "created", rng)
         if state == "started":
-            machine.touch("start", "started", rng, new_version=False)
+            # Up for long: its checks have reported already.
+            machine.started_at = time.time() - 3600
+            machine.event("start", "started", rng)
+        app.machines[machine.id] = machine
         return machine
 
     def _add_volume(self, app: App, spec: VolumeSpec) -> Volume:
@@ -489,6 +584,7 @@ class Backend:
             region=spec.region or app.region,
             created_at=now() - timedelta(days=60),
             attached_machine_id=attached,
+            state=spec.state,
         )
         app.volumes[vid] = volume
         if attached:
@@ -516,6 +612,53 @@ class Backend:
             )
         app.logs.sort(key=lambda e: e.timestamp)
 
+    # -- time ----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Advance what time changes: boots end, destroyed volumes move on, leases expire,
+        counter series appear. Called under the lock before every answer."""
+        with self.lock:
+            clock = time.time()
+            for app in self.apps.values():
+                for machine in app.machines.values():
+                    if machine.state == "starting" and machine.ready_at is not None:
+                        if clock >= machine.ready_at:
+                            self._set_state(app, machine, "started", at=machine.ready_at)
+                            machine.started_at = machine.ready_at
+                            machine.ready_at = None
+                            machine.event("start", "started", app.rng, at=machine.started_at)
+                    if machine.lease is not None and machine.lease.expires_at <= clock:
+                        machine.lease = None
+                for volume in app.volumes.values():
+                    if (
+                        volume.state == "scheduling_destroy"
+                        and volume.destroyed_at is not None
+                        and clock >= volume.destroyed_at
+                    ):
+                        volume.state = "pending_destroy"
+                self._update_edge_series(app, clock)
+
+    def _set_state(self, app: App, machine: Machine, state: str, at: float | None = None) -> None:
+        machine.state = state
+        app.timeline.append(
+            {"time": time.time() if at is None else at, "machine": machine.id, "state": state}
+        )
+
+    def boot_seconds(self, image: str) -> float:
+        """How long a machine running `image` takes to start (the image's, else the app's)."""
+        spec = self.images.get(image)
+        if spec is not None and spec.boot_seconds is not None:
+            return spec.boot_seconds
+        return self.timing.boot_seconds
+
+    def _boot(self, app: App, machine: Machine, event: str) -> None:
+        """(Re)start `machine`: it answers nothing until its image's boot time has passed."""
+        clock = time.time()
+        self._set_state(app, machine, "starting", at=clock)
+        machine.started_at = None
+        machine.ready_at = clock + self.boot_seconds(machine.image)
+        machine.event(event, "starting", app.rng, at=clock)
+
     # -- lookups -------------------------------------------------------------------------
 
     def app(self, name: str) -> App:
@@ -539,13 +682,14 @@ class Backend:
         except KeyError:
             raise NotFound(f"volume not found: {volume_id}") from None
 
-    def image_spec(self, app: App) -> ImageSpec | None:
-        return self.images.get(app.current_image)
+    def image_spec(self, app: App, image: str | None = None) -> ImageSpec | None:
+        return self.images.get(image if image is not None else app.current_image)
 
-    def effective_endpoints(self, app: App) -> dict[str, Endpoint]:
-        """App endpoints, then the current image's overrides, then control-API patches."""
+    def effective_endpoints(self, app: App, image: str | None = None) -> dict[str, Endpoint]:
+        """App endpoints, then the image's overrides (default: the image most machines run),
+        then control-API patches."""
         endpoints = dict(app.endpoints)
-        spec = self.image_spec(app)
+        spec = self.image_spec(app, image)
         if spec:
             endpoints.update({p: Endpoint.from_spec(e) for p, e in spec.endpoints.items()})
         endpoints.update(app.endpoint_patch)
@@ -560,16 +704,24 @@ class Backend:
         metrics.update(app.metric_patch)
         return metrics
 
-    def check_status(self, app: App, machine: Machine) -> str:
-        """A machine's health check: set explicitly, else from the app's /health endpoint."""
+    def check_status(self, app: App, machine: Machine) -> tuple[str, str]:
+        """A machine's service check ``(status, output)``: set explicitly, else "warning"
+        until it is started and past the check's grace period, else from the ``/health``
+        endpoint of the image it runs."""
         if machine.check_status:
-            return machine.check_status
-        if machine.state != "started":
-            return "warning"
-        health = self.effective_endpoints(app).get("/health")
+            outputs = {"passing": "HTTP GET /health: 200 OK", "warning": "check warning",
+                       "critical": "HTTP GET /health: 503 Service Unavailable"}  # fmt: skip
+            return machine.check_status, outputs.get(machine.check_status, "")
+        if machine.state != "started" or machine.started_at is None:
+            return "warning", f"machine is {machine.state}"
+        services = machine.config.get("services") or [{}]
+        grace = max(appconfig.check_grace_seconds(s) for s in services)
+        if time.time() < machine.started_at + grace:
+            return "warning", "waiting for the grace period before the first check"
+        health = self.effective_endpoints(app, machine.image).get("/health")
         if health is not None and health.status >= 400:
-            return "critical"
-        return "passing"
+            return "critical", f"HTTP GET /health: {health.status}"
+        return "passing", "HTTP GET /health: 200 OK"
 
     def take_fault(self, app_name: str, mutation: bool) -> Fault | None:
         """The app's fault if it applies to this call (counting down ``times``)."""
@@ -584,64 +736,217 @@ class Backend:
                     app.fault = None
             return fault
 
-    def _record(self, app: App, kind: str, **detail: Any) -> None:
-        self.mutations.append(Mutation(now(), app.name, kind, detail))
+    def _record(self, app: App, kind: str, **detail: Any) -> Mutation:
+        mutation = Mutation(now(), app.name, kind, detail)
+        self.mutations.append(mutation)
+        return mutation
+
+    def config_from_machines(self, app: App) -> dict[str, Any]:
+        """An app config read back from its machines (flyctl's fallback when the current
+        release has none: internal/appconfig/remote.go ``getAppV2ConfigFromMachines``)."""
+        first = next((m for m in app.machines.values() if m.config.get("services")), None)
+        service = None
+        if first is not None:
+            svc = first.config["services"][0]
+            service = {
+                "internal_port": svc.get("internal_port", 8080),
+                "force_https": any(p.get("force_https") for p in svc.get("ports", [])),
+                "auto_stop_machines": svc.get("autostop", "off"),
+                "auto_start_machines": svc.get("autostart", True),
+                "min_machines_running": svc.get("min_machines_running", 0),
+                "processes": [first.process_group],
+                "checks": [
+                    {k: v for k, v in c.items() if k not in ("type", "port")}
+                    for c in svc.get("checks", [])
+                ],
+            }
+        mounts = next((m.config.get("mounts") for m in app.machines.values()
+                       if m.config.get("mounts")), None)  # fmt: skip
+        return appconfig.app_config(app.name, app.region, service=service, mounts=mounts)
+
+    def current_config(self, app_name: str) -> dict[str, Any]:
+        """``fly config show``: the current release's config (or the machines')."""
+        with self.lock:
+            app = self.app(app_name)
+            rel = app.current_release
+            if rel is not None and rel.config:
+                return copy.deepcopy(rel.config)
+            return self.config_from_machines(app)
+
+    # -- leases (docs machines/api/machines-resource: "Create/Get/Release a Machine lease") -----
+
+    def _check_lease(self, machine: Machine, nonce: str | None) -> None:
+        """409 unless the machine is free or `nonce` is its lease's (flyctl's plan.go matches
+        the text "lease currently held by")."""
+        lease = machine.lease
+        if lease is None or lease.expires_at <= time.time() or nonce == lease.nonce:
+            return
+        raise Conflict(
+            f"machine ID {machine.id} lease currently held by {lease.owner}, "
+            f"expires at {datetime.fromtimestamp(lease.expires_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+    def acquire_lease(
+        self, app_name: str, machine_id: str, *, ttl: float, description: str, nonce: str | None
+    ) -> Lease:
+        """``POST .../lease``: a new lease, or a refresh with the holder's nonce."""
+        if ttl <= 0:
+            raise BadRequest("ttl must be a positive number of seconds")
+        with self.lock:
+            app = self.app(app_name)
+            machine = self.machine(app_name, machine_id)
+            self._check_lease(machine, nonce)
+            clock = time.time()
+            if machine.lease is not None and nonce == machine.lease.nonce:
+                machine.lease.expires_at = clock + ttl
+                return machine.lease
+            machine.lease = Lease(
+                nonce=f"{app.rng.getrandbits(48):012x}",
+                owner=DEFAULT_USER,
+                expires_at=clock + ttl,
+                description=description,
+                version=machine.instance_id,
+            )
+            return machine.lease
+
+    def lease_of(self, app_name: str, machine_id: str) -> Lease:
+        with self.lock:
+            machine = self.machine(app_name, machine_id)
+            if machine.lease is None:
+                raise NotFound(f"no lease found for machine {machine_id}")
+            return machine.lease
+
+    def release_lease(self, app_name: str, machine_id: str, nonce: str | None) -> None:
+        """``DELETE .../lease``: only with the holder's nonce (400 otherwise, as documented)."""
+        with self.lock:
+            machine = self.machine(app_name, machine_id)
+            if machine.lease is None:
+                return
+            if nonce != machine.lease.nonce:
+                raise BadRequest("the fly-machine-lease-nonce header does not match the lease")
+            machine.lease = None
 
     # -- mutations (Machines API) --------------------------------------------------------
 
-    def update_machine(self, app_name: str, machine_id: str, body: Any) -> Machine:
-        """``POST /apps/{app}/machines/{id}``: full config replace, new version."""
+    def update_machine(
+        self, app_name: str, machine_id: str, body: Any, *, nonce: str | None = None
+    ) -> Machine:
+        """``POST /apps/{app}/machines/{id}``: full config replace and a new instance_id; a
+        running machine reboots, a stopped one starts unless ``skip_launch``."""
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
             raise BadRequest("invalid request: config is required")
         with self.lock:
             app = self.app(app_name)
             machine = self.machine(app_name, machine_id)
+            self._check_lease(machine, nonce)
             current = body.get("current_version")
-            if current and current != machine.version:
-                raise Conflict(
-                    f"machine {machine_id} is at version {machine.version}, not {current}"
+            if current and current != machine.instance_id:
+                raise PreconditionFailed(
+                    f"machine {machine_id}: current_version {current} is not its latest "
+                    f"instance_id {machine.instance_id}; read the machine again"
                 )
+            was = machine.state
             machine.config = copy.deepcopy(body["config"])
-            machine.touch("update", "replacing", app.rng, new_version=True)
-            machine.state = "started" if not body.get("skip_launch") else machine.state
-            machine.touch("start", "started", app.rng, new_version=False)
+            machine.instance_id = ids.ulid(app.rng)
+            machine.event("update", "replacing", app.rng)
+            if was in RUNNING_STATES or not body.get("skip_launch"):
+                self._boot(app, machine, "launch")
+            if machine.lease is not None:
+                machine.lease.version = machine.instance_id
             app.template = copy.deepcopy(machine.config)
-            self._record(app, "machine_update", machine=machine_id, image=machine.image)
+            self._record(
+                app, "machine_update", machine=machine_id, image=machine.image,
+                previous_state=was, state=machine.state,
+            )  # fmt: skip
             return machine
 
-    def set_machine_state(self, app_name: str, machine_id: str, action: str) -> str:
+    def set_machine_state(
+        self, app_name: str, machine_id: str, action: str, *, nonce: str | None = None
+    ) -> str:
         """start | stop | restart a machine; returns the previous state."""
         with self.lock:
             app = self.app(app_name)
             machine = self.machine(app_name, machine_id)
+            self._check_lease(machine, nonce)
             previous = machine.state
             if action == "start":
-                machine.state = "started"
-                machine.touch("start", "started", app.rng, new_version=False)
+                if previous not in RUNNING_STATES:
+                    self._boot(app, machine, "start")
             elif action == "stop":
-                machine.state = "stopped"
-                machine.touch("exit", "stopped", app.rng, new_version=False)
+                self._set_state(app, machine, "stopped")
+                machine.started_at = machine.ready_at = None
+                machine.event("exit", "stopped", app.rng)
             else:
                 if previous != "started":
                     raise Conflict(f"machine {machine_id} is {previous}, cannot restart")
-                machine.touch("restart", "started", app.rng, new_version=False)
+                self._boot(app, machine, "restart")
             app.add_log(f"Machine {machine_id} {action} requested", instance=machine_id)
             self._record(app, f"machine_{action}", machine=machine_id, previous_state=previous)
             return previous
 
+    def create_machine(self, app_name: str, body: Any) -> tuple[Machine, Lease | None]:
+        """``POST /apps/{app}/machines``: a new machine (booting unless ``skip_launch``;
+        ``skip_service_registration`` keeps it out of the proxy until uncordoned)."""
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            raise BadRequest("invalid request: config is required")
+        with self.lock:
+            app = self.app(app_name)
+            region = str(body.get("region") or app.region)
+            machine = self._new_machine(app, copy.deepcopy(body["config"]), region, "created")
+            self._set_state(app, machine, "created")
+            machine.cordoned = bool(body.get("skip_service_registration"))
+            if not body.get("skip_launch"):
+                self._boot(app, machine, "start")
+            lease = None
+            ttl = body.get("lease_ttl")
+            if isinstance(ttl, int) and ttl > 0:
+                lease = self.acquire_lease(
+                    app_name, machine.id, ttl=ttl, description="created", nonce=None
+                )
+            self._record(app, "machine_create", machine=machine.id, image=machine.image)
+            return machine, lease
+
+    def destroy_machine(
+        self, app_name: str, machine_id: str, *, force: bool, nonce: str | None = None
+    ) -> None:
+        """``DELETE /apps/{app}/machines/{id}``: a running machine only with ``force``."""
+        with self.lock:
+            app = self.app(app_name)
+            machine = self.machine(app_name, machine_id)
+            self._check_lease(machine, nonce)
+            if machine.state in RUNNING_STATES and not force:
+                raise PreconditionFailed(
+                    f"unable to destroy machine {machine_id}, not currently stopped"
+                )
+            self._set_state(app, machine, "destroyed")
+            del app.machines[machine_id]
+            for volume in app.volumes.values():
+                if volume.attached_machine_id == machine_id:
+                    volume.attached_machine_id = None
+            self._record(app, "machine_destroy", machine=machine_id)
+
+    def cordon(self, app_name: str, machine_id: str, cordoned: bool, nonce: str | None) -> None:
+        """``POST .../cordon`` / ``.../uncordon``: route proxy traffic away or back."""
+        with self.lock:
+            machine = self.machine(app_name, machine_id)
+            self._check_lease(machine, nonce)
+            machine.cordoned = cordoned
+
     def delete_volume(self, app_name: str, volume_id: str) -> Volume:
-        """``DELETE /apps/{app}/volumes/{id}``: the volume goes to ``pending_destroy``."""
+        """``DELETE /apps/{app}/volumes/{id}``: ``scheduling_destroy``, then ``pending_destroy``
+        (docs volumes/volume-states: "Destroy a volume")."""
         with self.lock:
             app = self.app(app_name)
             volume = self.volume(app_name, volume_id)
-            if volume.state == "pending_destroy":
+            if volume.gone:
                 raise NotFound(f"volume not found: {volume_id}")
             if volume.attached_machine_id:
                 raise Conflict(
                     f"volume {volume_id} is attached to machine {volume.attached_machine_id}; "
                     "destroy the machine before deleting the volume"
                 )
-            volume.state = "pending_destroy"
+            volume.state = "scheduling_destroy"
+            volume.destroyed_at = time.time() + self.timing.volume_destroy_seconds
             self._record(app, "volume_delete", volume=volume_id, size_gb=volume.size_gb)
             return volume
 
@@ -653,7 +958,7 @@ class Backend:
         with self.lock:
             app = self.app(app_name)
             volume = self.volume(app_name, volume_id)
-            if volume.state == "pending_destroy":
+            if volume.gone:
                 raise NotFound(f"volume not found: {volume_id}")
             if size <= volume.size_gb:
                 raise BadRequest(
@@ -665,23 +970,79 @@ class Backend:
             self._record(app, "volume_extend", volume=volume_id, from_gb=old, to_gb=size)
             return volume, needs_restart
 
-    # -- mutations (flyctl) --------------------------------------------------------------
+    # -- Fly Proxy -------------------------------------------------------------------------
+
+    def route(self, app_name: str) -> tuple[dict[str, Endpoint], float] | None:
+        """Where Fly Proxy sends a request: a started machine (its image's endpoints), else a
+        stopped one it starts because a service autostarts (the request waits for its boot:
+        docs launch/autostop-autostart), else nowhere (None). Returns (endpoints, wait)."""
+        with self.lock:
+            app = self.apps.get(app_name)
+            if app is None:
+                return None
+            serving = [m for m in app.machines.values()
+                       if m.state == "started" and not m.cordoned]  # fmt: skip
+            if serving:
+                app.proxy_turn += 1
+                machine = serving[app.proxy_turn % len(serving)]
+                return self.effective_endpoints(app, machine.image), 0.0
+            wakeable = [
+                m for m in app.machines.values()
+                if m.state in ("stopped", "suspended") and not m.cordoned
+                and any(s.get("autostart", True) for s in m.config.get("services", []))
+            ]  # fmt: skip
+            if not wakeable:
+                return None
+            machine = wakeable[0]
+            self._boot(app, machine, "start")
+            app.add_log(f"Machine {machine.id} started by Fly Proxy", instance=machine.id)
+            self._record(app, "machine_start", machine=machine.id, by="fly-proxy autostart")
+            assert machine.ready_at is not None
+            return self.effective_endpoints(app, machine.image), machine.ready_at - time.time()
+
+    # -- Prometheus series -------------------------------------------------------------------
+
+    def _update_edge_series(self, app: App, clock: float) -> None:
+        """`fly_edge_http_responses_count{app, region, status}` counters: a status series
+        exists once a response with that status was served, and keeps existing (at rate 0)
+        when responses stop (docs monitoring/metrics; a counter's series is not deleted)."""
+        metrics = self.effective_metrics(app)
+        rps, error_rate = metrics.get("rps"), metrics.get("error_rate") or 0.0
+        rates = {"200": 0.0, "503": 0.0}
+        if rps:
+            rates = {"200": rps * (1 - error_rate), "503": rps * error_rate}
+        for status, rate in rates.items():
+            series = app.edge_series.get(status)
+            if series is None and rate > 0:
+                app.edge_series[status] = Series(since=clock, rate=rate)
+            elif series is not None:
+                series.rate = rate
+
+    def started_since(self, app: App) -> list[float]:
+        """When each started machine started (each has `fly_instance_*` series since then)."""
+        return [m.started_at for m in app.machines.values()
+                if m.state == "started" and m.started_at is not None]  # fmt: skip
 
     def image_labels(self, image: str) -> dict[str, str]:
         """The Docker labels of an image (empty for an image nobody labelled)."""
         spec = self.images.get(image)
         return dict(spec.labels) if spec else {}
 
-    def deploy(
+    # -- releases and deploys (what flyctl does over GraphQL) ------------------------------
+
+    def create_release(
         self,
         app_name: str,
-        image: str,
         *,
-        strategy: str = "rolling",
-        user: str | None = None,
+        image: str,
+        config: dict[str, Any],
+        strategy: str,
+        user: str | None,
         labels: dict[str, str] | None = None,
     ) -> tuple[Release, str | None]:
-        """``fly deploy --image``: a new release; machines move to the image unless it fails.
+        """A new release, ``running`` (flyctl's ``updateReleaseInBackend(ctx, "running")``).
+        An image whose scenario says ``deploy_fails`` fails here, before any machine moves,
+        as a failing release command does (release v<N> failed: <deploy_error>).
         ``labels``: the image was just built with these Docker labels (the registry keeps
         them with the image; a later build under the same tag replaces them)."""
         if not image:
@@ -697,35 +1058,41 @@ class Backend:
             release = Release(
                 id=ids.ulid(app.rng),
                 version=version,
-                status="failed" if failed else "complete",
+                status="failed" if failed else "running",
                 image=image,
                 created_at=now(),
+                config=copy.deepcopy(config),
                 user=user or DEFAULT_USER,
                 description=f"Deploy image {image}",
                 strategy=strategy,
             )
             app.releases.append(release)
             app.add_log(f"Deploying {image} as release v{version} ({strategy})")
+            release.mutation = self._record(
+                app, "deploy", image=image, version=version, strategy=strategy,
+                status=release.status,
+            )  # fmt: skip
             if failed:
                 assert spec is not None
                 app.add_log(f"Release v{version} failed: {spec.deploy_error}", level="error")
-                self._record(app, "deploy", image=image, version=version, status="failed")
                 return release, spec.deploy_error
-            for machine in app.machines.values():
-                machine.config["image"] = image
-                machine.config.setdefault("metadata", {})
-                machine.config["metadata"]["fly_release_version"] = str(version)
-                machine.config["metadata"]["fly_release_id"] = release.id
-                machine.touch("update", "replacing", app.rng, new_version=True)
-                machine.touch("start", "started", app.rng, new_version=False)
-                if machine.state in ("started", "replacing"):
-                    machine.state = "started"
-            app.template["image"] = image
-            app.add_log(f"Release v{version} complete: all machines run {image}")
-            self._record(
-                app, "deploy", image=image, version=version, status="complete", strategy=strategy
-            )
             return release, None
+
+    def finish_release(self, app_name: str, version: int, status: str) -> Release:
+        """The release's final status, as flyctl sets it: complete, failed or interrupted."""
+        if status not in ("complete", "failed", "interrupted"):
+            raise BadRequest(f"status must be complete, failed or interrupted, not {status!r}")
+        with self.lock:
+            app = self.app(app_name)
+            release = next((r for r in app.releases if r.version == version), None)
+            if release is None:
+                raise NotFound(f"release v{version} not found")
+            release.status = status
+            if release.mutation is not None:
+                release.mutation.detail["status"] = status
+            app.add_log(f"Release v{version} {status}", level="info" if status == "complete"
+                        else "error")  # fmt: skip
+            return release
 
     def scale_count(
         self,
@@ -736,7 +1103,7 @@ class Backend:
         max_per_region: int | None = None,
         process_group: str | None = None,
     ) -> dict[str, Any]:
-        """``fly scale count N``: clone or destroy machines of one process group."""
+        """``fly scale count N``: clone (booting) or destroy machines of one process group."""
         if count < 0:
             raise BadRequest("count must be >= 0")
         if max_per_region is not None and max_per_region < 1:
@@ -765,12 +1132,13 @@ class Backend:
             while len(members) < count:
                 per_region = Counter(m.region for m in members)
                 target = min(regions, key=lambda r: (per_region[r], regions.index(r)))
-                machine = self._new_machine(app, copy.deepcopy(template), target, "started")
-                app.machines[machine.id] = machine
+                machine = self._new_machine(app, copy.deepcopy(template), target, "created")
+                self._boot(app, machine, "start")
                 members.append(machine)
                 added.append(machine.id)
             while len(members) > count:
                 machine = members.pop()
+                self._set_state(app, machine, "destroyed")
                 del app.machines[machine.id]
                 for volume in app.volumes.values():
                     if volume.attached_machine_id == machine.id:
@@ -784,36 +1152,6 @@ class Backend:
             )  # fmt: skip
             return {"group": group, "before": before, "after": count, "added": added,
                     "removed": removed}  # fmt: skip
-
-    def scale_vm(self, app_name: str, size: str, memory_mb: int | None = None) -> dict[str, Any]:
-        """``fly scale vm SIZE [--vm-memory MB]``: every machine gets the new guest."""
-        try:
-            guest = guest_for(size, memory_mb)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-        with self.lock:
-            app = self.app(app_name)
-            for machine in app.machines.values():
-                machine.config["guest"] = dict(guest)
-                machine.touch("update", "replacing", app.rng, new_version=True)
-                machine.touch("start", "started", app.rng, new_version=False)
-            app.template["guest"] = dict(guest)
-            app.add_log(f"Scaled VM to {size} ({guest['memory_mb']}MB)")
-            self._record(app, "scale_vm", size=size, **guest)
-            return guest
-
-    def restart_app(self, app_name: str) -> list[str]:
-        """``fly apps restart``: restart every started machine."""
-        with self.lock:
-            app = self.app(app_name)
-            restarted = []
-            for machine in app.machines.values():
-                if machine.state == "started":
-                    machine.touch("restart", "started", app.rng, new_version=False)
-                    restarted.append(machine.id)
-                    app.add_log(f"Machine {machine.id} restarted", instance=machine.id)
-            self._record(app, "restart", machines=restarted)
-            return restarted
 
     # -- control API ---------------------------------------------------------------------
 
@@ -870,11 +1208,14 @@ class Backend:
                 self._add_machines(app, mspec)
             for mid, value in states.items():
                 machine = app.machines[mid]
-                if isinstance(value, str):
-                    machine.state = value
-                else:
-                    machine.state = value.get("state", machine.state)
+                if isinstance(value, dict):
                     machine.check_status = value.get("check_status", machine.check_status)
+                    value = value.get("state", machine.state)
+                if value != machine.state:
+                    # Set at once, no boot: a started machine is up long since.
+                    self._set_state(app, machine, str(value))
+                    machine.ready_at = None
+                    machine.started_at = time.time() - 3600 if value == "started" else None
             for vspec in volumes:
                 self._add_volume(app, vspec)
             self._add_releases(app, releases)

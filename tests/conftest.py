@@ -23,6 +23,12 @@ from tests import hostile_counts
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "deployments/scenarios/hotdash.yaml"
 BIN = Path(sys.executable).parent
+# Fly's times cut short for the tests (the scenario's are realistic, for the demo): machines
+# boot in 0.1 s, checks report 0.1 s later, flyctl waits 1.5 s for a machine, no smoke wait.
+FAST_TIMING = (
+    "boot_seconds=0.1,check_seconds=0.1,smoke_check_seconds=0,wait_timeout_seconds=1.5,"
+    "volume_destroy_seconds=0.1"
+)
 
 # Hypothesis profiles (HYPOTHESIS_PROFILE): `ci`, the default for `make check` and `make test`,
 # tries enough generated inputs to prove each property; `thorough` ten times as many, for a
@@ -135,7 +141,17 @@ class FlysimLauncher:
             if token is not None:
                 env["FLY_API_TOKEN"] = token
             proc = subprocess.Popen(
-                [str(BIN / "python"), "-m", "flysim", "--scenario", str(scenario), "--port", "0"],
+                [
+                    str(BIN / "python"),
+                    "-m",
+                    "flysim",
+                    "--scenario",
+                    str(scenario),
+                    "--port",
+                    "0",
+                    "--timing",
+                    FAST_TIMING,
+                ],  # fmt: skip
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -2,8 +2,12 @@
 
 Latency is an ``asyncio.sleep`` so hundreds of slow requests are served at once. No token is
 needed. A path matches exactly, then with or without a trailing slash; unknown paths are 404.
-An app with machines none of which is started, and none able to autostart, answers 503 on
-every path, as Fly's proxy does when no machine can take the request.
+
+Requests go the way Fly Proxy sends them (``Backend.route``): to a started machine, answering
+with the endpoints of the image that machine runs; when none is started, the proxy starts a
+stopped machine whose service autostarts and the request waits for its boot (so a request
+wakes an auto-stopped app, and shows in ``mutations`` as a ``machine_start`` by the proxy);
+with no machine to take it (all booting, or stopped without autostart) the answer is 503.
 """
 
 from __future__ import annotations
@@ -53,16 +57,16 @@ async def app_endpoint(request: Request) -> Response:
     backend: Backend = request.app.state.backend
     name, path = request.path_params["app"], "/" + request.path_params.get("path", "")
     with backend.lock:
-        app = backend.apps.get(name)
-        if app is None:
+        if name not in backend.apps:
             return _not_found(f"app {name}")
-        machines = list(app.machines.values())
-        serving = any(m.state == "started" for m in machines) or any(
-            s.get("autostart", True) for m in machines for s in m.config.get("services", [])
-        )
-        endpoint = _match(backend.effective_endpoints(app), path)
-    if not serving:
-        return Response("no machines available to serve the request", status_code=503)
+        backend.tick()
+        routed = backend.route(name)
+    if routed is None:
+        return Response("no machine is started to serve the request", status_code=503)
+    endpoints, wait = routed
+    if wait > 0:
+        await asyncio.sleep(wait)
+    endpoint = _match(endpoints, path)
     if endpoint is None:
         return _not_found(path)
     return await _answer(endpoint)

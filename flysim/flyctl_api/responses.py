@@ -47,35 +47,68 @@ async def releases(request: Request, backend: Backend) -> Response:
         return JSONResponse([release_flyctl(r, current) for r in ordered])
 
 
-async def deploy(request: Request, backend: Backend) -> Response:
-    """``fly deploy --image REF``: ``{"release": Release, "error": str | null}``."""
+async def settings(request: Request, backend: Backend) -> Response:
+    """flyctl's own waits, as this scenario times them (``flysim-fly`` reads its defaults
+    here: flyctl's ``--wait-timeout`` 5m and 10 s smoke checks in the demo, short in tests)."""
+    timing = backend.timing
+    return JSONResponse(
+        {
+            "wait_timeout_seconds": timing.wait_timeout_seconds,
+            "smoke_check_seconds": timing.smoke_check_seconds,
+        }
+    )
+
+
+async def config_show(request: Request, backend: Backend) -> Response:
+    """``fly config show -a APP``: the current release's app config."""
+    return JSONResponse(backend.current_config(request.path_params["app"]))
+
+
+async def release_create(request: Request, backend: Backend) -> Response:
+    """What ``fly deploy`` records before it touches machines: a ``running`` release with
+    the image and app config (``{"release": Release, "error": str | null}``)."""
     body = await json_body(request)
     strategy = body.get("strategy") or "rolling"
     if strategy not in STRATEGIES:
         raise BadRequest(
             f"invalid deployment strategy {strategy!r}; options are {', '.join(STRATEGIES)}"
         )
+    config = body.get("config")
+    if not isinstance(config, dict):
+        raise BadRequest("config must be the app config (fly config show)")
     user = body.get("user") or os.environ.get("FLYSIM_USER")
     labels = body.get("labels")
     if labels is not None and not (
         isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
     ):
         raise BadRequest("labels must map names to strings")
-    release, error = backend.deploy(
+    release, error = backend.create_release(
         request.path_params["app"],
-        str(body.get("image") or ""),
+        image=str(body.get("image") or ""),
+        config=config,
         strategy=strategy,
         user=user,
         labels=labels,
     )
     with backend.lock:
         app = backend.app(request.path_params["app"])
-        payload = {
-            "release": release_flyctl(release, app.current_release),
-            "error": error,
-            "machines": list(app.machines),
-        }
-    return JSONResponse(payload)
+        payload = {"release": release_flyctl(release, app.current_release), "error": error}
+    return JSONResponse(payload, status_code=201)
+
+
+async def release_update(request: Request, backend: Backend) -> Response:
+    """The deploy's end: ``{"status": "complete" | "failed" | "interrupted"}``."""
+    body = await json_body(request)
+    try:
+        version = int(request.path_params["version"])
+    except ValueError:
+        raise BadRequest("version must be a number") from None
+    release = backend.finish_release(
+        request.path_params["app"], version, str(body.get("status", ""))
+    )
+    with backend.lock:
+        app = backend.app(request.path_params["app"])
+        return JSONResponse(release_flyctl(release, app.current_release))
 
 
 async def scale_count(request: Request, backend: Backend) -> Response:
@@ -91,21 +124,7 @@ async def scale_count(request: Request, backend: Backend) -> Response:
     return JSONResponse(result)
 
 
-async def scale_vm(request: Request, backend: Backend) -> Response:
-    """``fly scale vm SIZE [--vm-memory MB]``."""
-    body = await json_body(request)
-    guest = backend.scale_vm(
-        request.path_params["app"], str(body.get("size") or ""), _int(body, "memory_mb")
-    )
-    return JSONResponse(guest)
-
-
 async def scale_show(request: Request, backend: Backend) -> Response:
     """``fly scale show --json``."""
     with backend.lock:
         return JSONResponse(scale_show_flyctl(backend.app(request.path_params["app"])))
-
-
-async def restart(request: Request, backend: Backend) -> Response:
-    """``fly apps restart APP``."""
-    return JSONResponse({"restarted": backend.restart_app(request.path_params["app"])})

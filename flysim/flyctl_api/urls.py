@@ -11,11 +11,12 @@ ROUTES = [
     ("/_flyctl/apps", r.apps_list, ["GET"], False),
     ("/_flyctl/apps/{app}/status", r.status, ["GET"], False),
     ("/_flyctl/apps/{app}/releases", r.releases, ["GET"], False),
-    ("/_flyctl/apps/{app}/deploy", r.deploy, ["POST"], True),
+    ("/_flyctl/settings", r.settings, ["GET"], False),
+    ("/_flyctl/apps/{app}/config", r.config_show, ["GET"], False),
+    ("/_flyctl/apps/{app}/releases", r.release_create, ["POST"], True),
+    ("/_flyctl/apps/{app}/releases/{version}", r.release_update, ["PATCH"], True),
     ("/_flyctl/apps/{app}/scale", r.scale_show, ["GET"], False),
     ("/_flyctl/apps/{app}/scale/count", r.scale_count, ["POST"], True),
-    ("/_flyctl/apps/{app}/scale/vm", r.scale_vm, ["POST"], True),
-    ("/_flyctl/apps/{app}/restart", r.restart, ["POST"], True),
 ]
 
 routes = [

@@ -1,47 +1,66 @@
-"""Recognising the project's PromQL queries (flysim does not evaluate PromQL).
+"""Recognising the project's PromQL queries and answering them from flysim's series (flysim
+does not evaluate PromQL; it knows which series Fly's Prometheus would hold).
+
+Series (docs monitoring/metrics.html.md in superfly/docs; labels ``app``, ``region``, and
+``instance`` on instance series):
+
+* ``fly_edge_http_responses_count{status}`` (and its latency histogram): one counter series per
+  status an app has answered with; an app that never had traffic has none, one that never
+  answered a 5xx has no 5xx series (``Backend._update_edge_series``);
+* ``fly_instance_cpu`` / ``fly_instance_memory_*``: one per started machine, from its start.
 
 Rules, applied to the query text in this order (whitespace is ignored):
 
-=====================================================================  ==============  ==========
-the query contains                                                     figure           unit
-=====================================================================  ==============  ==========
-``histogram_quantile(0.95`` and ``fly_edge_http_response_time_seconds``  ``p95_ms``      seconds
-``fly_edge_http_responses_count`` and ``status=~"5..``                 ``error_rate``   0..1
-``fly_edge_http_responses_count`` (no 5xx matcher)                     ``rps``          req/s
-``fly_instance_cpu``                                                   ``cpu_pct``      percent
-``fly_instance_memory``                                                ``mem_pct``      percent
-anything else                                                          no series (empty result)
-=====================================================================  ==============  ==========
+========================================================================  ============  ======
+the query contains                                                        answers        unit
+========================================================================  ============  ======
+``histogram_quantile(0.95`` and ``fly_edge_http_response_time_seconds``   ``p95_ms``     s
+``fly_edge_http_responses_count`` twice, a ``/`` and ``status=~"5..``     5xx ratio      0..1
+``fly_edge_http_responses_count`` and ``status=~"5..``                    5xx rate       req/s
+``fly_edge_http_responses_count`` (no 5xx matcher)                        ``rps``        req/s
+``fly_instance_cpu``                                                      ``cpu_pct``    %
+``fly_instance_memory``                                                   ``mem_pct``    %
+anything else                                                             no series
+========================================================================  ============  ======
 
-p95 is answered in seconds (``p95_ms / 1000``), as ``histogram_quantile`` over the edge
-histogram would be. App selection: every ``app="X"`` matcher and every ``app=~"a|b"`` regex
-matcher (anchored, as in PromQL) in the text selects apps; with none, every app is selected,
-one series per app, labelled ``{"app": name}``. An app whose figure is null or missing has no
-series.
+PromQL semantics that decide which apps get a series: ``sum by (app)`` of no series is no
+series; a vector division keeps only the apps present on both sides ("Entries for which no
+matching entry in the right-hand vector can be found are not part of the result",
+https://prometheus.io/docs/prometheus/latest/querying/operators/), so the 5xx ratio of an app
+with traffic but no 5xx series is absent, not 0; ``histogram_quantile`` over zero rates is NaN.
+App selection: every ``app="X"`` matcher and every ``app=~"a|b"`` regex matcher (anchored, as
+in PromQL) selects apps; with none, every app is selected, one series per app, labelled
+``{"app": name}``. A figure set to null in the scenario has no series.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
+from flysim.state import App, Backend
+
 _APP_EQ = re.compile(r'\bapp\s*=\s*"([^"]*)"')
 _APP_RE = re.compile(r'\bapp\s*=~\s*"([^"]*)"')
+EDGE = "fly_edge_http_responses_count"
 
 
-def figure_for(query: str) -> tuple[str, float] | None:
-    """``(figure, scale)`` the query asks for, or None when flysim does not know it."""
+def figure_for(query: str) -> str | None:
+    """What the query asks for (``p95_ms``, ``error_ratio``, ``errors_5xx``, ``rps``,
+    ``cpu_pct``, ``mem_pct``), or None when flysim does not know it."""
     text = re.sub(r"\s+", "", query)
+    five = 'status=~"5..' in text or "status=~'5.." in text
     if "histogram_quantile(0.95" in text and "fly_edge_http_response_time_seconds" in text:
-        return "p95_ms", 0.001
-    if "fly_edge_http_responses_count" in text:
-        if 'status=~"5..' in text or "status=~'5.." in text:
-            return "error_rate", 1.0
-        return "rps", 1.0
+        return "p95_ms"
+    if EDGE in text:
+        if five and text.count(EDGE) >= 2 and "/" in text:
+            return "error_ratio"
+        return "errors_5xx" if five else "rps"
     if "fly_instance_cpu" in text:
-        return "cpu_pct", 1.0
+        return "cpu_pct"
     if "fly_instance_memory" in text:
-        return "mem_pct", 1.0
+        return "mem_pct"
     return None
 
 
@@ -57,3 +76,33 @@ def select_apps(query: str, apps: Iterable[str]) -> list[str]:
         if name in equal or any(re.fullmatch(rx, name) for rx in regexes):
             chosen.append(name)
     return chosen
+
+
+def app_series(backend: Backend, app: App, figure: str) -> tuple[float, float] | None:
+    """``(since, value)`` of the app's one result series for `figure`, or None when Fly's
+    Prometheus would have no series for it. Values are in the query's unit (p95 in seconds)."""
+    metrics = backend.effective_metrics(app)
+    if figure in ("cpu_pct", "mem_pct"):
+        starts = backend.started_since(app)
+        value = metrics.get(figure)
+        return (min(starts), value) if starts and value is not None else None
+    edge = app.edge_series
+    if not edge:
+        return None
+    total = sum(s.rate for s in edge.values())
+    since = min(s.since for s in edge.values())
+    errors = [s for status, s in edge.items() if status.startswith("5")]
+    if figure == "rps":
+        return since, total
+    if figure == "p95_ms":
+        p95 = metrics.get("p95_ms")
+        if p95 is None:
+            return None
+        return since, (p95 / 1000 if total > 0 else math.nan)
+    if not errors:
+        return None
+    rate = sum(s.rate for s in errors)
+    first_error = min(s.since for s in errors)
+    if figure == "errors_5xx":
+        return first_error, rate
+    return max(since, first_error), (rate / total if total > 0 else math.nan)

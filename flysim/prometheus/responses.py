@@ -7,6 +7,7 @@ parameters. Faults of the selected apps apply (a fleet-wide query selects every 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import datetime
@@ -18,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from flysim.errors import NotFound
 from flysim.guard import apply_faults
-from flysim.prometheus.promql import figure_for, select_apps
+from flysim.prometheus.promql import app_series, figure_for, select_apps
 from flysim.state import Backend
 
 MAX_POINTS = 11000
@@ -67,6 +68,8 @@ def parse_step(value: str | None) -> float:
 
 
 def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"  # Prometheus' spelling
     return format(value, ".10g")
 
 
@@ -78,8 +81,8 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-async def _series(request: Request, backend: Backend, query: str) -> list[tuple[str, float]]:
-    """``[(app, value)]`` for the query, faults of the selected apps applied."""
+async def _series(request: Request, backend: Backend, query: str) -> list[tuple[str, float, float]]:
+    """``[(app, since, value)]`` for the query, faults of the selected apps applied."""
     if request.path_params["org"] != backend.org:
         raise NotFound(f"organization {request.path_params['org']!r} not found")
     figure = figure_for(query)
@@ -88,13 +91,12 @@ async def _series(request: Request, backend: Backend, query: str) -> list[tuple[
     await apply_faults(backend, names, mutation=False)
     if figure is None:
         return []
-    name, scale = figure
-    out: list[tuple[str, float]] = []
+    out: list[tuple[str, float, float]] = []
     with backend.lock:
         for app_name in names:
-            value = backend.effective_metrics(backend.apps[app_name]).get(name)
-            if value is not None:
-                out.append((app_name, value * scale))
+            found = app_series(backend, backend.apps[app_name], figure)
+            if found is not None:
+                out.append((app_name, *found))
     return out
 
 
@@ -108,7 +110,9 @@ async def query(request: Request, backend: Backend) -> Response:
     except BadData as exc:
         return _bad(str(exc))
     series = await _series(request, backend, params["query"])
-    result = [{"metric": {"app": app}, "value": [at, _fmt(v)]} for app, v in series]
+    result = [
+        {"metric": {"app": app}, "value": [at, _fmt(v)]} for app, since, v in series if since <= at
+    ]
     return JSONResponse({"status": "success", "data": {"resultType": "vector", "result": result}})
 
 
@@ -136,6 +140,8 @@ async def query_range(request: Request, backend: Backend) -> Response:
     count = int((end - start) // step) + 1
     stamps = [start + i * step for i in range(count)]
     result: list[dict[str, Any]] = [
-        {"metric": {"app": app}, "values": [[t, _fmt(v)] for t in stamps]} for app, v in series
+        {"metric": {"app": app}, "values": [[t, _fmt(v)] for t in stamps if t >= since]}
+        for app, since, v in series
+        if since <= end
     ]
     return JSONResponse({"status": "success", "data": {"resultType": "matrix", "result": result}})

@@ -26,13 +26,21 @@ class Sim:
     api: httpx.Client
     ctl: httpx.Client
 
-    def fly(self, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
-        """Run ``flysim-fly`` as a subprocess against this server."""
+    def fly_env(self, token: str = TOKEN, **extra: str) -> dict[str, str]:
+        """The environment ``flysim-fly`` runs with (no FLY* variable of the test process)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLY")}
         env.update(FLY_API_HOSTNAME=self.url, FLY_API_TOKEN=token, FLYSIM_USER="ci@hotdash.test")
+        env.update(extra)
+        return env
+
+    def fly(
+        self, *args: str, token: str = TOKEN, cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``flysim-fly`` as a subprocess against this server."""
         return subprocess.run(
-            [str(FLYSIM_FLY), *args], env=env, capture_output=True, text=True, timeout=30
-        )
+            [str(FLYSIM_FLY), *args], env=self.fly_env(token, **env), capture_output=True,
+            text=True, timeout=30, cwd=cwd,
+        )  # fmt: skip
 
     def state(self) -> dict:
         return self.ctl.get("/_sim/state").json()

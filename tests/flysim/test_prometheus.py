@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -75,12 +76,14 @@ def test_fleet_in_one_query_and_regex(sim: Sim) -> None:
 
 
 def test_post_form_and_range(sim: Sim) -> None:
-    form = {"query": p95('app="hotdash-production"'), "start": "1000", "end": "1600", "step": "1m"}
+    start = int(time.time()) - 600
+    form = {"query": p95('app="hotdash-production"'), "start": str(start),
+            "end": str(start + 600), "step": "1m"}  # fmt: skip
     body = sim.api.post("/prometheus/personal/api/v1/query_range", data=form).json()
     assert body["data"]["resultType"] == "matrix"
     (series,) = body["data"]["result"]
     assert series["metric"] == {"app": "hotdash-production"}
-    assert [v[0] for v in series["values"]] == [1000 + 60 * i for i in range(11)]
+    assert [v[0] for v in series["values"]] == [start + 60 * i for i in range(11)]
     assert {v[1] for v in series["values"]} == {"0.61"}
     bad = sim.api.get("/prometheus/personal/api/v1/query_range", params={"query": rps()})
     assert bad.status_code == 400 and bad.json()["errorType"] == "bad_data"
@@ -92,3 +95,50 @@ def test_no_data_and_unknown_queries(sim: Sim) -> None:
     assert instant(sim, "fly_volume_used_pct") == {}
     wrong_org = sim.api.get("/prometheus/other/api/v1/query", params={"query": rps()})
     assert wrong_org.status_code == 404
+
+
+def five_xx(sel: str = "") -> str:
+    return f"sum by (app) (rate(fly_edge_http_responses_count{_m(sel, FIVE_XX)}[5m]))"
+
+
+def test_an_app_without_5xx_has_no_5xx_series_so_the_ratio_has_no_value(sim: Sim) -> None:
+    """hotdash-agent-service has traffic and error_rate 0: no 5xx counter series exists, so
+    the 5xx rate and the PromQL ratio have no series for it, while its request rate does."""
+    assert "hotdash-agent-service" in instant(sim, rps())
+    assert "hotdash-agent-service" not in instant(sim, five_xx())
+    assert "hotdash-agent-service" not in instant(sim, errors())
+    assert instant(sim, five_xx('app="hotdash-staging"')) == {
+        "hotdash-staging": pytest.approx(2.5 * 0.002)
+    }
+
+
+def test_an_app_without_traffic_has_no_edge_series_at_all(sim: Sim) -> None:
+    sim.ctl.post("/_sim/apps", json={"name": "quiet-app", "machines": [{}],
+                                     "metrics": {"cpu_pct": 3, "rps": 0}})  # fmt: skip
+    for query in (rps, five_xx, errors, p95):
+        assert "quiet-app" not in instant(sim, query()), query.__name__
+    assert instant(sim, cpu('app="quiet-app"')) == {"quiet-app": 3.0}  # its machine runs
+
+
+def test_a_counter_series_once_seen_stays_at_rate_zero(sim: Sim) -> None:
+    agent = 'app="hotdash-agent-service"'
+    sim.ctl.patch("/_sim/apps/hotdash-agent-service", json={"metrics": {"error_rate": 0.5}})
+    assert instant(sim, five_xx(agent)) == {"hotdash-agent-service": pytest.approx(0.2)}
+    sim.ctl.patch("/_sim/apps/hotdash-agent-service", json={"metrics": {"error_rate": 0.0}})
+    assert instant(sim, five_xx(agent)) == {"hotdash-agent-service": 0.0}
+    assert instant(sim, errors(agent)) == {"hotdash-agent-service": 0.0}
+    # ...and a range query only has points from when the series appeared.
+    end = int(time.time()) + 1
+    form = {"query": five_xx(agent), "start": str(end - 600), "end": str(end), "step": "60"}
+    (series,) = sim.api.post("/prometheus/personal/api/v1/query_range", data=form).json()["data"][
+        "result"
+    ]
+    assert [v[0] for v in series["values"]] == [end]
+
+
+def test_machines_that_are_not_started_have_no_instance_series(sim: Sim) -> None:
+    mid = sim.api.get("/v1/apps/hotdash-agent-service/machines").json()[0]["id"]
+    sim.api.post(f"/v1/apps/hotdash-agent-service/machines/{mid}/stop")
+    assert "hotdash-agent-service" not in instant(sim, cpu())
+    assert "hotdash-agent-service" not in instant(sim, mem())
+    assert "hotdash-agent-service" in instant(sim, rps())  # the edge counters stay
