@@ -13,6 +13,9 @@
   "reads"|"mutations"|"all", "times": N|null, "hang_seconds": 30} or null to clear),
   ``machines_add`` (machine specs), ``machine_states`` ({id: state | {state, check_status}}),
   ``volumes_add`` (volume specs), ``releases_add`` (release specs). Answers the app's state.
+* ``PATCH /_sim/images/<image ref>``: change (or add) an image's overrides: ``endpoints``,
+  ``metrics``, ``deploy_fails``, ``deploy_error``, ``boot_seconds`` (e.g. make the image a
+  rollback goes back to boot slowly). Until ``reset``.
 """
 
 from __future__ import annotations
@@ -65,8 +68,19 @@ async def create_app(request: Request) -> Response:
         return exc.to_response()
 
 
+async def patch_image(request: Request) -> Response:
+    backend = _backend(request)
+    try:
+        body = await json_body(request)
+        spec = backend.patch_image(request.path_params["ref"], body)
+        return JSONResponse(spec.model_dump())
+    except FlyAPIError as exc:
+        return exc.to_response()
+
+
 routes = [
     Route("/_sim/state", get_state, methods=["GET"]),
+    Route("/_sim/images/{ref:path}", patch_image, methods=["PATCH"]),
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/apps", create_app, methods=["POST"]),
     Route("/_sim/apps/{app}", patch_app, methods=["PATCH"]),

@@ -1221,6 +1221,21 @@ class Backend:
             self._add_releases(app, releases)
             return app
 
+    def patch_image(self, ref: str, body: Any) -> ImageSpec:
+        """``PATCH /_sim/images/<ref>``: merge `body` into the image's overrides."""
+        from pydantic import ValidationError
+
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        with self.lock:
+            current = self.images.get(ref, ImageSpec()).model_dump()
+            try:
+                spec = ImageSpec.model_validate({**current, **body})
+            except ValidationError as exc:
+                raise BadRequest(f"invalid image: {exc.errors(include_url=False)}") from None
+            self.images[ref] = spec
+            return spec
+
     def create_app(self, body: Any) -> App:
         """``POST /_sim/apps``: an app from an app spec with a ``name``."""
         from pydantic import ValidationError

@@ -131,3 +131,19 @@ def test_reset_restores_the_scenario(sim: Sim) -> None:
     after = sim.api.get("/v1/apps/hotdash-production/machines").json()
     assert [m["id"] for m in after] == [m["id"] for m in before]
     assert sim.state()["mutations"] == []
+
+
+def test_patch_an_image_boot_time_until_reset(sim: Sim) -> None:
+    ref = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"
+    r = sim.ctl.patch(f"/_sim/images/{ref}", json={"boot_seconds": 0.4})
+    assert r.status_code == 200 and r.json()["boot_seconds"] == 0.4
+    m = sim.api.get("/v1/apps/hotdash-staging/machines").json()[0]
+    sim.api.post(f"/v1/apps/hotdash-staging/machines/{m['id']}/restart")
+    time.sleep(0.2)  # past the default 0.1 s boot, not past this image's 0.4 s
+    assert sim.api.get(f"/v1/apps/hotdash-staging/machines/{m['id']}").json()["state"] == (
+        "starting"
+    )
+    bad = sim.ctl.patch(f"/_sim/images/{ref}", json={"boot_seconds": -1})
+    assert bad.status_code == 400 and "boot_seconds" in bad.json()["error"]
+    sim.ctl.post("/_sim/reset")
+    assert ref not in sim.state()["images"]
