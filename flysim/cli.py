@@ -462,8 +462,7 @@ def cmd_deploy(args: argparse.Namespace, client: Client) -> None:
                         timeout=1 if status == "interrupted" else None)  # fmt: skip
         except CLIError as exc:
             print(f"WARN failed to set final release status: {exc}", file=sys.stderr)
-        if status != "interrupted":
-            ops.release_leases()
+        ops.release_leases(timeout=0.5 if status == "interrupted" else 5)
     if not args.detach:
         print(f"Checking DNS configuration for {app}.fly.dev")
     print(f"\nVisit your newly deployed app at https://{app}.fly.dev/")

@@ -13,6 +13,8 @@
   "reads"|"mutations"|"all", "times": N|null, "hang_seconds": 30} or null to clear),
   ``machines_add`` (machine specs), ``machine_states`` ({id: state | {state, check_status}}),
   ``volumes_add`` (volume specs), ``releases_add`` (release specs). Answers the app's state.
+* ``PATCH /_sim/timing``: change the timing (``boot_seconds``, ``wait_timeout_seconds``, ...)
+  until ``reset``.
 * ``PATCH /_sim/images/<image ref>``: change (or add) an image's overrides: ``endpoints``,
   ``metrics``, ``deploy_fails``, ``deploy_error``, ``boot_seconds`` (e.g. make the image a
   rollback goes back to boot slowly). Until ``reset``.
@@ -78,8 +80,18 @@ async def patch_image(request: Request) -> Response:
         return exc.to_response()
 
 
+async def patch_timing(request: Request) -> Response:
+    backend = _backend(request)
+    try:
+        body = await json_body(request)
+        return JSONResponse(backend.patch_timing(body).model_dump())
+    except FlyAPIError as exc:
+        return exc.to_response()
+
+
 routes = [
     Route("/_sim/state", get_state, methods=["GET"]),
+    Route("/_sim/timing", patch_timing, methods=["PATCH"]),
     Route("/_sim/images/{ref:path}", patch_image, methods=["PATCH"]),
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/apps", create_app, methods=["POST"]),

@@ -48,6 +48,7 @@ from flysim import appconfig
 from flysim.flyctl_http import APIError, Client, CLIError
 
 STOPPED_POOL = 30  # internal/command/deploy/plan.go STOPPED_MACHINES_POOL_SIZE
+LEASE_RETRY_SECONDS = 60.0  # fly-go flaps/retry.go: MaxElapsedTime 1 minute
 MAX_CONCURRENT = 8  # internal/command/deploy/deploy.go defaultMaxConcurrent
 INTERNAL_GROUPS = ("fly_app_release_command", "fly_app_console")
 
@@ -179,12 +180,25 @@ class AppMachines:
     # leases ---------------------------------------------------------------------------------
 
     def acquire_leases(self, ids: Iterable[str]) -> None:
+        """Lease each machine; a lease held by someone else is asked for again with backoff
+        for up to a minute (fly-go flaps/flaps_machines.go `AcquireLease` with flaps/retry.go
+        `Retry`: 100 ms doubling to 500 ms, 1 min in all), as when an interrupted deploy's
+        leases have not expired yet."""
         ttl = str(max(1, math.ceil(self.waits.lease_ttl)))
         for machine_id in ids:
-            lease = self.client.call(
-                "POST", self._path(machine_id, "/lease"), self.app, params={"ttl": ttl},
-                json_body={"description": "flysim-fly deploy"},
-            )  # fmt: skip
+            deadline, delay = time.monotonic() + LEASE_RETRY_SECONDS, 0.1
+            while True:
+                try:
+                    lease = self.client.call(
+                        "POST", self._path(machine_id, "/lease"), self.app,
+                        params={"ttl": ttl}, json_body={"description": "flysim-fly deploy"},
+                    )  # fmt: skip
+                    break
+                except APIError as exc:
+                    if exc.status != 409 or time.monotonic() + delay > deadline:
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
             self.nonces[machine_id] = lease["data"]["nonce"]
         if self._refresher is None:
             self._refresher = threading.Thread(target=self._refresh, daemon=True)
@@ -203,13 +217,16 @@ class AppMachines:
                 except CLIError:
                     pass  # a destroyed machine, or a transient error: the next round retries
 
-    def release_leases(self) -> None:
+    def release_leases(self, *, timeout: float = 5) -> None:
+        """Release every lease held (flyctl gives itself 500 ms when it was interrupted:
+        internal/machine/machine_set.go `ReleaseLeases`); a lease not released expires."""
         self.cancel.set()
         for machine_id, nonce in list(self.nonces.items()):
             try:
                 self.client.call(
-                    "DELETE", self._path(machine_id, "/lease"), self.app, nonce=nonce, timeout=5
-                )
+                    "DELETE", self._path(machine_id, "/lease"), self.app, nonce=nonce,
+                    timeout=timeout,
+                )  # fmt: skip
             except CLIError:
                 pass  # releaseLease only warns
         self.nonces.clear()

@@ -395,6 +395,7 @@ class Backend:
                 update={"timing": TimingSpec.model_validate(merged)}
             )
         self._token_override = token
+        self._base_timing = self.scenario.timing
         self.lock = threading.RLock()
         self.apps: dict[str, App] = {}
         self.images: dict[str, ImageSpec] = {}
@@ -418,8 +419,9 @@ class Backend:
         return self._token_override or self.scenario.token
 
     def reset(self) -> None:
-        """Back to the scenario's starting state."""
+        """Back to the scenario's starting state (and its timing)."""
         with self.lock:
+            self.scenario = self.scenario.model_copy(update={"timing": self._base_timing})
             self.apps = {}
             for index, (name, spec) in enumerate(self.scenario.apps.items(), start=1):
                 self.apps[name] = self._build_app(name, spec, index)
@@ -1220,6 +1222,24 @@ class Backend:
                 self._add_volume(app, vspec)
             self._add_releases(app, releases)
             return app
+
+    def patch_timing(self, body: Any) -> TimingSpec:
+        """``PATCH /_sim/timing``: change how long things take, until ``reset``."""
+        from pydantic import ValidationError
+
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        unknown = set(body) - set(TimingSpec.model_fields)
+        if unknown:
+            raise BadRequest(f"unknown timing fields {sorted(unknown)}; known: "
+                             f"{list(TimingSpec.model_fields)}")  # fmt: skip
+        with self.lock:
+            try:
+                timing = TimingSpec.model_validate({**self.timing.model_dump(), **body})
+            except ValidationError as exc:
+                raise BadRequest(f"invalid timing: {exc.errors(include_url=False)}") from None
+            self.scenario = self.scenario.model_copy(update={"timing": timing})
+            return timing
 
     def patch_image(self, ref: str, body: Any) -> ImageSpec:
         """``PATCH /_sim/images/<ref>``: merge `body` into the image's overrides."""

@@ -86,6 +86,9 @@ class Flysim:
     def patch_app(self, app: str, **changes: object) -> None:
         httpx.patch(f"{self.url}/_sim/apps/{app}", json=changes, timeout=10).raise_for_status()
 
+    def patch_timing(self, **changes: float) -> None:
+        httpx.patch(f"{self.url}/_sim/timing", json=changes, timeout=10).raise_for_status()
+
     def patch_image(self, ref: str, **changes: object) -> None:
         httpx.patch(f"{self.url}/_sim/images/{ref}", json=changes, timeout=10).raise_for_status()
 

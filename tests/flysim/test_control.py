@@ -147,3 +147,13 @@ def test_patch_an_image_boot_time_until_reset(sim: Sim) -> None:
     assert bad.status_code == 400 and "boot_seconds" in bad.json()["error"]
     sim.ctl.post("/_sim/reset")
     assert ref not in sim.state()["images"]
+
+
+def test_patch_timing_until_reset(sim: Sim) -> None:
+    r = sim.ctl.patch("/_sim/timing", json={"wait_timeout_seconds": 42})
+    assert r.status_code == 200 and r.json()["wait_timeout_seconds"] == 42
+    assert sim.api.get("/_flyctl/settings").json()["wait_timeout_seconds"] == 42
+    bad = sim.ctl.patch("/_sim/timing", json={"boot": 1})
+    assert bad.status_code == 400 and "unknown timing fields ['boot']" in bad.json()["error"]
+    sim.ctl.post("/_sim/reset")
+    assert sim.state()["timing"]["wait_timeout_seconds"] == 1.5  # the tests' timing again

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.flysim.conftest import FLYSIM_FLY, Sim
+from tests.timeline import most_down_at_once
 
 STAGING = "hotdash-staging"
 PROD = "hotdash-production"
@@ -25,19 +26,6 @@ STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98P
 
 def app_state(sim: Sim, app: str) -> dict[str, Any]:
     return sim.state()["apps"][app]  # type: ignore[no-any-return]
-
-
-def most_down_at_once(timeline: list[dict[str, Any]]) -> int:
-    """The most machines not started at one moment, from flysim's state-change timeline."""
-    down: set[str] = set()
-    worst = 0
-    for change in sorted(timeline, key=lambda c: c["time"]):
-        if change["state"] == "started":
-            down.discard(change["machine"])
-        else:
-            down.add(change["machine"])
-        worst = max(worst, len(down))
-    return worst
 
 
 def test_rolling_updates_one_machine_at_a_time_and_waits_for_each(sim: Sim) -> None:
@@ -98,6 +86,16 @@ def test_a_deploy_that_fails_before_machines_move_keeps_the_old_image(sim: Sim) 
     staging = app_state(sim, STAGING)
     assert staging["current_image"] == before and staging["current_release"] == 3
     assert staging["releases"][-1]["status"] == "failed"
+
+
+def test_a_deploy_waits_for_a_lease_someone_else_holds(sim: Sim) -> None:
+    machine = app_state(sim, STAGING)["machines"][0]["id"]
+    held = sim.api.post(f"/v1/apps/{STAGING}/machines/{machine}/lease", params={"ttl": "0.4"})
+    assert held.status_code == 201
+    started = time.monotonic()
+    r = sim.fly("deploy", "-a", STAGING, "--image", STAGING_V3, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - started >= 0.3  # it asked again until the lease expired
 
 
 def test_canary_boots_one_new_machine_destroys_it_then_rolls(sim: Sim) -> None:
@@ -211,6 +209,7 @@ def test_sigterm_or_sigint_marks_the_release_interrupted_and_exits_127(
     proc.send_signal(sig)
     assert proc.wait(10) == 127
     assert app_state(sim, STAGING)["releases"][-1]["status"] == "interrupted"
+    assert app_state(sim, STAGING)["leases"] == {}  # released on the way out
 
 
 def test_sigkill_leaves_the_release_running(sim: Sim) -> None:
