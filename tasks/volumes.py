@@ -1,9 +1,11 @@
 """Cost Management / Volume Management: list, extend and delete volumes.
 
-Listing reads the Machines API (`fly volumes list -a APP --json`); extending and deleting go
-through flyctl (`fly volumes extend`, `fly volumes delete`), under the app's lock, audited,
-sent once. Every refusal (a size that does not grow the volume, a volume that is attached)
-happens before any fly command.
+Listing reads the Machines API (`fly volumes list -a APP --json`; volumes being destroyed are
+gone). Extending goes through the Machines API's extend, which answers `needs_restart`
+(`fly volumes extend --json` prints only the Volume and drops it: flyctl
+internal/command/volumes/extend.go); deleting through flyctl (`fly volumes delete`). Both under
+the app's lock, audited, sent once. Every refusal (a size that does not grow the volume, a
+volume that is attached) happens before any change.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class ExtendOutcome(BaseModel):
 async def extend_volume(
     app: str, volume_id: str, size_gb: int, *, actor: str, reason: str | None = None
 ) -> ExtendOutcome:
-    """Runbook: `fly volumes extend <volume-id> --size N --app <app>`: grow only."""
+    """Runbook: `fly volumes extend <volume-id> --size N --app <app>`: grow only, through the
+    Machines API (`PUT /v1/apps/{app}/volumes/{id}/extend`, which says `needs_restart`)."""
     volume = await _current(app, volume_id)
     volumes.check_extend(volume, size_gb)  # refuses before any fly command
     detail = {"volume_id": volume_id, "from_gb": volume.size_gb, "to_gb": size_gb}
@@ -61,9 +64,8 @@ async def extend_volume(
         with audited(
             actor=actor, action="volume.extend", target=app, detail=detail, reason=reason
         ) as step:
-            result = await asyncio.to_thread(
-                fly_access.flyctl().volume_extend, app, volume_id, size_gb
-            )
+            async with fly_access.machines_client() as client:
+                result = await client.extend_volume(app, volume_id, size_gb)
             outcome = ExtendOutcome(
                 app=app,
                 volume_id=volume_id,

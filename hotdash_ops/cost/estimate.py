@@ -17,15 +17,16 @@ import pandas as pd
 from pydantic import BaseModel
 
 from hotdash_ops.cost.pricing import MB_PER_GB, PriceTable, PricingError
-from hotdash_ops.models import Machine, Volume
+from hotdash_ops.models import DESTROYED_STATES, Machine, Volume
 
 # Billed as running (Fly bills per second in `started`; transitions count as started).
 RUNNING_STATES = frozenset({"started", "starting", "restarting", "updating", "replacing"})
 # Not billed at all.
 GONE_STATES = frozenset({"destroyed", "destroying", "replaced", "migrated"})
-# Volumes being destroyed are no longer billed (Fly docs `about/billing`: "Volumes in
-# `pending_destroy` state do not accrue charges").
-VOLUME_GONE_STATES = frozenset({"pending_destroy", "scheduling_destroy", "destroyed"})
+# Volumes in Fly's destroy pipeline (fly-go flaps/flaps_volumes.go destroyedVolumeStates) are
+# gone, and not billed (Fly docs `about/billing`: "Volumes in `pending_destroy` state do not
+# accrue charges"); the Machines client leaves them out already.
+VOLUME_GONE_STATES = DESTROYED_STATES | {"destroyed"}
 _STOP_EVENTS = frozenset({"exit", "stop", "suspend"})
 
 MACHINE_COLUMNS = [

@@ -106,8 +106,8 @@ def check_extend(volume: Volume, size_gb: int) -> None:
 
 
 def needs_restart(reported: bool | None, volume: Volume) -> bool:
-    """Whether the machine must restart to see the new size: what Fly reported, else (flyctl's
-    `--json` omits it) yes when a machine has the volume attached."""
+    """Whether the machine must restart to see the new size: what the Machines API reported,
+    else (an answer without it) yes when a machine has the volume attached."""
     return reported if reported is not None else volume.attached
 
 

@@ -1,7 +1,9 @@
 """Machines API client (`https://api.machines.dev`, paths `/v1/...`): the monitor's reads.
 
 Similar to `fly apps list`, `fly machines list`, `fly volumes list`, `fly secrets list`, read
-over HTTP so each monitor tick costs no process start.
+over HTTP so each monitor tick costs no process start. Volumes in Fly's destroy pipeline are
+left out, as fly-go's `GetVolumes` leaves them out of `fly volumes list` (superfly/fly-go
+flaps/flaps_volumes.go): for us they are gone, for cost, "unused" and deletion alike.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 
 from hotdash_ops import validation
+from hotdash_ops.errors import FlyBadRequest
 from hotdash_ops.fly.http import FlyHttpClient
 from hotdash_ops.models import (
     App,
@@ -23,6 +26,7 @@ from hotdash_ops.models import (
     VolumeExtendResult,
 )
 
+NONCE_HEADER = "fly-machine-lease-nonce"  # fly-go flaps/flaps_machines.go NonceHeader
 _MACHINES = TypeAdapter(list[Machine])
 _VOLUMES = TypeAdapter(list[Volume])
 _SECRETS = TypeAdapter(list[SecretInfo])
@@ -58,9 +62,10 @@ class MachinesClient(FlyHttpClient):
         return Machine.model_validate(body)
 
     async def list_volumes(self, app: str) -> list[Volume]:
-        """GET /v1/apps/{app}/volumes (like `fly volumes list -a APP --json`)."""
+        """GET /v1/apps/{app}/volumes without destroyed ones (like `fly volumes list`)."""
         validation.app_name(app)
-        return _VOLUMES.validate_python(await self._get_json(f"/v1/apps/{_seg(app)}/volumes"))
+        volumes = _VOLUMES.validate_python(await self._get_json(f"/v1/apps/{_seg(app)}/volumes"))
+        return [v for v in volumes if not v.destroyed]
 
     async def list_secrets(self, app: str) -> list[SecretInfo]:
         """GET /v1/apps/{app}/secrets -> names and digests (like `fly secrets list`)."""
@@ -76,21 +81,59 @@ class MachinesClient(FlyHttpClient):
         config: MachineConfig,
         *,
         current_version: str | None = None,
+        lease_nonce: str | None = None,
+        skip_launch: bool = False,
     ) -> Machine:
         """POST /v1/apps/{app}/machines/{id} {"config": ...}: replaces the config whole.
 
-        A MUTATION: sent once, never retried (a 503 may still have applied it). Used by
-        Enable Auto-Stop to set `autostop`/`autostart`/`min_machines_running` on services.
+        A MUTATION: sent once, never retried (a 503 may still have applied it). Fly reboots a
+        running machine and starts a stopped one unless `skip_launch`; `current_version` is
+        the machine's `instance_id` as read (412 when it changed since), and a leased machine
+        needs its lease's nonce (409 otherwise). The runbook's settings changes do not use it:
+        they are releases (hotdash_ops.fly.app_config explains why).
         """
         validation.app_name(app)
         validation.machine_id(machine_id)
         payload: dict[str, Any] = {"config": config.to_api()}
         if current_version:
             payload["current_version"] = current_version
+        if skip_launch:
+            payload["skip_launch"] = True
+        headers = {NONCE_HEADER: lease_nonce} if lease_nonce else None
         body = await self._mutate_json(
-            "POST", f"/v1/apps/{_seg(app)}/machines/{_seg(machine_id)}", json=payload
+            "POST",
+            f"/v1/apps/{_seg(app)}/machines/{_seg(machine_id)}",
+            json=payload,
+            headers=headers,
         )
         return Machine.model_validate(body)
+
+    async def acquire_lease(self, app: str, machine_id: str, *, ttl_seconds: int) -> str:
+        """POST /v1/apps/{app}/machines/{id}/lease {"ttl": N} -> the lease's nonce (409 when
+        someone else holds it). Fly answers `{"status", "data": {nonce, ...}}` (fly-go
+        MachineLease); the spec's Lease is the flat `data`: both are read."""
+        validation.app_name(app)
+        validation.machine_id(machine_id)
+        body = await self._mutate_json(
+            "POST",
+            f"/v1/apps/{_seg(app)}/machines/{_seg(machine_id)}/lease",
+            json={"ttl": ttl_seconds, "description": "hotdash-ops"},
+        )
+        data = body.get("data", body) if isinstance(body, dict) else {}
+        nonce = data.get("nonce") if isinstance(data, dict) else None
+        if not nonce:
+            raise FlyBadRequest(f"lease on {machine_id}: the answer has no nonce")
+        return str(nonce)
+
+    async def release_lease(self, app: str, machine_id: str, nonce: str) -> None:
+        """DELETE /v1/apps/{app}/machines/{id}/lease with the lease's nonce."""
+        validation.app_name(app)
+        validation.machine_id(machine_id)
+        await self._mutate_json(
+            "DELETE",
+            f"/v1/apps/{_seg(app)}/machines/{_seg(machine_id)}/lease",
+            headers={NONCE_HEADER: nonce},
+        )
 
     async def extend_volume(self, app: str, volume_id: str, size_gb: int) -> VolumeExtendResult:
         """PUT /v1/apps/{app}/volumes/{id}/extend {"size_gb": N}. A mutation, not retried."""

@@ -17,10 +17,11 @@ from hotdash_ops.models.release import Release
 from hotdash_ops.models.secrets import SecretInfo
 from hotdash_ops.models.status import AppStatus
 from hotdash_ops.models.vm import DEFAULT_VM_SIZE, VM_PRESETS, validate_vm
-from hotdash_ops.models.volume import Volume, VolumeExtendResult
+from hotdash_ops.models.volume import DESTROYED_STATES, Volume, VolumeExtendResult
 
 __all__ = [
     "DEFAULT_VM_SIZE",
+    "DESTROYED_STATES",
     "VM_PRESETS",
     "App",
     "AppStatus",

@@ -115,14 +115,17 @@ class MachineEvent(FlyModel):
 
 
 class Machine(FlyModel):
-    """A Fly Machine. `config` may be absent when the host is unreachable."""
+    """A Fly Machine. `config` may be absent when the host is unreachable.
+
+    Its version is `instance_id`, new on every update; the spec's Machine has no `version`
+    field, and an update guarded by `current_version` must send the `instance_id`
+    (docs machines/api/machines-resource, "Update a Machine")."""
 
     id: str
     name: str | None = None
     state: str
     region: str
     instance_id: str | None = None
-    version: str | None = None
     private_ip: str | None = None
     config: MachineConfig | None = None
     incomplete_config: MachineConfig | None = None

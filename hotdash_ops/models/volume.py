@@ -6,6 +6,13 @@ from datetime import datetime
 
 from hotdash_ops.models._base import FlyModel
 
+# Volumes in Fly's destroy pipeline: the raw API still lists them, fly-go (and so flyctl's
+# `fly volumes list`) leaves them out (superfly/fly-go flaps/flaps_volumes.go
+# `destroyedVolumeStates`); docs volumes/volume-states: a destroyed volume is not billed.
+DESTROYED_STATES = frozenset(
+    {"scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying"}
+)
+
 
 class Volume(FlyModel):
     """A Fly volume; billed while it exists, attached or not."""
@@ -30,6 +37,11 @@ class Volume(FlyModel):
     blocks_avail: int | None = None
 
     @property
+    def destroyed(self) -> bool:
+        """On its way out (a destroy state): gone for every purpose, billing included."""
+        return self.state in DESTROYED_STATES
+
+    @property
     def attached(self) -> bool:
         """True when a machine has it attached (an empty id counts as detached)."""
         return bool(self.attached_machine_id or self.attached_alloc_id)
@@ -43,7 +55,8 @@ class Volume(FlyModel):
 
 
 class VolumeExtendResult(FlyModel):
-    """`PUT /volumes/{id}/extend` answer; flyctl's `--json` prints only the Volume."""
+    """`PUT /volumes/{id}/extend` answer. flyctl's `fly volumes extend --json` prints only the
+    Volume and drops `needs_restart`, so the extend goes through the Machines API."""
 
     needs_restart: bool | None = None
     volume: Volume

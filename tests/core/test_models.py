@@ -29,7 +29,6 @@ MACHINE = {
     "state": "started",
     "region": "ord",
     "instance_id": "01H000",
-    "version": "01H000",
     "private_ip": "fdaa::1",
     "created_at": "2023-10-31T02:30:10Z",
     "updated_at": "2023-10-31T02:35:26Z",

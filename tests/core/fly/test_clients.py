@@ -84,6 +84,48 @@ async def test_mutation_503_is_not_retried() -> None:
     }
 
 
+async def test_update_sends_the_instance_id_guard_and_the_lease_nonce() -> None:
+    handler, seen = counting(
+        [
+            httpx.Response(201, json={"status": "success", "data": {"nonce": "5c35f65c9f95"}}),
+            httpx.Response(
+                200, json={"id": "3d8d9e1b2c4f87", "state": "starting", "region": "ord"}
+            ),  # fmt: skip
+            httpx.Response(200, json={"status": "success", "data": {"ok": True}}),
+        ]
+    )
+    async with machines(handler) as client:
+        nonce = await client.acquire_lease("hotdash-staging", "3d8d9e1b2c4f87", ttl_seconds=30)
+        updated = await client.update_machine(
+            "hotdash-staging", "3d8d9e1b2c4f87", MachineConfig(image="x"),
+            current_version="01H000", lease_nonce=nonce,
+        )  # fmt: skip
+        await client.release_lease("hotdash-staging", "3d8d9e1b2c4f87", nonce)
+    assert nonce == "5c35f65c9f95" and updated.state == "starting"
+    lease, update, release = seen
+    assert (lease.method, lease.url.path) == ("POST", "/v1/apps/hotdash-staging/machines/"
+                                                     "3d8d9e1b2c4f87/lease")  # fmt: skip
+    assert json.loads(update.content)["current_version"] == "01H000"
+    assert update.headers["fly-machine-lease-nonce"] == "5c35f65c9f95"
+    assert (release.method, release.headers["fly-machine-lease-nonce"]) == (
+        "DELETE", "5c35f65c9f95",
+    )  # fmt: skip
+
+
+async def test_volumes_in_flys_destroy_states_are_left_out() -> None:
+    def volume(vid: str, state: str) -> dict[str, object]:
+        return {"id": vid, "name": "data", "state": state, "size_gb": 1, "region": "ord"}
+
+    states = ["created", "scheduling_destroy", "fork_cleanup", "waiting_for_detach",
+              "pending_destroy", "destroying", "extending"]  # fmt: skip
+    handler, _ = counting(
+        [httpx.Response(200, json=[volume(f"vol_{i}", s) for i, s in enumerate(states)])]
+    )
+    async with machines(handler) as client:
+        listed = await client.list_volumes("hotdash-staging")
+    assert [v.state for v in listed] == ["created", "extending"]
+
+
 async def test_timeout_becomes_unavailable_after_retries() -> None:
     calls = 0
 
