@@ -58,13 +58,16 @@ class FlyUnavailable(FlyError):
 
 
 class FlyctlError(FlyError):
-    """The flyctl command exited non-zero or timed out (stderr and argv are redacted)."""
+    """The flyctl command exited non-zero or timed out (stderr and argv are redacted).
+    `fly_says` is what Fly recorded afterwards (e.g. "release v5 interrupted"), when the
+    caller read it."""
 
     def __init__(self, message: str, *, exit_code: int, stderr: str, argv: list[str]) -> None:
         super().__init__(message, status=None)
         self.exit_code = exit_code
         self.stderr = stderr
         self.argv = argv
+        self.fly_says: str | None = None
 
     def __str__(self) -> str:
         return f"{self.message} (exit {self.exit_code}): {self.stderr.strip()[-2000:]}"

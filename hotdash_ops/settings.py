@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     fly_http_timeout_seconds: float = 10.0
     # The first wait before a read is retried; each later wait doubles (0.5, 1, 2 s).
     fly_http_backoff_seconds: float = 0.5
+    # flyctl's time limits (hotdash_ops/fly/flyctl.py): then SIGTERM, the grace, SIGKILL.
+    # A deploy's limit stays well above flyctl's own waits (5 min per machine, 5 for a
+    # release command).
+    flyctl_timeout_seconds: float = Field(default=600.0, gt=0)
+    flyctl_deploy_timeout_seconds: float = Field(default=3600.0, gt=0)
+    flyctl_grace_seconds: float = Field(default=30.0, ge=0)
 
     def app_url(self, app: str, path: str = "/") -> str:
         """The public URL of `app` (from FLY_APP_URL_TEMPLATE) joined with `path`."""

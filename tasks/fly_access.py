@@ -84,4 +84,11 @@ def logs_client(cfg: Settings | None = None) -> LogsClient:
 
 def flyctl(cfg: Settings | None = None) -> Flyctl:
     cfg = cfg or settings()
-    return Flyctl(command=cfg.flyctl, token=fly_token(cfg), redactor=default_redactor())
+    return Flyctl(
+        command=cfg.flyctl,
+        token=fly_token(cfg),
+        timeout=cfg.flyctl_timeout_seconds,
+        deploy_timeout=cfg.flyctl_deploy_timeout_seconds,
+        grace=cfg.flyctl_grace_seconds,
+        redactor=default_redactor(),
+    )

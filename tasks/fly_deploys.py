@@ -3,12 +3,15 @@
 Mutations are never retried (a second `fly deploy` is a second release) and never cached,
 and each is audited before and after. The caller holds `tasks.app_lock.app_lock(app)`: one
 change of an app at a time, across flows. Reads of releases and status are idempotent and
-retried.
+retried. When `fly deploy` fails or outlives its time limit, the releases are read again and
+what Fly recorded ("release v5 interrupted") goes with flyctl's message into the audit
+log and the run's message.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -26,7 +29,7 @@ from hotdash_ops.deploys.release_choice import (
     running_release,
     running_version,
 )
-from hotdash_ops.errors import FlyctlError
+from hotdash_ops.errors import FlyctlError, FlyError
 from hotdash_ops.fly.flyctl import STRATEGIES, Flyctl
 from hotdash_ops.models import AppStatus, Release
 from tasks import fly_access
@@ -46,8 +49,37 @@ def failure_text(exc: FlyctlError) -> str:
     command = "`fly " + " ".join(words) + "`"
     said = exc.stderr.strip()[-1000:]
     if exc.exit_code < 0 or not said:
-        return f"{command} failed: {exc.message}" + (f": {said}" if said else "")
-    return f"{command} exited {exc.exit_code}: {said}"
+        text = f"{command} failed: {exc.message}" + (f": {said}" if said else "")
+    else:
+        text = f"{command} exited {exc.exit_code}: {said}"
+    return text + (f"; Fly says: {exc.fly_says}" if exc.fly_says else "")
+
+
+def fly_says(fly: Flyctl, app: str) -> str:
+    """What Fly recorded of the newest release ("release v5 interrupted"), read after a deploy
+    failed or was stopped; a release still `running` after flyctl ended means flyctl was
+    killed before it could record the end."""
+    try:
+        releases = fly.releases(app)
+    except (FlyError, ValueError) as exc:
+        return f"nothing: the releases could not be read ({exc})"
+    if not releases:
+        return "nothing: the app has no release"
+    newest = max(releases, key=lambda r: r.version)
+    text = f"release v{newest.version} {newest.status}"
+    if newest.status.lower() in ("running", "pending"):
+        text += " (flyctl was stopped before it recorded how the deploy ended)"
+    return text
+
+
+@contextmanager
+def _reading_releases_on_failure(fly: Flyctl, app: str) -> Iterator[None]:
+    """Attach `fly_says` to a FlyctlError of a deploy before it is audited and re-raised."""
+    try:
+        yield
+    except FlyctlError as exc:
+        exc.fly_says = fly_says(fly, app)
+        raise
 
 
 def _current(fly: Flyctl, app: str) -> Release:
@@ -105,7 +137,10 @@ def deploy_image(
         raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"image": image, "strategy": strategy}
-    with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
+    with (
+        _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail),
+        _reading_releases_on_failure(fly, app),
+    ):
         fly.deploy(app, image, strategy=strategy)
     status = fly.status(app)
     release = running_release(fly.releases(app), status)
@@ -152,7 +187,10 @@ def deploy_source(
         raise ValueError("build: a source deploy needs the commit it builds")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"commit": build.commit, "ref": build.ref}
-    with _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail):
+    with (
+        _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail),
+        _reading_releases_on_failure(fly, app),
+    ):
         fly.deploy_source(
             app,
             directory,
@@ -205,7 +243,10 @@ def rollback_app(
         "to_version": target.version,
         "image": target.image_ref,
     }
-    with _audited_flyctl("rollback", app, actor=actor, reason=reason, detail=detail):
+    with (
+        _audited_flyctl("rollback", app, actor=actor, reason=reason, detail=detail),
+        _reading_releases_on_failure(fly, app),
+    ):
         fly.deploy(app, target.image_ref, strategy="immediate")
     after = _current(fly, app)
     outcome = RollbackOutcome(
@@ -219,3 +260,4 @@ def rollback_app(
     audit(actor=actor, action="rollback", target=app, detail=outcome.model_dump(), reason=reason)
     get_run_logger().info("%s (now release v%s)", outcome.describe(), after.version)
     return outcome
+

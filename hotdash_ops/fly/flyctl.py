@@ -2,9 +2,20 @@
 volumes) and the reads that only flyctl has (releases, status).
 
 Always an argv list to `subprocess` (never a shell); the token travels only in the child's
-environment as FLY_API_TOKEN (argv is visible in `ps`); every user value is validated first,
-so nothing starting with `-` can become an option; stderr/stdout/argv are redacted before
-they reach a result or an exception.
+environment as FLY_API_TOKEN (argv is visible in `ps`), and FLY_ACCESS_TOKEN is removed from
+it: flyctl reads FLY_ACCESS_TOKEN first (superfly/flyctl@ad0172fa internal/config/config.go
+`applyEnv`), so a stray one would run every command as someone else. Every user value is
+validated first, so nothing starting with `-` can become an option; stderr/stdout/argv are
+redacted before they reach a result or an exception.
+
+Time limits: flyctl handles SIGINT and SIGTERM, not SIGKILL: on either signal it stops and
+marks the deploy's release `interrupted` (main.go `signal.NotifyContext`;
+internal/command/deploy/machines_deploymachinesapp.go), while a SIGKILLed flyctl leaves the
+release `running` and the app half deployed. So a command that outlives its limit gets
+SIGTERM, a grace period, and only then SIGKILL. A deploy's limit (`deploy_timeout`, default
+an hour) is well above flyctl's own waits: up to 5 minutes for each machine to start and
+pass its checks (`--wait-timeout`) and 5 for a release command (machines.go
+`DefaultWaitTimeout`, `DefaultReleaseCommandTimeout`).
 """
 
 from __future__ import annotations
@@ -31,7 +42,6 @@ from hotdash_ops.models import (
     Release,
     SecretInfo,
     Volume,
-    VolumeExtendResult,
     parse_flyctl_log_stream,
     validate_vm,
 )
@@ -65,6 +75,14 @@ def _command_argv(command: str) -> list[str]:
     return shlex.split(command)
 
 
+def _signal_group(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
+    # flyctl runs in its own session (start_new_session): its helpers get the signal too.
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _count(value: int, field: str, *, low: int, high: int) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{field}: must be an integer")
@@ -82,11 +100,15 @@ class Flyctl:
         command: str = "fly",
         token: str | None = None,
         timeout: float = 600.0,
+        deploy_timeout: float = 3600.0,
+        grace: float = 30.0,
         env: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
     ) -> None:
         self.command = command
         self.timeout = timeout
+        self.deploy_timeout = deploy_timeout
+        self.grace = grace
         self._token = token
         self._extra_env = dict(env or {})
         self.redactor = redactor or default_redactor()
@@ -94,6 +116,7 @@ class Flyctl:
 
     def _child_env(self) -> dict[str, str]:
         child = {**os.environ, **self._extra_env}
+        child.pop("FLY_ACCESS_TOKEN", None)  # flyctl would prefer it to the configured token
         if self._token:
             child["FLY_API_TOKEN"] = self._token
         child.setdefault("FLY_NO_UPDATE_CHECK", "1")  # no update prompt in unattended runs
@@ -126,13 +149,9 @@ class Flyctl:
         try:
             stdout, stderr = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, stderr = proc.communicate()
+            ended, stderr = self._stop(proc)
             raise FlyctlError(
-                f"{' '.join(shown[:3])}: timed out after {limit:g} s",
+                f"{' '.join(shown[:3])}: timed out after {limit:g} s; {ended}",
                 exit_code=-1,
                 stderr=self.redactor.redact(stderr or ""),
                 argv=shown,
@@ -152,6 +171,18 @@ class Flyctl:
                 argv=shown,
             )
         return result
+
+    def _stop(self, proc: subprocess.Popen[str]) -> tuple[str, str]:
+        """SIGTERM to flyctl's process group, `grace` seconds to stop, then SIGKILL. Returns
+        how it ended and what it wrote to stderr."""
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            _, stderr = proc.communicate(timeout=self.grace)
+            return f"stopped with SIGTERM (flyctl exited {proc.returncode})", stderr
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            _, stderr = proc.communicate()
+            return f"killed with SIGKILL after a {self.grace:g} s grace period", stderr
 
     def run_json(self, args: Sequence[str], *, timeout: float | None = None) -> Any:
         """Run with `--json` appended and parse stdout."""
@@ -200,13 +231,53 @@ class Flyctl:
 
     # -- mutations -----------------------------------------------------------------------
 
-    def deploy(self, app: str, image: str, *, strategy: str = "rolling") -> FlyctlResult:
-        """`fly deploy -a APP --image IMAGE --strategy S --yes` (deploys and rollbacks)."""
+    def config_show(self, app: str) -> dict[str, Any]:
+        """`fly config show -a APP`: the app config the current release carries (JSON)."""
+        validation.app_name(app)
+        result = self.run(["config", "show", "-a", app])
+        try:
+            config = json.loads(result.stdout)
+        except json.JSONDecodeError as exc:
+            raise FlyctlError(
+                f"fly config show -a {app}: output is not JSON ({exc.msg})",
+                exit_code=0,
+                stderr=result.stdout[:500],
+                argv=result.argv,
+            ) from None
+        if not isinstance(config, dict):
+            raise FlyctlError(
+                f"fly config show -a {app}: not an app config",
+                exit_code=0,
+                stderr=result.stdout[:500],
+                argv=result.argv,
+            )
+        return config
+
+    def deploy(
+        self,
+        app: str,
+        image: str,
+        *,
+        strategy: str = "rolling",
+        config: Path | None = None,
+        max_unavailable: int | None = None,
+    ) -> FlyctlResult:
+        """`fly deploy -a APP --image IMAGE --strategy S --yes` (deploys and rollbacks), with
+        `-c CONFIG` to deploy a changed app config and `--max-unavailable N` to bound how many
+        machines a rolling deploy takes down at once. Limited by `deploy_timeout`."""
         validation.app_name(app)
         validation.image_ref(image)
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
-        return self.run(["deploy", "-a", app, "--image", image, "--strategy", strategy, "--yes"])
+        args = ["deploy", "-a", app, "--image", image, "--strategy", strategy]
+        if config is not None:
+            if not Path(config).is_file():
+                raise ValueError(f"config: {config} is not a file")
+            args += ["-c", str(config)]
+        if max_unavailable is not None:
+            args += ["--max-unavailable", _count(max_unavailable, "max_unavailable", low=1,
+                                                 high=MAX_COUNT)]  # fmt: skip
+        return self.run([*args, "--yes"], timeout=self.deploy_timeout)
 
     def deploy_source(
         self,
@@ -221,7 +292,8 @@ class Flyctl:
         names the image `registry.fly.io/APP:L` (flyctl's default is `deployment-<ULID>`),
         `--label` writes Docker labels into it, which the Machines API then shows in each
         machine's `image_ref.labels` (superfly/flyctl@ad0172fa internal/flag/flag.go
-        `ImageLabel`, internal/command/deploy/deploy.go `label`, deploy_build.go)."""
+        `ImageLabel`, internal/command/deploy/deploy.go `label`, deploy_build.go). Limited by
+        `deploy_timeout`."""
         validation.app_name(app)
         if not Path(source_dir).is_dir():
             raise ValueError(f"source_dir: {source_dir} is not a directory")
@@ -230,7 +302,7 @@ class Flyctl:
             args += ["--image-label", validation.image_label(image_label)]
         for key, value in (labels or {}).items():
             args += ["--label", validation.image_metadata_label(key, value)]
-        return self.run([*args, "--yes"], cwd=Path(source_dir))
+        return self.run([*args, "--yes"], cwd=Path(source_dir), timeout=self.deploy_timeout)
 
     def scale_count(
         self, app: str, count: int, *, max_per_region: int | None = None
@@ -255,17 +327,6 @@ class Flyctl:
         """`fly apps restart APP` (runbook: If memory leak, restart)."""
         validation.app_name(app)
         return self.run(["apps", "restart", app])
-
-    def volume_extend(self, app: str, volume_id: str, size_gb: int) -> VolumeExtendResult:
-        """`fly volumes extend ID -s N -a APP --yes --json`. flyctl prints only the Volume, so
-        `needs_restart` is None unless the answer carries it."""
-        validation.app_name(app)
-        validation.volume_id(volume_id)
-        size = _count(size_gb, "size_gb", low=1, high=MAX_VOLUME_GB)
-        body = self.run_json(["volumes", "extend", volume_id, "-s", size, "-a", app, "--yes"])
-        if isinstance(body, dict) and "volume" in body:
-            return VolumeExtendResult.model_validate(body)
-        return VolumeExtendResult(volume=Volume.model_validate(body))
 
     def volume_delete(self, app: str, volume_id: str) -> FlyctlResult:
         """`fly volumes delete ID -a APP --yes` (runbook: Delete unused volume)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,8 @@ import json, os, sys, time
 from pathlib import Path
 args = sys.argv[1:]
 Path(os.environ["RECORD"]).write_text(json.dumps({{
-    "argv": sys.argv, "token": os.environ.get("FLY_API_TOKEN"), "cwd": os.getcwd()}}))
+    "argv": sys.argv, "token": os.environ.get("FLY_API_TOKEN"), "cwd": os.getcwd(),
+    "access_token": os.environ.get("FLY_ACCESS_TOKEN")}}))
 if args[:1] == ["status"]:
     print(json.dumps({{"ID": "1", "Name": args[2], "Version": 7, "Machines": [
         {{"id": "3d8d9e1b2c4f87", "state": "started", "region": "iad"}}]}}, indent=4))
@@ -38,6 +41,19 @@ elif args[:2] == ["volumes", "extend"]:
                       "region": "iad"}}))
 elif args[:1] == ["sleep"]:
     time.sleep(30)
+elif args[:1] in (["polite"], ["stubborn"]):
+    import signal
+    def stop(signum, frame):
+        Path(os.environ["RECORD"] + ".signal").write_text(str(signum))
+        if args[0] == "polite":  # flyctl: release marked interrupted, exit 127
+            print("Error: deploy interrupted", file=sys.stderr, flush=True)
+            sys.exit(127)
+    signal.signal(signal.SIGTERM, stop)
+    print("started", flush=True)
+    while True:
+        time.sleep(0.05)
+elif args[:2] == ["config", "show"]:
+    print(json.dumps({{"app": args[3], "http_service": {{"internal_port": 8080}}}}, indent=2))
 elif args[:1] == ["fail"]:
     print("Error: unauthorized for token " + os.environ.get("FLY_API_TOKEN", ""), file=sys.stderr)
     sys.exit(1)
@@ -85,19 +101,11 @@ def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
         "--no-tail",
         "--json",
     ]
-    ext = fly.volume_extend("hotdash-staging", "vol_9vw681egy1jj5xm4", 10)
-    assert ext.volume.size_gb == 10 and ext.needs_restart is None
-    assert record(tmp_path)["argv"][1:] == [
-        "volumes",
-        "extend",
-        "vol_9vw681egy1jj5xm4",
-        "-s",
-        "10",
-        "-a",
-        "hotdash-staging",
-        "--yes",
-        "--json",
-    ]
+    assert fly.config_show("hotdash-production") == {
+        "app": "hotdash-production",
+        "http_service": {"internal_port": 8080},
+    }
+    assert record(tmp_path)["argv"][1:] == ["config", "show", "-a", "hotdash-production"]  # type: ignore[index]
 
 
 def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
@@ -116,6 +124,14 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
         "immediate",
         "--yes",
     ]
+    config = tmp_path / "fly.json"
+    config.write_text("{}")
+    fly.deploy("hotdash-staging", "registry.fly.io/hotdash-staging:v1", config=config,
+               max_unavailable=1)  # fmt: skip
+    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+        "deploy", "-a", "hotdash-staging", "--image", "registry.fly.io/hotdash-staging:v1",
+        "--strategy", "rolling", "-c", str(config), "--max-unavailable", "1", "--yes",
+    ]  # fmt: skip
     src = tmp_path / "src"
     src.mkdir()
     fly.deploy_source("hotdash-staging", src)
@@ -172,8 +188,39 @@ def test_failure_is_redacted(fake_fly: Path) -> None:
 
 def test_timeout(fake_fly: Path) -> None:
     with pytest.raises(FlyctlError, match=r"timed out after 0.5 s") as exc:
-        Flyctl(command=str(fake_fly)).run(["sleep"], timeout=0.5)
+        Flyctl(command=str(fake_fly), grace=5).run(["sleep"], timeout=0.5)
     assert exc.value.exit_code == -1
+    assert "stopped with SIGTERM (flyctl exited -15)" in exc.value.message
+
+
+def test_at_its_time_limit_flyctl_gets_sigterm_and_may_record_the_end(
+    fake_fly: Path, tmp_path: Path
+) -> None:
+    """flyctl marks the release interrupted on SIGTERM (and exits 127): it must get the chance,
+    SIGKILL would leave the release running."""
+    with pytest.raises(FlyctlError) as exc:
+        Flyctl(command=str(fake_fly), grace=5).run(["polite"], timeout=0.5)
+    assert (tmp_path / "record.json.signal").read_text() == str(signal.SIGTERM)
+    assert exc.value.message.endswith(
+        "polite: timed out after 0.5 s; stopped with SIGTERM (flyctl exited 127)"
+    )
+    assert "deploy interrupted" in exc.value.stderr
+
+
+def test_a_flyctl_that_ignores_sigterm_is_killed_after_the_grace_period(
+    fake_fly: Path, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(FlyctlError) as exc:
+        Flyctl(command=str(fake_fly), grace=0.3).run(["stubborn"], timeout=0.3)
+    assert time.monotonic() - started >= 0.6  # the limit, then the whole grace period
+    assert (tmp_path / "record.json.signal").read_text() == str(signal.SIGTERM)
+    assert exc.value.message.endswith("killed with SIGKILL after a 0.3 s grace period")
+
+
+def test_a_deploy_has_its_own_longer_limit() -> None:
+    fly = Flyctl(timeout=600, deploy_timeout=3600)
+    assert fly.deploy_timeout > fly.timeout
 
 
 def test_not_json_and_missing_command(fake_fly: Path, tmp_path: Path) -> None:
@@ -191,7 +238,7 @@ def test_not_json_and_missing_command(fake_fly: Path, tmp_path: Path) -> None:
         (lambda f: f.deploy("hotdash-staging", "-i"), "image: must not start with '-'"),
         (lambda f: f.deploy("hotdash-staging", "nginx", strategy="yolo"), "strategy: "),
         (lambda f: f.volume_delete("hotdash-staging", "--all"), "volume_id: "),
-        (lambda f: f.volume_extend("hotdash-staging", "vol_abcd1234", 0), "size_gb: "),
+        (lambda f: f.deploy("hotdash-staging", "nginx", max_unavailable=0), "max_unavailable: "),
         (lambda f: f.scale_count("hotdash-staging", -1), "count: "),
         (lambda f: f.scale_vm("hotdash-staging", "shared-cpu-1x", memory_mb=4096), "memory_mb: "),
     ],
@@ -212,3 +259,14 @@ def test_env_passthrough(fake_fly: Path, tmp_path: Path) -> None:
     finally:
         del os.environ["HOTDASH_TEST_MARKER"]
     assert record(tmp_path)["token"] is None
+
+
+def test_fly_access_token_never_reaches_flyctl(
+    fake_fly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flyctl reads FLY_ACCESS_TOKEN before FLY_API_TOKEN: a stray one would be used instead
+    of the configured token."""
+    monkeypatch.setenv("FLY_ACCESS_TOKEN", "someone-elses-token")
+    Flyctl(command=str(fake_fly), token=TOKEN).run(["noop"])
+    seen = record(tmp_path)
+    assert (seen["token"], seen["access_token"]) == (TOKEN, None)
