@@ -8,8 +8,9 @@ Fly's rules (docs/fly.md, "VM sizes", "flyctl" and "Auto-stop"):
 * count: `fly scale count N` with N >= 0; `--max-per-region M` (M >= 1) must leave room for N
   machines in the regions the app runs in;
 * min/max running replaced the removed `fly autoscale`: `autostop`, `autostart` and
-  `min_machines_running` on the machines' services. They act through Fly Proxy, so machines
-  without services cannot use them.
+  `min_machines_running` on the app's services. They act through Fly Proxy, so machines
+  without services cannot use them, and they are changed as a release carrying the app config
+  (`fly deploy -c`), which the next deploy keeps (hotdash_ops.fly.app_config).
 
 Our own limit: a count above the configured maximum (inventory `scaling.max_count`, per app in
 `scaling.apps.<app>.max_count`) is refused, so a typo cannot start 300 machines.
@@ -27,7 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hotdash_ops.models import VM_PRESETS, Guest, Machine, MachineConfig, validate_vm
+from hotdash_ops.fly.app_config import ServiceSettings
+from hotdash_ops.models import VM_PRESETS, Guest, Machine, validate_vm
 from hotdash_ops.validation import field_problems
 
 # A hard ceiling whatever the inventory says (flyctl runner's guard is the same number).
@@ -206,8 +208,19 @@ class ScalePlan(BaseModel):
 
     @property
     def changes_services(self) -> bool:
-        """Min running or auto-stop is set through the Machines API."""
+        """Min running or auto-stop is asked for (a release carrying the app config)."""
         return self.min_running is not None or self.auto_stop is not None
+
+    def service_settings(self) -> ServiceSettings:
+        """The services' settings to set. Auto-stop without auto-start would leave stopped
+        machines down for good, so turning auto-stop on turns auto-start on too (what
+        `fly launch` writes)."""
+        on = self.auto_stop is not None and self.auto_stop != AutoStop.OFF
+        return ServiceSettings(
+            autostop=self.auto_stop.value if self.auto_stop is not None else None,
+            autostart=True if on else None,
+            min_machines_running=self.min_running,
+        )
 
     def commands(self) -> list[str]:
         """The steps as a person would type them, in the order they run."""
@@ -227,7 +240,9 @@ class ScalePlan(BaseModel):
             if self.min_running is not None:
                 parts.append(f"min_machines_running={self.min_running}")
             steps.append(
-                f"Machines API: update every machine's services of {self.app}: {', '.join(parts)}"
+                f"fly config show -a {self.app}, set {', '.join(parts)} on its services, "
+                f"fly deploy -a {self.app} -c <that config> --image <the running image> "
+                "--strategy rolling --max-unavailable 1 --yes"
             )
         return steps
 
@@ -340,25 +355,6 @@ def plan_scale(request: ScaleRequest, current: AppScale, policy: ScalingPolicy) 
         min_running=request.min_running,
         auto_stop=request.auto_stop,
     )
-
-
-def apply_service_settings(
-    config: MachineConfig, *, min_running: int | None, auto_stop: AutoStop | None
-) -> MachineConfig:
-    """A copy of `config` with the given settings on every service; nothing else changes.
-
-    Auto-stop without auto-start would leave stopped machines down for good, so turning
-    auto-stop on turns auto-start on too (what `fly launch` writes).
-    """
-    updated = config.model_copy(deep=True)
-    for service in updated.services:
-        if auto_stop is not None:
-            service.autostop = auto_stop.value
-            if auto_stop != AutoStop.OFF:
-                service.autostart = True
-        if min_running is not None:
-            service.min_machines_running = min_running
-    return updated
 
 
 class DiffRow(BaseModel):

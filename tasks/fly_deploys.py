@@ -1,4 +1,5 @@
-"""Deploys and rollbacks through flyctl (runbook: Deployment Procedures, Rollback).
+"""Deploys and rollbacks through flyctl (runbook: Deployment Procedures, Rollback), and the
+releases that carry an app-config change (auto-stop, min running).
 
 Mutations are never retried (a second `fly deploy` is a second release) and never cached,
 and each is audited before and after. The caller holds `tasks.app_lock.app_lock(app)`: one
@@ -10,13 +11,15 @@ log and the run's message.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hotdash_ops import validation
 from hotdash_ops.deploys.promotion import running_digest
@@ -30,6 +33,12 @@ from hotdash_ops.deploys.release_choice import (
     running_version,
 )
 from hotdash_ops.errors import FlyctlError, FlyError
+from hotdash_ops.fly.app_config import (
+    ServiceSettings,
+    service_settings_of,
+    settings_match,
+    with_service_settings,
+)
 from hotdash_ops.fly.flyctl import STRATEGIES, Flyctl
 from hotdash_ops.models import AppStatus, Release
 from tasks import fly_access
@@ -261,3 +270,69 @@ def rollback_app(
     get_run_logger().info("%s (now release v%s)", outcome.describe(), after.version)
     return outcome
 
+
+class ServiceSettingsRelease(BaseModel):
+    """A release that carries changed service settings, or why none was needed."""
+
+    app: str
+    version: int | None = None  # the new release; None when nothing had to change
+    image: str | None = None
+    before: list[ServiceSettings] = Field(default_factory=list)
+    after: list[ServiceSettings] = Field(default_factory=list)
+
+
+def release_service_settings(
+    app: str,
+    want: ServiceSettings,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    machines_match: Callable[[], bool],
+) -> ServiceSettingsRelease:
+    """Runbook: Enable Auto-Stop / Auto-scaling (min and max running): `fly config show -a APP`,
+    the settings written on every service, then `fly deploy -a APP -c <config> --image
+    <running image> --strategy rolling --max-unavailable 1 --yes`: a release the next deploy
+    keeps (hotdash_ops.fly.app_config), rolled out by flyctl one machine at a time, each
+    leased, updated (stopped ones with skip_launch) and waited for until started with its
+    checks passing (internal/command/deploy/machines_deploymachinesapp.go). Nothing is
+    deployed when the config and every machine (`machines_match`) already have the settings.
+    The caller holds the app's lock. Audited (`<action>.started`, then `<action>` or
+    `<action>.failed`); not retried."""
+    fly = fly_access.flyctl()
+    config = fly.config_show(app)
+    changed = with_service_settings(config, want)  # ValueError: the app has no service
+    outcome = ServiceSettingsRelease(app=app, before=service_settings_of(config))
+    if settings_match(config, want) and machines_match():
+        outcome.after = outcome.before
+        return outcome
+    running = _current(fly, app)
+    if not running.image_ref:
+        raise ValueError(f"{app}: the running release v{running.version} has no image to redeploy")
+    detail: dict[str, object] = {
+        "image": running.image_ref,
+        "from_version": running.version,
+        "settings": want.model_dump(exclude_none=True),
+        "strategy": "rolling",
+        "max_unavailable": 1,
+    }
+    with tempfile.TemporaryDirectory(prefix="hotdash-config-") as folder:
+        path = Path(folder) / "fly.json"  # flyctl reads a .json config as JSON
+        path.write_text(json.dumps(changed, indent=2))
+        with (
+            _audited_flyctl(action, app, actor=actor, reason=reason, detail=detail),
+            _reading_releases_on_failure(fly, app),
+        ):
+            fly.deploy(app, running.image_ref, strategy="rolling", config=path, max_unavailable=1)
+    release = _current(fly, app)
+    outcome.version, outcome.image = release.version, running.image_ref
+    outcome.after = service_settings_of(fly.config_show(app))
+    audit(
+        actor=actor,
+        action=action,
+        target=app,
+        detail={**detail, "version": release.version},
+        reason=reason,
+    )
+    get_run_logger().info("%s: release v%s carries %s", app, release.version, want.text())
+    return outcome

@@ -12,17 +12,12 @@ import asyncio
 
 from prefect import get_run_logger, task
 
-from hotdash_ops.scaling import (
-    AppScale,
-    AutoStop,
-    ScalePlan,
-    VmSize,
-    apply_service_settings,
-    describe_app,
-    scaled_machines,
-)
+from hotdash_ops.fly.app_config import ServiceSettings
+from hotdash_ops.models import Machine
+from hotdash_ops.scaling import AppScale, ScalePlan, VmSize, describe_app, scaled_machines
 from tasks import fly_access
 from tasks.audit import audited
+from tasks.fly_deploys import release_service_settings
 
 
 @task(name="read-app-scale")
@@ -62,39 +57,42 @@ async def scale_count(
     return result.stdout.strip()
 
 
+def _services_set(machines: list[Machine], want: ServiceSettings) -> bool:
+    """Every scaled machine's services already carry `want`'s given settings."""
+    for machine in scaled_machines(machines):
+        for service in machine.config.services if machine.config else []:
+            for key in ("autostop", "autostart", "min_machines_running"):
+                value = getattr(want, key)
+                if value is not None and getattr(service, key) != value:
+                    return False
+    return True
+
+
 @task(name="set-min-running")
 async def set_min_running(
-    app: str, min_running: int | None, auto_stop: AutoStop | None, *, actor: str, reason: str
-) -> int:
+    app: str, want: ServiceSettings, *, actor: str, reason: str
+) -> int | None:
     """Runbook: Auto-scaling "set min/max machines" (`fly autoscale`, removed from flyctl):
-    `autostop` / `autostart` / `min_machines_running` on every machine's services, through the
-    Machines API (`POST /v1/apps/{app}/machines/{id}` with the whole config). Returns how many
-    machines were updated; machines already set as asked are left alone."""
-    updated: list[str] = []
-    detail = {
-        "min_running": min_running,
-        "auto_stop": auto_stop.value if auto_stop else None,
-        "machines": updated,  # the ones done so far, also when one fails
-    }
-    with audited(actor=actor, action="scale.services", target=app, detail=detail, reason=reason):
-        async with fly_access.machines_client() as client:
-            for machine in scaled_machines(await client.list_machines(app)):
-                if machine.config is None:
-                    # Without the full config an update would replace it with a partial one.
-                    raise RuntimeError(
-                        f"machine {machine.id}: config unknown (host unreachable); not updated"
-                    )
-                config = apply_service_settings(
-                    machine.config, min_running=min_running, auto_stop=auto_stop
-                )
-                if config == machine.config:
-                    continue
-                await client.update_machine(
-                    app, machine.id, config, current_version=machine.version
-                )
-                updated.append(machine.id)
-    get_run_logger().info("%s: service settings updated on %d machine(s)", app, len(updated))
-    return len(updated)
+    `auto_stop_machines` / `auto_start_machines` / `min_machines_running` on the app's
+    services, as a release carrying the app config (`fly config show`, changed, `fly deploy
+    -c ... --image <running image> --strategy rolling --max-unavailable 1`) that the next
+    deploy keeps. Returns the new release's version, None when nothing had to change."""
+    async with fly_access.machines_client() as client:
+        machines = await client.list_machines(app)
+    outcome = await asyncio.to_thread(
+        release_service_settings,
+        app,
+        want,
+        actor=actor,
+        action="scale.services",
+        reason=reason,
+        machines_match=lambda: _services_set(machines, want),
+    )
+    get_run_logger().info(
+        "%s: %s", app, f"release v{outcome.version} carries {want.text()}"
+        if outcome.version else f"services already {want.text()}",
+    )  # fmt: skip
+    return outcome.version
 
 
 async def apply_scale_plan(plan: ScalePlan, *, actor: str, reason: str) -> list[str]:
@@ -107,8 +105,6 @@ async def apply_scale_plan(plan: ScalePlan, *, actor: str, reason: str) -> list[
         await scale_count(plan.app, plan.count, plan.max_per_region, actor=actor, reason=reason)
         done.append("count")
     if plan.changes_services:
-        await set_min_running(
-            plan.app, plan.min_running, plan.auto_stop, actor=actor, reason=reason
-        )
+        await set_min_running(plan.app, plan.service_settings(), actor=actor, reason=reason)
         done.append("services")
     return done

@@ -1,9 +1,11 @@
 """Cost Management / Enable Auto-Stop, pure: the exact service changes and their saving.
 
 The runbook's `fly autoscale set min=0 max=1` no longer exists (docs/fly.md, "flyctl"); its
-replacement is Fly Proxy's autostop on each machine's services: `autostop: "stop"`,
-`autostart: true` and `min_machines_running: N`. Machines without a service are never
-stopped by the proxy, so they are reported and left alone.
+replacement is Fly Proxy's autostop on the app's services:
+`autostop: "stop"`, `autostart: true` and `min_machines_running: N`. The plan shows each
+machine's services before and after; the change itself is a release carrying the app config
+with these settings (hotdash_ops.fly.app_config says why). Machines without a service are
+never stopped by the proxy, so they are reported and left alone.
 
 Estimated saving: a machine the proxy may stop pays its root filesystem instead of its
 compute while stopped. How long it stays stopped depends on traffic, which we cannot know in
@@ -20,23 +22,10 @@ from pydantic import BaseModel, Field
 
 from hotdash_ops.cost.estimate import GONE_STATES, RUNNING_STATES, started_prices
 from hotdash_ops.cost.pricing import PriceTable
-from hotdash_ops.models import Machine, MachineConfig, MachineService
+from hotdash_ops.fly.app_config import ServiceSettings
+from hotdash_ops.models import Machine, MachineService
 
 DEFAULT_IDLE_SHARE = 0.5
-
-
-class ServiceSetting(BaseModel):
-    """The three proxy settings of one service."""
-
-    autostop: str | None = None
-    autostart: bool | None = None
-    min_machines_running: int | None = None
-
-    def text(self) -> str:
-        return (
-            f"autostop={self.autostop or 'off'}, autostart={self.autostart}, "
-            f"min_machines_running={self.min_machines_running or 0}"
-        )
 
 
 class ServiceChange(BaseModel):
@@ -44,8 +33,8 @@ class ServiceChange(BaseModel):
 
     index: int
     internal_port: int | None = None
-    before: ServiceSetting
-    after: ServiceSetting
+    before: ServiceSettings
+    after: ServiceSettings
 
 
 class MachineChange(BaseModel):
@@ -55,7 +44,6 @@ class MachineChange(BaseModel):
     machine_id: str
     state: str
     region: str
-    version: str | None = None
     changes: list[ServiceChange] = Field(default_factory=list)
     skipped: str | None = None  # why the machine is left alone
 
@@ -84,11 +72,11 @@ class AutoStopPlan(BaseModel):
         return not self.to_change
 
 
-def target(min_machines_running: int) -> ServiceSetting:
+def target(min_machines_running: int) -> ServiceSettings:
     """The settings every service gets."""
     if min_machines_running < 0:
         raise ValueError("min_machines_running: must be 0 or more")
-    return ServiceSetting(
+    return ServiceSettings(
         autostop="stop", autostart=True, min_machines_running=min_machines_running
     )
 
@@ -101,7 +89,6 @@ def machine_change(app: str, machine: Machine, min_machines_running: int) -> Mac
         machine_id=machine.id,
         state=machine.state,
         region=machine.region,
-        version=machine.version,
     )
     if machine.state in GONE_STATES:
         change.skipped = f"machine is {machine.state}"
@@ -114,7 +101,7 @@ def machine_change(app: str, machine: Machine, min_machines_running: int) -> Mac
         change.skipped = "no services: Fly Proxy only stops machines behind a service"
         return change
     for index, service in enumerate(machine.config.services):
-        before = ServiceSetting(
+        before = ServiceSettings(
             autostop=service.autostop,
             autostart=service.autostart,
             min_machines_running=service.min_machines_running,
@@ -130,22 +117,6 @@ def machine_change(app: str, machine: Machine, min_machines_running: int) -> Mac
                 )
             )
     return change
-
-
-def configured_copy(config: MachineConfig, min_machines_running: int) -> MachineConfig:
-    """A copy of `config` with every service set to the target (the rest untouched)."""
-    want = target(min_machines_running)
-    services = [
-        s.model_copy(
-            update={
-                "autostop": want.autostop,
-                "autostart": want.autostart,
-                "min_machines_running": want.min_machines_running,
-            }
-        )
-        for s in config.services
-    ]
-    return config.model_copy(update={"services": services}, deep=True)
 
 
 def _services(machine: Machine) -> list[MachineService]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from hotdash_ops.inventory import load_inventory
-from hotdash_ops.models import VM_PRESETS, Machine, MachineConfig
+from hotdash_ops.models import VM_PRESETS, Machine
 from hotdash_ops.scaling import (
     AppScale,
     AutoStop,
     ScaleError,
+    ScalePlan,
     ScaleRequest,
     ScalingPolicy,
     VmSize,
-    apply_service_settings,
     check_request,
     describe_app,
     diff,
@@ -171,29 +171,20 @@ def test_steps_run_vm_then_count_then_services() -> None:
     assert plan.commands() == [
         "fly scale vm shared-cpu-2x -a app",
         "fly scale count 2 -a app --yes",
-        "Machines API: update every machine's services of app: autostop=suspend, "
-        "autostart=true, min_machines_running=1",
+        "fly config show -a app, set autostop=suspend, autostart=true, min_machines_running=1 "
+        "on its services, fly deploy -a app -c <that config> --image <the running image> "
+        "--strategy rolling --max-unavailable 1 --yes",
     ]
 
 
-def test_service_settings_change_only_what_is_given() -> None:
-    cfg = machine("m1").config
-    assert cfg is not None
-    only_min = apply_service_settings(cfg, min_running=2, auto_stop=None)
-    svc = only_min.services[0]
-    assert (svc.autostop, svc.autostart, svc.min_machines_running) == ("off", True, 2)
-    assert only_min.guest == cfg.guest and only_min.image == cfg.image
-    assert only_min.model_extra == cfg.model_extra  # unknown keys (restart policy) survive
-    stop = apply_service_settings(
-        MachineConfig.model_validate(
-            {"services": [{"autostop": "off", "autostart": False, "min_machines_running": 1}]}
-        ),
-        min_running=None,
-        auto_stop=AutoStop.STOP,
-    )
-    svc = stop.services[0]
-    assert (svc.autostop, svc.autostart, svc.min_machines_running) == ("stop", True, 1)
-    assert cfg.services[0].min_machines_running == 0  # the original is untouched
+def test_service_settings_are_what_was_given_and_auto_stop_turns_auto_start_on() -> None:
+    def settings(**given: object) -> tuple[object, object, object]:
+        want = ScalePlan(app="app", **given).service_settings()  # type: ignore[arg-type]
+        return want.autostop, want.autostart, want.min_machines_running
+
+    assert settings(min_running=2) == (None, None, 2)  # the rest is left as it is
+    assert settings(auto_stop=AutoStop.STOP) == ("stop", True, None)
+    assert settings(auto_stop=AutoStop.OFF, min_running=0) == ("off", None, 0)
 
 
 def test_describe_and_diff_show_before_and_after() -> None:

@@ -76,29 +76,37 @@ async def test_applying_sets_every_machine_and_a_rerun_changes_nothing(cost_sim)
     for app in BACKGROUND:
         for machine, settings in services(after, app).items():
             assert settings == [("stop", True, 0)], (app, machine)
-    assert [(m["app"], m["kind"], m["detail"]["machine"]) for m in after["mutations"]] == [
-        ("hotdash-agent-service", "machine_update", "agtrun000001")
-    ]
+    # A release carrying the changed config, rolled out to the one machine.
+    assert [(m["app"], m["kind"]) for m in after["mutations"]] == [
+        ("hotdash-agent-service", "deploy"), ("hotdash-agent-service", "machine_update"),
+    ]  # fmt: skip
+    agent_app = after["apps"]["hotdash-agent-service"]
+    assert agent_app["releases"][-1]["status"] == "complete"
+    assert agent_app["config"]["http_service"]["auto_stop_machines"] == "stop"
+    assert agent_app["config"]["http_service"]["min_machines_running"] == 0
     # Nothing else in the machine's config changed.
-    [agent] = after["apps"]["hotdash-agent-service"]["machines"]
+    [agent] = agent_app["machines"]
     assert agent["config"]["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 1024}
     assert agent["config"]["services"][0]["internal_port"] == 8002
     assert agent["config"]["services"][0]["checks"][0]["path"] == "/health"
-    [record] = audit_records()
+    assert agent["config"]["image"] == agent_app["releases"][0]["image"]  # the running image
+    started, record = audit_records()
     assert (record["actor"], record["action"], record["target"]) == (
         "Dana Ops",
         "autostop.enable",
         "hotdash-agent-service",
     )
-    assert record["detail"]["machine_id"] == "agtrun000001"
-    assert record["detail"]["outcome"] == "ok"
-    assert record["detail"]["services"][0]["before"]["autostop"] == "off"
+    assert started["action"] == "autostop.enable.started"
+    assert record["detail"]["version"] == 2 and record["detail"]["max_unavailable"] == 1
+    assert record["detail"]["settings"] == {
+        "autostop": "stop", "autostart": True, "min_machines_running": 0,
+    }  # fmt: skip
 
     again = await enable_auto_stop(dry_run=False, return_state=True)
     assert again.is_completed(), again.message
     assert again.message.startswith("0 machine(s) updated")
-    assert len(cost_sim.state()["mutations"]) == 1
-    assert len(audit_records()) == 1
+    assert len(cost_sim.state()["mutations"]) == 2
+    assert len(audit_records()) == 2
 
 
 async def test_min_machines_running_on_chosen_apps_including_stopped_machines(cost_sim) -> None:
@@ -110,6 +118,11 @@ async def test_min_machines_running_on_chosen_apps_including_stopped_machines(co
         "stgrun000001": [("stop", True, 1)],
         "stgstop00001": [("stop", True, 1)],
     }
+    # flyctl updates a stopped machine with skip_launch: it stays stopped.
+    machines = cost_sim.state()["apps"]["hotdash-staging"]["machines"]
+    assert {m["id"]: m["state"] for m in machines} == {
+        "stgrun000001": "started", "stgstop00001": "stopped",
+    }  # fmt: skip
     # Keeping one machine running where none had to: a cost, shown as a negative saving.
     assert "saving about -$" in state.message
 

@@ -217,7 +217,7 @@ async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, t
     assert state.is_completed(), state.message
     assert state.message.startswith("hotdash-chatwoot: restart by carol")
     kinds = [m["kind"] for m in flysim.state()["mutations"]]
-    assert kinds == ["restart"]
+    assert kinds == ["machine_restart"]  # `fly apps restart`: each started machine, leased
 
 
 async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(

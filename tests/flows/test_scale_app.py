@@ -8,7 +8,9 @@ import pytest
 
 from flows.scale_app import scale_app
 from hotdash_ops.scaling import AutoStop, ScaleError, VmSize
+from tasks import fly_access
 from tests.artifacts import artifact_of
+from tests.timeline import most_down_at_once
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -59,7 +61,9 @@ async def test_vm_size_and_memory_change_every_machine(flysim) -> None:
     assert all(g == {"cpu_kind": "performance", "cpus": 1, "memory_mb": 4096} for g in guests), (
         guests
     )
-    assert [m["kind"] for m in flysim.state()["mutations"]] == ["scale_vm"]
+    # flyctl's `scale vm` updates each machine through the Machines API, one after the other.
+    assert [m["kind"] for m in flysim.state()["mutations"]] == ["machine_update"] * 2
+    assert most_down_at_once(flysim.state()["apps"]["hotdash-production"]["timeline"]) == 1
 
 
 async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -> None:
@@ -75,10 +79,24 @@ async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -
         0,
     )
     assert machine["config"]["guest"]["memory_mb"] == 1024  # untouched
-    assert [m["kind"] for m in flysim.state()["mutations"]] == ["machine_update"]
-    [record] = audit_actions(tmp_path)
-    assert record["action"] == "scale.services"
-    assert record["detail"]["machines"] == [machine["id"]]
+    # A release carrying the app config with the settings (the next deploy keeps them).
+    assert [m["kind"] for m in flysim.state()["mutations"]] == ["deploy", "machine_update"]
+    assert [r["action"] for r in audit_actions(tmp_path)] == [
+        "scale.services.started", "scale.services",
+    ]  # fmt: skip
+
+
+async def test_min_running_set_by_scale_app_survives_the_next_deploy(flysim) -> None:  # type: ignore[no-untyped-def]
+    app = "hotdash-production"
+    state = await scale_app(app=app, min_running=2, return_state=True)
+    assert state.is_completed(), state.message
+
+    image = flysim.state()["apps"][app]["current_image"]
+    fly_access.flyctl().deploy(app, image)  # e.g. a rollback: no fly.toml, the release's config
+
+    machines = machines_of(flysim, app)
+    assert [m["config"]["services"][0]["min_machines_running"] for m in machines] == [2, 2]
+    assert most_down_at_once(flysim.state()["apps"][app]["timeline"]) == 1
 
 
 async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None:

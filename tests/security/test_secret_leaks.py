@@ -343,7 +343,13 @@ def test_every_flow_did_real_work(leak_env: Leak) -> None:
         elif name not in ("infrastructure-monitor", "daily-health-check (token from Secret block)"):
             assert state.is_completed(), (name, state.message)
     kinds = {m["kind"] for m in leak_env.sim.state()["mutations"]}
-    assert {"deploy", "scale_count", "restart", "machine_update", "volume_extend"} <= kinds, kinds
+    assert {
+        "deploy",
+        "scale_count",
+        "machine_restart",
+        "machine_update",
+        "volume_extend",
+    } <= kinds, kinds
     # flyctl's raw stderr had the canary (the failing deploy said it): the source was live.
     assert CANARY in leak_env.recorder.raw_stderr()
     assert len(leak_env.recorder.calls()) > 10

@@ -27,7 +27,8 @@ def m(
     }
     if services is not None:
         config["services"] = services
-    return Machine.model_validate({"id": mid, "state": state, "region": "ord", "version": "v1",
+    return Machine.model_validate({"id": mid, "state": state, "region": "ord",
+                                   "instance_id": "01H0000000000000000000V001",
                                    "config": config})  # fmt: skip
 
 
@@ -64,20 +65,6 @@ def test_already_configured_gone_unknown_and_serviceless_machines() -> None:
     )
     blind = Machine.model_validate({"id": "m4", "state": "started", "region": "ord"})
     assert "not safe to update" in (autostop.machine_change("app", blind, 0).skipped or "")
-
-
-def test_configured_copy_changes_only_the_three_settings() -> None:
-    machine = m("m1", services=[svc("off", False, 2)])
-    assert machine.config is not None
-    new = autostop.configured_copy(machine.config, 1)
-    [s] = new.to_api()["services"]
-    assert (s["autostop"], s["autostart"], s["min_machines_running"]) == ("stop", True, 1)
-    assert s["ports"] == [{"port": 443, "handlers": ["tls", "http"]}]
-    assert s["checks"] == [{"type": "http", "path": "/health"}] and s["custom_key"] == "kept"
-    assert new.to_api()["restart"] == {"policy": "on-failure"}
-    assert new.to_api()["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}
-    assert machine.config.services[0].autostop == "off"  # the original is untouched
-    assert autostop.machine_change("app", machine.model_copy(update={"config": new}), 1).configured
 
 
 def test_saving_counts_machines_newly_allowed_to_stop() -> None:
