@@ -11,6 +11,8 @@ deploy:
     - [npm, run, "test:e2e"]
   test_timeout_seconds: 1800          # per command
   required_secrets: [DATABASE_URL]    # must exist on staging (parity: blocking)
+  settle_timeout_seconds: 300         # after a deploy or rollback, how long the smoke test
+                                      # waits for the machines to be started, checks passing
 ```
 
 `deploy-staging` builds and tests one commit of `repository` (hotdash_ops.deploys.repository):
@@ -53,6 +55,8 @@ class DeploySettings(BaseModel):
     test_commands: list[list[str]] = Field(default_factory=list)
     test_timeout_seconds: float = Field(default=1800.0, gt=0)
     required_secrets: list[str] = Field(default_factory=lambda: ["DATABASE_URL"])
+    # flyctl's own --wait-timeout for one machine (internal/command/deploy/machines.go)
+    settle_timeout_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hotdash_ops.deploys.settle import Settling
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.monitor.probe import ProbeResult
 
@@ -39,6 +40,7 @@ class SmokeReport(BaseModel):
     image: str | None = None
     results: list[ProbeResult]
     base_url: str = ""  # the app's URL; endpoints are shown relative to it
+    settled: Settling | None = None  # how the wait for the machines ended, before the checks
 
     @property
     def passed(self) -> bool:
@@ -71,7 +73,10 @@ class SmokeReport(BaseModel):
             return f"smoke test passed ({total}/{total} endpoints)"
         if not self.results:
             return "smoke test failed (no endpoints configured)"
-        return "smoke test failed (" + ", ".join(map(self._failure_phrase, self.failures())) + ")"
+        text = "smoke test failed (" + ", ".join(map(self._failure_phrase, self.failures())) + ")"
+        if self.settled is not None and not self.settled.settled:
+            text += f"; {self.settled.describe()}"
+        return text
 
     def table(self) -> list[dict[str, Any]]:
         """One row per endpoint, for a table artifact."""

@@ -13,6 +13,7 @@ from prefect.exceptions import ParameterTypeError
 
 from flows.rollback import Environment, rollback
 from hotdash_ops.audit import AuditLog
+from tests.artifacts import artifact_of
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -197,3 +198,20 @@ async def test_bad_parameters_are_refused_naming_the_field(
     with pytest.raises(ParameterTypeError, match=field):
         await rollback(**params)
     assert flysim.state()["mutations"] == []
+
+
+async def test_the_smoke_test_waits_for_the_machines_an_immediate_rollback_leaves_booting(
+    flysim, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # `fly deploy --strategy immediate` exits while the machines still boot; here they boot
+    # for 3 s and answer nothing meanwhile. The smoke test waits for them, then judges.
+    flysim.patch_image(S_V2, boot_seconds=3)
+    state = await rollback(
+        environment=Environment.staging, reason="drill", requested_by="dana", return_state=True
+    )
+
+    assert state.is_completed(), state.message
+    assert state.message.endswith("smoke test passed (6/6 endpoints)")
+    smoke = await artifact_of(state, f"smoke-{STAGING}-rollback")
+    assert "(machines settled in " in (smoke.description or "")
+    assert [m["state"] for m in app_state(flysim)["machines"]] == ["started"]
