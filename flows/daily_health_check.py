@@ -39,7 +39,7 @@ async def daily_health_check(app: AppName | None = None) -> State:
     # 2. Review overnight alerts (fly logs | grep -i error | tail -50)
     error_logs = await read_error_logs(names)
     # 3. Verify all services healthy (curl /health), and the database
-    health = await check_health_endpoints(specs)
+    health = await check_health_endpoints(specs, machines)
     dependencies = await check_dependencies(deps)
 
     report = HealthReport(

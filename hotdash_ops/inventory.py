@@ -87,6 +87,9 @@ class AppSpec(_Strict):
     thresholds: Thresholds
     dependencies: list[str] = Field(default_factory=list)
     description: str = ""
+    # Request `health_path` also while every machine is stopped? A request makes Fly Proxy
+    # start one (hotdash_ops.monitor.probe). Default: yes for web apps, no for background ones.
+    probe_when_stopped: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -97,6 +100,8 @@ class AppSpec(_Strict):
             given = data.get("thresholds") or {}
             if role in ROLE_THRESHOLDS and isinstance(given, dict):
                 data = {**data, "thresholds": {**ROLE_THRESHOLDS[role], **given}}
+            if "probe_when_stopped" not in data:
+                data = {**data, "probe_when_stopped": role != "background"}
         return data
 
 

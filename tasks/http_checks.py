@@ -9,8 +9,9 @@ import httpx
 from prefect import task
 
 from hotdash_ops.inventory import AppSpec, Dependency
+from hotdash_ops.models import Machine
 from hotdash_ops.monitor.health import Finding, assess_dependency
-from hotdash_ops.monitor.probe import ProbeResult, probe
+from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
 
 MAX_CONNECTIONS = 20
@@ -36,12 +37,25 @@ async def probe_many(
 
 
 @task(name="check-health-endpoints")
-async def check_health_endpoints(apps: list[AppSpec]) -> dict[str, ProbeResult]:
-    """Runbook: `curl https://<app>.fly.dev/health` for every service."""
+async def check_health_endpoints(
+    apps: list[AppSpec], machines: dict[str, list[Machine] | str] | None = None
+) -> dict[str, ProbeResult]:
+    """Runbook: `curl https://<app>.fly.dev/health` for every service, except auto-stopped
+    apps that a request would wake (`probe_when_stopped: false`; their `machines` say so)."""
     cfg = fly_access.settings()
-    targets = [(cfg.app_url(a.name, a.health_path), 200, a.thresholds.response_ms) for a in apps]
-    results = await probe_many(targets)
-    return {a.name: r for a, r in zip(apps, results, strict=True)}
+    asleep = {a.name: not_woken(a, (machines or {}).get(a.name)) for a in apps}
+    awake = [a for a in apps if not asleep[a.name]]
+    targets = [(cfg.app_url(a.name, a.health_path), 200, a.thresholds.response_ms) for a in awake]
+    results = dict(zip([a.name for a in awake], await probe_many(targets), strict=True))
+    return {
+        a.name: results.get(a.name)
+        or skipped(
+            cfg.app_url(a.name, a.health_path),
+            str(asleep[a.name]),
+            budget_ms=a.thresholds.response_ms,
+        )  # fmt: skip
+        for a in apps
+    }
 
 
 @task(name="check-dependencies")

@@ -22,7 +22,7 @@ from hotdash_ops.fly.sharding import run_sharded
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import AppEvaluation, evaluate_fleet
-from hotdash_ops.monitor.probe import ProbeResult, probe
+from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
 from tasks.fleet_reads import for_each_app, read_metrics
 
@@ -53,40 +53,40 @@ async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]
 
 
 @task(name="check-fleet-health")
-async def check_fleet_health(apps: list[AppSpec]) -> dict[str, ProbeResult]:
-    """Runbook: `curl https://<app>.fly.dev/health` for every app (status and latency)."""
+async def check_fleet_health(
+    apps: list[AppSpec], machines: dict[str, list[Machine] | str] | None = None
+) -> dict[str, ProbeResult]:
+    """Runbook: `curl https://<app>.fly.dev/health` for every app (status and latency), except
+    auto-stopped apps a request would wake (`probe_when_stopped: false`, from `machines`)."""
     cfg = fly_access.settings()
     tls = httpx.create_ssl_context()
 
+    async def check(client: httpx.AsyncClient, spec: AppSpec) -> ProbeResult:
+        url = cfg.app_url(spec.name, spec.health_path)
+        budget = spec.thresholds.response_ms
+        reason = not_woken(spec, (machines or {}).get(spec.name))
+        if reason:
+            return skipped(url, reason, budget_ms=budget)
+        return await probe(client, url, budget_ms=budget, timeout=PROBE_TIMEOUT_SECONDS)
+
     async def shard(chunk: list[AppSpec]) -> list[ProbeResult]:
         async with httpx.AsyncClient(transport=_transport(tls), follow_redirects=False) as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        probe(
-                            client,
-                            cfg.app_url(a.name, a.health_path),
-                            budget_ms=a.thresholds.response_ms,
-                            timeout=PROBE_TIMEOUT_SECONDS,
-                        )
-                        for a in chunk
-                    )
-                )
-            )
+            return list(await asyncio.gather(*(check(client, a) for a in chunk)))
 
     results = await run_sharded(apps, shard, size=SHARD_SIZE, parallel=PARALLEL_SHARDS)
     return {a.name: r for a, r in zip(apps, results, strict=True)}
 
 
 async def evaluate_apps(apps: list[AppSpec], window_minutes: int) -> list[AppEvaluation]:
-    """Runbook `fly-metrics-dashboard.sh` / `fly status` / `curl /health` for `apps`: three
-    fleet reads at once (three task runs whatever the fleet's size), every rule of each app's
-    role judged (hotdash_ops.monitor.alert_rules). `quote`: Prefect need not walk hundreds of
+    """Runbook `fly-metrics-dashboard.sh` / `fly status` / `curl /health` for `apps`: the
+    machines, then metrics and `/health` at once (three task runs whatever the fleet's size),
+    every rule of each app's role judged (hotdash_ops.monitor.alert_rules). `quote`: Prefect need not walk hundreds of
     items looking for futures."""
     names = [a.name for a in apps]
-    machines, metrics, health = await asyncio.gather(
-        read_fleet_machines(quote(names)),
+    # Machines first: an auto-stopped app is not woken by a /health request.
+    machines = await read_fleet_machines(quote(names))
+    metrics, health = await asyncio.gather(
         read_metrics(quote(names), window_minutes),
-        check_fleet_health(quote(apps)),
+        check_fleet_health(quote(apps), quote(machines)),
     )
     return evaluate_fleet(apps, machines=machines, health=health, metrics=metrics)

@@ -22,10 +22,14 @@ cpu, memory and response_time are warnings (runbook P2 "monitoring alert"); a he
 or a critical 5xx ratio is critical (it may be "production down").
 
 "No data" is its own outcome, never a pass: Machines API unreadable, a Prometheus query that
-failed or returned no series for the app. The one exception is latency and 5xx ratio of an
-app whose request rate is known to be 0: there is nothing to measure, so the 5xx rule passes
-and the response rule judges the `/health` answer alone. A stopped machine's checks are not
-counted (a background app may be all stopped: auto-stop).
+failed, a figure without a series where one should be. "No traffic" is another: the request
+query worked and found no requests in the window, so there is no 5xx ratio or p95 to judge
+(hotdash_ops.monitor.metrics); it never alerts by itself and is never counted as ok, and the
+response rule then judges the `/health` answer alone. An app with no started machine has no
+CPU or memory series, and that is its state, not missing data. A stopped machine's checks are
+not counted (a background app may be all stopped: auto-stop), and an auto-stopped app whose
+inventory entry says `probe_when_stopped: false` is judged from its machines, not woken by a
+`/health` request (hotdash_ops.monitor.probe).
 """
 
 from __future__ import annotations
@@ -58,6 +62,12 @@ class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NO_DATA = "no_data"
+    NO_TRAFFIC = "no_traffic"
+
+    @property
+    def alerting(self) -> bool:
+        """Whether it feeds an alert: a failure or missing data, never "no traffic"."""
+        return self in (Outcome.FAIL, Outcome.NO_DATA)
 
 
 class Severity(StrEnum):
@@ -89,6 +99,8 @@ class RuleVerdict(BaseModel):
             return "pass"
         if self.outcome == Outcome.NO_DATA:
             return "NO DATA"
+        if self.outcome == Outcome.NO_TRAFFIC:
+            return "no traffic"
         return "FAIL (critical)" if self.severity == Severity.CRITICAL else "FAIL"
 
 
@@ -105,12 +117,19 @@ class MonitorFigures(BaseModel):
     health_expected: int = 200
     health_latency_ms: float | None = None
     health_error: str | None = None
+    health_skipped: str | None = None  # not probed: why (an auto-stopped app, not woken)
     cpu_pct: float | None = None
     mem_pct: float | None = None
     p95_ms: float | None = None
     error_rate: float | None = None
     rps: float | None = None
+    no_traffic: bool = False
     metrics_errors: dict[str, str] = Field(default_factory=dict)  # figure -> why it is missing
+
+    @property
+    def none_started(self) -> bool:
+        """The machines were read and none is started (so no instance metrics exist)."""
+        return self.machines_by_state is not None and not self.machines_by_state.get("started")
 
 
 class AppEvaluation(BaseModel):
@@ -155,6 +174,7 @@ def collect_figures(
         fig.health_expected = health.expected_status
         fig.health_latency_ms = health.latency_ms
         fig.health_error = health.error
+        fig.health_skipped = health.skipped
     else:
         fig.health_error = "not checked"
     if metrics is not None:
@@ -163,6 +183,7 @@ def collect_figures(
         fig.p95_ms = metrics.p95_ms
         fig.error_rate = metrics.error_rate
         fig.rps = metrics.rps
+        fig.no_traffic = metrics.no_traffic
     fig.metrics_errors = dict(metrics_errors or {})
     return fig
 
@@ -213,6 +234,8 @@ def _health(fig: MonitorFigures) -> RuleVerdict:
             detail=detail,
         )
 
+    if fig.health_skipped:
+        return v(Outcome.PASS, f"health: {path} not requested: {fig.health_skipped}")
     if fig.health_status is None:
         # The app itself did not answer: for its users it is down, so this is a failure.
         return v(Outcome.FAIL, f"health: {path} did not answer ({fig.health_error})")
@@ -228,6 +251,14 @@ def _over(
     fig: MonitorFigures, rule: RuleName, figure: str, value: float | None, limit: float, unit: str
 ) -> RuleVerdict:
     label = rule.value
+    if value is None and figure not in fig.metrics_errors and fig.none_started:
+        return RuleVerdict(
+            app=fig.app,
+            rule=rule,
+            outcome=Outcome.PASS,
+            limit=limit,
+            detail=f"{label}: no machine is started (no instance series)",
+        )
     if value is None:
         return RuleVerdict(
             app=fig.app,
@@ -260,7 +291,7 @@ def _response_time(fig: MonitorFigures, limit: float) -> RuleVerdict:
         )
 
     probe_ms = fig.health_latency_ms if fig.health_status is not None else None
-    idle = fig.rps == 0.0
+    idle = fig.no_traffic
     if fig.p95_ms is None and not idle:
         return v(
             Outcome.NO_DATA,
@@ -276,6 +307,8 @@ def _response_time(fig: MonitorFigures, limit: float) -> RuleVerdict:
             probe_ms,
         )
     if fig.p95_ms is None and probe_ms is None:
+        if fig.health_skipped:
+            return v(Outcome.NO_TRAFFIC, "response_time: no traffic, /health not requested", None)
         return v(
             Outcome.NO_DATA, "response_time: no requests in the window, no /health answer", None
         )
@@ -300,8 +333,8 @@ def _error_rate(fig: MonitorFigures, warn: float, crit: float) -> RuleVerdict:
 
     rate = fig.error_rate
     if rate is None:
-        if fig.rps == 0.0:
-            return v(Outcome.PASS, "error_rate: no requests in the window")
+        if fig.no_traffic and "error_rate" not in fig.metrics_errors:
+            return v(Outcome.NO_TRAFFIC, "error_rate: no traffic in the window (no requests)")
         return v(Outcome.NO_DATA, f"error_rate: no data ({_no_data_reason(fig, 'error_rate')})")
     if rate > crit:
         return v(
@@ -372,7 +405,13 @@ def table_row(evaluation: AppEvaluation, alerts: str = "") -> dict[str, object]:
         "role": f.role,
         "machine states": machines,
         "checks p/w/c": checks,
-        "health status": str(f.health_status) if f.health_status is not None else "no answer",
+        "health status": (
+            str(f.health_status)
+            if f.health_status is not None
+            else "not requested"
+            if f.health_skipped
+            else "no answer"
+        ),
         "health ms": _num(f.health_latency_ms, 0),
         "cpu %": _num(f.cpu_pct),
         "mem %": _num(f.mem_pct),
@@ -387,9 +426,10 @@ def table_row(evaluation: AppEvaluation, alerts: str = "") -> dict[str, object]:
 
 
 def summarise(evaluations: list[AppEvaluation]) -> str:
-    """`5 apps: 4 ok, 1 failing (hotdash-staging: cpu), 0 no data`."""
+    """`5 apps: 3 ok, 1 failing, 0 with no data, 1 with no traffic; failing: ...`."""
     failing: list[str] = []
     no_data: list[str] = []
+    quiet: list[str] = []
     for e in evaluations:
         bad = [v.rule.value for v in e.verdicts if v.outcome == Outcome.FAIL]
         missing = [v.rule.value for v in e.verdicts if v.outcome == Outcome.NO_DATA]
@@ -397,8 +437,12 @@ def summarise(evaluations: list[AppEvaluation]) -> str:
             failing.append(f"{e.app}: {', '.join(bad)}")
         if missing:
             no_data.append(f"{e.app}: {', '.join(missing)}")
+        if any(v.outcome == Outcome.NO_TRAFFIC for v in e.verdicts):
+            quiet.append(e.app)
     ok = sum(1 for e in evaluations if all(v.outcome == Outcome.PASS for v in e.verdicts))
     text = f"{len(evaluations)} apps: {ok} ok, {len(failing)} failing, {len(no_data)} with no data"
+    if quiet:
+        text += f", {len(quiet)} with no traffic ({', '.join(quiet[:10])})"
     if failing:
         text += f"; failing: {'; '.join(failing[:10])}"
     if no_data:

@@ -229,8 +229,9 @@ def _condition(verdict: RuleVerdict) -> Condition:
 def _step(
     entry: AlertEntry | None, verdict: RuleVerdict, now: datetime, policy: AlertPolicy
 ) -> AlertEntry | None:
-    """One rule's verdict applied to its alert; None = no alert (any more)."""
-    if verdict.outcome == Outcome.PASS:
+    """One rule's verdict applied to its alert; None = no alert (any more). "No traffic" is
+    not a problem by itself: it counts as a good run."""
+    if not verdict.outcome.alerting:
         if entry is None or entry.status == AlertStatus.PENDING:
             return None  # never fired: forget it quietly
         entry.bad_runs = 0

@@ -7,11 +7,15 @@ Rules, one Finding each:
   warning check -> WARN.
 * health probe: not run or no answer -> UNKNOWN; wrong status -> FAIL; slower than
   `thresholds.response_ms` -> WARN (it answers, so it is degraded, not down: the runbook lists
-  "Response Time Slow" under Alert Response, not Incident Response).
+  "Response Time Slow" under Alert Response, not Incident Response). An auto-stopped app not
+  requested (`probe_when_stopped: false`, hotdash_ops.monitor.probe) is OK "auto-stopped": its
+  machines were judged above and a request would start one.
 * metrics: unreadable -> UNKNOWN; a thresholded figure with no data -> UNKNOWN "no data", never
-  OK, except latency and 5xx ratio when the request rate is known to be 0 (nothing to measure);
-  CPU or memory over threshold -> WARN; p95 over `response_ms` -> WARN; 5xx ratio over
-  `error_rate_warn` -> WARN, over `error_rate_crit` -> FAIL.
+  OK; no requests in the window (the query worked, hotdash_ops.monitor.metrics) -> NO_TRAFFIC
+  for latency and 5xx ratio: nothing to measure, which is neither healthy nor unknown; no CPU
+  or memory series while no machine is started -> OK (nothing runs); CPU or memory over
+  threshold -> WARN; p95 over `response_ms` -> WARN; 5xx ratio over `error_rate_warn` -> WARN,
+  over `error_rate_crit` -> FAIL.
 """
 
 from __future__ import annotations
@@ -31,13 +35,21 @@ class Verdict(StrEnum):
     """How a check (or an app, or the fleet) stands."""
 
     OK = "ok"
+    NO_TRAFFIC = "no traffic"
     WARN = "warning"
     FAIL = "failing"
     UNKNOWN = "unknown"
 
 
-# Worst first wins: not knowing is worse than a warning, better than a known failure.
-SEVERITY: dict[Verdict, int] = {Verdict.OK: 0, Verdict.WARN: 1, Verdict.UNKNOWN: 2, Verdict.FAIL: 3}
+# Worst first wins: not knowing is worse than a warning, better than a known failure; no
+# traffic is not healthy, but nothing is wrong either.
+SEVERITY: dict[Verdict, int] = {
+    Verdict.OK: 0,
+    Verdict.NO_TRAFFIC: 1,
+    Verdict.WARN: 2,
+    Verdict.UNKNOWN: 3,
+    Verdict.FAIL: 4,
+}
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:
@@ -116,6 +128,8 @@ def _health_finding(spec: AppSpec, health: ProbeResult | None) -> Finding:
 
     if health is None:
         return f(Verdict.UNKNOWN, f"health: {spec.health_path} not checked")
+    if health.skipped:
+        return f(Verdict.OK, f"health: {spec.health_path} not requested: {health.skipped}")
     if health.status is None:
         return f(Verdict.UNKNOWN, f"health: no answer ({health.error})")
     if health.status != health.expected_status:
@@ -131,20 +145,24 @@ def _health_finding(spec: AppSpec, health: ProbeResult | None) -> Finding:
     return f(Verdict.OK, f"health: {health.status}{latency}")
 
 
-def _metric_findings(spec: AppSpec, metrics: AppMetrics | None, error: str | None) -> list[Finding]:
+def _metric_findings(
+    spec: AppSpec, metrics: AppMetrics | None, error: str | None, *, none_started: bool = False
+) -> list[Finding]:
     def f(check: str, verdict: Verdict, detail: str) -> Finding:
         return Finding(app=spec.name, check=check, verdict=verdict, detail=detail)
 
     if metrics is None:
         return [f("metrics", Verdict.UNKNOWN, f"metrics: could not read ({error or 'no data'})")]
     t = spec.thresholds
-    idle = metrics.rps == 0.0  # known to have no traffic: no latency or error ratio to judge
+    idle = metrics.no_traffic  # no requests: no latency or error ratio to judge
     out: list[Finding] = []
 
     def over(check: str, value: float | None, limit: float, unit: str) -> None:
         if value is None:
             if idle and check in ("p95", "error_rate"):
-                out.append(f(check, Verdict.OK, f"{check}: no requests in the window"))
+                out.append(f(check, Verdict.NO_TRAFFIC, f"{check}: no traffic in the window"))
+            elif none_started and check in ("cpu", "memory"):
+                out.append(f(check, Verdict.OK, f"{check}: no machine is started"))
             else:
                 out.append(f(check, Verdict.UNKNOWN, f"{check}: no data"))
         elif value > limit:
@@ -182,7 +200,10 @@ def assess_app(
     result = AppHealth(app=spec.name, role=spec.role, health=health, metrics=metrics)
     _machine_findings(spec, machines, machines_error, result)
     result.findings.append(_health_finding(spec, health))
-    result.findings.extend(_metric_findings(spec, metrics, metrics_error))
+    none_started = machines is not None and not any(m.state == "started" for m in machines)
+    result.findings.extend(
+        _metric_findings(spec, metrics, metrics_error, none_started=none_started)
+    )
     return result
 
 

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from hotdash_ops.models import LogEntry
-from hotdash_ops.monitor.health import AppHealth, Finding, Verdict
+from hotdash_ops.monitor.health import AppHealth, Finding, Verdict, worst
 
 _ICON = {
     Verdict.OK: "ok",
+    Verdict.NO_TRAFFIC: "no traffic",
     Verdict.WARN: "WARNING",
     Verdict.FAIL: "FAILING",
     Verdict.UNKNOWN: "UNKNOWN",
 }
-_RANK = {Verdict.OK: 0, Verdict.WARN: 1, Verdict.UNKNOWN: 2, Verdict.FAIL: 3}
 
 
 class HealthReport(BaseModel):
@@ -28,8 +28,7 @@ class HealthReport(BaseModel):
 
     @property
     def verdict(self) -> Verdict:
-        verdicts = [a.verdict for a in self.apps] + [d.verdict for d in self.dependencies]
-        return max(verdicts, key=_RANK.__getitem__, default=Verdict.UNKNOWN)
+        return worst([a.verdict for a in self.apps] + [d.verdict for d in self.dependencies])
 
     def unhealthy(self) -> list[str]:
         """One phrase per failing or unknown thing: "hotdash-staging: /health answered 503"."""
@@ -57,7 +56,15 @@ class HealthReport(BaseModel):
         if bad:
             return f"{len(bad)} problem(s): " + "; ".join(bad)
         warn = self.warnings()
-        healthy = f"all {len(self.apps)} apps and {len(self.dependencies)} dependencies healthy"
+        quiet = [a.app for a in self.apps if a.verdict == Verdict.NO_TRAFFIC]
+        if quiet:  # no traffic is not "healthy": said apart
+            healthy = (
+                f"{len(self.apps) - len(quiet)} of {len(self.apps)} apps and "
+                f"{len(self.dependencies)} dependencies healthy, {len(quiet)} with no traffic "
+                f"({', '.join(quiet)})"
+            )
+        else:
+            healthy = f"all {len(self.apps)} apps and {len(self.dependencies)} dependencies healthy"
         return healthy + (f", {len(warn)} warning(s): " + "; ".join(warn) if warn else "")
 
 

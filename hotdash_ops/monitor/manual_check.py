@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from hotdash_ops.models import LogEntry
-from hotdash_ops.monitor.alert_rules import AppEvaluation, Outcome, summarise
+from hotdash_ops.monitor.alert_rules import AppEvaluation, summarise
 from hotdash_ops.monitor.health import Finding, Verdict
 
 MAX_LINES_SHOWN = 10
@@ -29,7 +29,8 @@ class ManualCheck(BaseModel):
 
     @property
     def healthy(self) -> bool:
-        rules_ok = all(v.outcome == Outcome.PASS for e in self.evaluations for v in e.verdicts)
+        # "No traffic" is no failure; the summary names those apps (never "ok").
+        rules_ok = all(not v.outcome.alerting for e in self.evaluations for v in e.verdicts)
         deps_ok = all(d.verdict in (Verdict.OK, Verdict.WARN) for d in self.dependencies)
         return rules_ok and deps_ok
 

@@ -2,8 +2,20 @@
 
 One range query per figure for the whole fleet (grouped `by (app)`), never one per app: a
 monitor tick over 200 apps is five queries, not a thousand. Each app's figure is the MEAN of the
-window's finite samples (NaN, e.g. an error ratio with no traffic, is skipped); the maximum is
-kept in `AppMetrics.peaks`. No data is `None`, never 0.
+window's finite samples (NaN, e.g. a p95 with no requests, is skipped); the maximum is kept in
+`AppMetrics.peaks`.
+
+Fly's Prometheus answers with no series where there is nothing to count (docs
+monitoring/metrics.html.md: one `fly_edge_http_responses_count` series per status an app
+answered with), and a PromQL division keeps only the apps present on both sides
+(https://prometheus.io/docs/prometheus/latest/querying/operators/). So the 5xx ratio is not
+asked as a division, which has no value for an app with traffic and no 5xx series: the 5xx
+rate and the request rate are asked apart, and the ratio is worked out here:
+
+* a failed query: the figure is unknown (`FleetMetrics.errors`), never 0;
+* no request series, or a request rate of 0: the app had no traffic (`no_traffic`): no 5xx
+  ratio and no p95 to judge, which is not the same as not knowing;
+* requests but no 5xx series: the ratio is 0.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ class AppMetrics(BaseModel):
     p95_ms: float | None = None  # edge p95 response time, milliseconds
     error_rate: float | None = None  # 5xx share of edge responses, 0-1
     rps: float | None = None  # edge responses per second
+    no_traffic: bool = False  # the request query worked and found no requests in the window
     peaks: dict[str, float] = Field(default_factory=dict)  # figure -> max sample in the window
 
 
@@ -60,12 +73,10 @@ QUERIES: dict[str, str] = {
         "histogram_quantile(0.95, sum by (app, le)"
         " (rate(fly_edge_http_response_time_seconds_bucket[{window}])))"
     ),
-    "error_rate": (
-        'sum by (app) (rate(fly_edge_http_responses_count{status=~"5.."}[{window}]))'
-        " / sum by (app) (rate(fly_edge_http_responses_count[{window}]))"
-    ),
+    "errors_5xx": 'sum by (app) (rate(fly_edge_http_responses_count{status=~"5.."}[{window}]))',
     "rps": "sum by (app) (rate(fly_edge_http_responses_count[{window}]))",
 }
+
 
 # The answer's unit -> ours: p95 comes back in seconds.
 _SCALE = {"p95_ms": 1000.0}
@@ -89,6 +100,23 @@ def build_query(figure: str, *, window_minutes: int, apps: Sequence[str] | None 
         return f"{name}{{{matcher}}}"
 
     return _SELECTOR.sub(add, query)
+
+
+def _ratio(errors: PromResult, totals: PromResult) -> dict[str, tuple[float, float]]:
+    """app -> (mean, max) of the 5xx share at each step with requests; a step without a 5xx
+    sample (no 5xx series yet) counts 0. Apps without requests are left out."""
+    errors_by_app = errors.by_label("app")
+    out: dict[str, tuple[float, float]] = {}
+    for app, series in totals.by_label("app").items():
+        bad = dict(errors_by_app[app].values) if app in errors_by_app else {}
+        shares = [
+            bad.get(t, 0.0) / v
+            for t, v in series.values
+            if math.isfinite(v) and v > 0 and math.isfinite(bad.get(t, 0.0))
+        ]
+        if shares:
+            out[app] = (math.fsum(shares) / len(shares), max(shares))
+    return out
 
 
 def _reduce(result: PromResult, scale: float) -> dict[str, tuple[float, float]]:
@@ -126,17 +154,38 @@ async def fetch_fleet_metrics(
         except FlyError as exc:
             return figure, exc
 
-    # The five figures are independent: ask for them at once.
+    # The five queries are independent: ask for them at once.
+    answers: dict[str, PromResult] = {}
     for figure, outcome in await asyncio.gather(*(one(f) for f in QUERIES)):
         if isinstance(outcome, FlyError):
-            errors[figure] = str(outcome)
-            continue
-        reduced = _reduce(outcome, _SCALE.get(figure, 1.0))
-        for app in apps:
-            if app in reduced:
-                figures[app][figure], peaks[app][figure] = reduced[app]
+            errors["error_rate" if figure == "errors_5xx" else figure] = str(outcome)
+        else:
+            answers[figure] = outcome
+    if "rps" in errors:
+        errors.setdefault("error_rate", errors["rps"])
+    for figure in ("cpu_pct", "mem_pct", "p95_ms", "rps"):
+        if figure in answers:
+            reduced = _reduce(answers[figure], _SCALE.get(figure, 1.0))
+            for app in apps:
+                if app in reduced:
+                    figures[app][figure], peaks[app][figure] = reduced[app]
+    ratios = (
+        _ratio(answers["errors_5xx"], answers["rps"])
+        if "errors_5xx" in answers and "rps" in answers
+        else {}
+    )
+    for app in apps:
+        if app in ratios:
+            figures[app]["error_rate"], peaks[app]["error_rate"] = ratios[app]
     by_app = {
-        app: AppMetrics.model_validate({"app": app, **figures[app], "peaks": peaks[app]})
+        app: AppMetrics.model_validate(
+            {
+                "app": app,
+                **figures[app],
+                "no_traffic": "rps" in answers and not figures[app].get("rps"),
+                "peaks": peaks[app],
+            }
+        )
         for app in apps
     }
     return FleetMetrics(by_app=by_app, errors=errors, window_minutes=window_minutes, end=end)

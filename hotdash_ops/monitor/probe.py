@@ -1,4 +1,14 @@
-"""One HTTP check of an app endpoint (the runbook's `curl https://APP.fly.dev/health`)."""
+"""One HTTP check of an app endpoint (the runbook's `curl https://APP.fly.dev/health`), and
+when not to make it.
+
+Fly Proxy starts a stopped machine for any request that reaches an app whose service
+autostarts (docs launch/autostop-autostart). A `/health` request every 15 minutes would keep
+an auto-stopped app running and undo the saving auto-stop was set for. So an app whose
+machines are all stopped or suspended, one of which the proxy would start, is not requested
+when its inventory entry says `probe_when_stopped: false` (the default for background apps):
+it is judged from its machines' state instead. An app that no request could wake (no service
+autostarts) is still requested: the answer shows it is down.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,11 @@ import time
 import httpx
 from pydantic import BaseModel
 
+from hotdash_ops.inventory import AppSpec
+from hotdash_ops.models import Machine
 from hotdash_ops.redaction import Redactor, default_redactor
+
+ASLEEP_STATES = frozenset({"stopped", "suspended"})
 
 
 class ProbeResult(BaseModel):
@@ -19,6 +33,7 @@ class ProbeResult(BaseModel):
     latency_ms: float | None = None
     budget_ms: float | None = None
     error: str | None = None
+    skipped: str | None = None  # not requested, and why (an auto-stopped app is not woken)
 
     @property
     def status_ok(self) -> bool | None:
@@ -41,6 +56,8 @@ class ProbeResult(BaseModel):
 
     def describe(self) -> str:
         """A phrase for reports: "/health answered 503 (expected 200) in 120 ms"."""
+        if self.skipped:
+            return f"{self.url}: not requested ({self.skipped})"
         if self.status is None:
             return f"{self.url}: no answer ({self.error})"
         text = f"{self.url} answered {self.status}"
@@ -89,3 +106,26 @@ async def probe(
         latency_ms=round(latency_ms, 1),
         budget_ms=budget_ms,
     )
+
+
+def not_woken(spec: AppSpec, machines: list[Machine] | str | None) -> str | None:
+    """Why `spec`'s health endpoint is not requested now (rules in the module docstring), or
+    None to request it."""
+    if spec.probe_when_stopped or not isinstance(machines, list) or not machines:
+        return None
+    if any(m.state not in ASLEEP_STATES for m in machines):
+        return None
+    wakes = any(
+        s.autostart is not False for m in machines for s in (m.config.services if m.config else [])
+    )
+    if not wakes:
+        return None
+    return (
+        f"auto-stopped: {len(machines)} machine(s) stopped, a request would start one "
+        "(inventory probe_when_stopped: false)"
+    )
+
+
+def skipped(url: str, reason: str, *, budget_ms: float | None = None) -> ProbeResult:
+    """The result of a check deliberately not made."""
+    return ProbeResult(url=url, expected_status=200, budget_ms=budget_ms, skipped=reason)

@@ -101,21 +101,20 @@ async def test_metrics_unavailable_is_a_no_data_alert_never_a_pass(
     flysim,
     receiver: Receiver,
 ) -> None:
-    flysim.patch_app(
-        STAGING,
-        metrics={"cpu_pct": None, "mem_pct": None, "p95_ms": None, "error_rate": None, "rps": None},
-    )
+    # Its machine runs and it has traffic, yet no CPU, memory or latency series: no data.
+    flysim.patch_app(STAGING, metrics={"cpu_pct": None, "mem_pct": None, "p95_ms": None})
     first = await monitor()
     rows = await artifact_rows(first)
-    for rule in ("cpu", "memory", "response_time", "error_rate"):
+    for rule in ("cpu", "memory", "response_time"):
         assert rows[STAGING][rule] == "NO DATA", rule
     assert rows[STAGING]["cpu %"] is None
+    assert rows[STAGING]["error_rate"] == "pass"  # requests and 5xx are counted
     assert rows["hotdash-production"]["cpu"] == "pass"
     assert receiver.messages == []
 
     await monitor()
     [message] = receiver.messages
-    assert message["subject"].startswith("[NO DATA] hotdash-staging: 4 alerts")
+    assert message["subject"].startswith("[NO DATA] hotdash-staging: 3 alerts")
     assert "NOT known to be healthy" in message["body"]
     assert "Prometheus returned no series" in message["body"]
 
@@ -262,3 +261,40 @@ async def test_bad_app_name_is_refused_by_the_parameter_schema(flysim) -> None:
         await infrastructure_monitor(app="--config=/etc/passwd")
     with pytest.raises(ParameterTypeError, match="window_minutes"):
         await infrastructure_monitor(window_minutes=0)
+
+
+async def test_traffic_without_5xx_is_a_0_ratio_and_no_traffic_is_never_an_alert(
+    flysim, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
+    # hotdash-agent-service has requests and never answered a 5xx: Fly's Prometheus has no 5xx
+    # series for it (a PromQL ratio would have no value). hotdash-llamaindex-mcp gets no
+    # requests any more: its counters stay, at rate 0.
+    flysim.patch_app("hotdash-llamaindex-mcp", metrics={"rps": 0})
+    await monitor()
+    second = await monitor()
+    assert second.is_completed(), second.message
+    rows = await artifact_rows(second)
+    agent = rows["hotdash-agent-service"]
+    assert (agent["error_rate"], agent["5xx %"]) == ("pass", 0.0)
+    quiet = rows["hotdash-llamaindex-mcp"]
+    assert quiet["error_rate"] == "no traffic" and quiet["response_time"] == "pass"
+    assert "1 with no traffic (hotdash-llamaindex-mcp)" in (second.message or "")
+    assert receiver.messages == []  # two runs: nothing fired
+
+
+async def test_an_auto_stopped_background_app_is_judged_from_its_machines_not_woken(
+    flysim, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
+    # A /health request would make Fly Proxy start the machine (and undo auto-stop); the
+    # inventory says hotdash-agent-service is not probed while stopped.
+    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
+    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    state = await monitor()
+
+    assert state.is_completed(), state.message
+    row = (await artifact_rows(state))["hotdash-agent-service"]
+    assert (row["machines"], row["health"], row["cpu"], row["memory"]) == ("pass",) * 4
+    assert row["health status"] == "not requested"
+    woken = [m for m in flysim.state()["mutations"] if m["kind"] == "machine_start"]
+    assert woken == []
+    assert flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["state"] == "stopped"

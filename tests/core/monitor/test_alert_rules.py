@@ -146,12 +146,25 @@ def test_everything_missing_is_no_data_for_every_metric_rule() -> None:
     assert result.verdict(RuleName.HEALTH).outcome == Outcome.PASS
 
 
-def test_idle_app_latency_and_5xx_judged_without_traffic() -> None:
-    fig = figures(BACKGROUND, p95_ms=None, error_rate=None, rps=0.0, health_latency_ms=120.0)
+def test_no_traffic_is_its_own_verdict_never_an_alert_and_latency_is_judged_by_health() -> None:
+    fig = figures(
+        BACKGROUND, p95_ms=None, error_rate=None, rps=None, no_traffic=True,
+        health_latency_ms=120.0,
+    )  # fmt: skip
     result = evaluate_app(BACKGROUND, fig)
-    assert result.verdict(RuleName.ERROR_RATE).outcome == Outcome.PASS
+    error_rate = result.verdict(RuleName.ERROR_RATE)
+    assert (error_rate.outcome, error_rate.cell()) == (Outcome.NO_TRAFFIC, "no traffic")
+    assert error_rate.detail == "error_rate: no traffic in the window (no requests)"
+    assert not error_rate.outcome.alerting
     assert result.verdict(RuleName.RESPONSE_TIME).outcome == Outcome.PASS
     assert "no requests" in result.verdict(RuleName.RESPONSE_TIME).detail
+    assert "1 with no traffic (worker-app)" in summarise([result])
+    assert summarise([result]).startswith("1 apps: 0 ok")  # never counted as ok
+    # Only a failed query is "no data".
+    failed = fig.model_copy(update={"metrics_errors": {"error_rate": "HTTP 503"}})
+    assert evaluate_app(BACKGROUND, failed).verdict(RuleName.ERROR_RATE).outcome == (
+        Outcome.NO_DATA
+    )
     slow = evaluate_app(BACKGROUND, fig.model_copy(update={"health_latency_ms": 6000.0}))
     assert slow.verdict(RuleName.RESPONSE_TIME).outcome == Outcome.FAIL
 

@@ -16,6 +16,7 @@ from hotdash_ops.monitor.health import (
     assess_dependency,
     overall,
 )
+from hotdash_ops.monitor.health_report import HealthReport
 from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.monitor.probe import ProbeResult
 
@@ -123,9 +124,15 @@ def test_metrics_unreadable_is_unknown() -> None:
     assert f.verdict == Verdict.UNKNOWN and "prometheus down" in f.detail
 
 
-def test_no_traffic_latency_and_errors_are_ok() -> None:
-    h = assess(metrics=good_metrics(rps=0.0, p95_ms=None, error_rate=None))
-    assert h.verdict == Verdict.OK
+def test_no_traffic_is_neither_healthy_nor_unknown() -> None:
+    h = assess(metrics=good_metrics(rps=None, p95_ms=None, error_rate=None, no_traffic=True))
+    assert h.verdict == Verdict.NO_TRAFFIC
+    assert find(h, "error_rate").detail == "error_rate: no traffic in the window"
+    report = HealthReport(apps=[h], dependencies=[])
+    assert report.verdict == Verdict.NO_TRAFFIC
+    assert report.summary() == (
+        "0 of 1 apps and 0 dependencies healthy, 1 with no traffic (web-app)"
+    )
 
 
 @pytest.mark.parametrize(
