@@ -1,14 +1,23 @@
 """Contract: every request our Machines client sends, and every response flysim gives it,
-validates against Fly's Machines API spec."""
+validates against Fly's Machines API spec; the update guarded by `current_version` and a lease
+nonce; Fly's error body; the logs API's shape."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
+from hotdash_ops.errors import FlyConflict
+from hotdash_ops.fly.logs import LogsClient
 from hotdash_ops.fly.machines import MachinesClient
 from tests.conftest import Flysim
-from tests.openapi_contract import assert_valid_request, assert_valid_response, load_spec
+from tests.openapi_contract import (
+    assert_fly_error_body,
+    assert_valid_logs_answer,
+    assert_valid_request,
+    assert_valid_response,
+    load_spec,
+)
 
 APPS = ["hotdash-staging", "hotdash-production", "hotdash-chatwoot"]
 
@@ -57,7 +66,76 @@ async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flys
         assert_valid_response(spec, response)
 
 
-async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:
+async def test_a_guarded_update_with_a_lease_follows_the_spec_and_errors_are_flys(
+    flysim: Flysim, spec
+) -> None:  # type: ignore[no-untyped-def]
+    """update-machine with `current_version` (the instance_id read) and the lease nonce: the
+    request, the answers, and the error bodies of a held lease (409) and a stale version
+    (412)."""
+    app = "hotdash-agent-service"
+    transport = RecordingTransport()
+    async with MachinesClient(base_url=flysim.url, token=flysim.token, transport=transport) as c:
+        machine = (await c.list_machines(app))[0]
+        assert machine.config is not None and machine.instance_id
+        nonce = await c.acquire_lease(app, machine.id, ttl_seconds=30)
+        with pytest.raises(FlyConflict, match="lease currently held by"):
+            await c.update_machine(
+                app, machine.id, machine.config, current_version=machine.instance_id
+            )
+        updated = await c.update_machine(
+            app, machine.id, machine.config, current_version=machine.instance_id,
+            lease_nonce=nonce,
+        )  # fmt: skip
+        assert updated.instance_id != machine.instance_id
+        with pytest.raises(FlyConflict, match="is not its latest instance_id") as stale:
+            await c.update_machine(
+                app, machine.id, machine.config, current_version=machine.instance_id,
+                lease_nonce=nonce,
+            )  # fmt: skip
+        assert stale.value.status == 412
+        await c.release_lease(app, machine.id, nonce)
+
+    by_status = {r.status_code: r for r in transport.exchanges}
+    assert sorted(by_status) == [200, 201, 409, 412]
+    update = next(r for r in transport.exchanges if r.status_code == 200 and
+                  r.request.method == "POST")  # fmt: skip
+    assert update.request.headers["fly-machine-lease-nonce"] == nonce
+    assert b'"current_version"' in update.request.content
+    for response in transport.exchanges:
+        assert_valid_request(spec, response.request)
+        if response.status_code < 400:
+            assert_valid_response(spec, response)
+        else:
+            assert_fly_error_body(response)
+
+
+async def test_fly_error_bodies_of_not_found_and_bad_requests(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(
+        base_url=flysim.url, headers={"Authorization": f"Bearer {flysim.token}"}
+    ) as http:
+        missing = await http.get("/v1/apps/hotdash-nope/machines")
+        refused = await http.post(
+            "/v1/apps/hotdash-staging/machines/000000000000aa", json={"config": {}}
+        )
+        bad = await http.put(
+            "/v1/apps/hotdash-chatwoot/volumes/vol_chatwoot0storage01/extend", json={"size_gb": 1}
+        )
+    assert (missing.status_code, refused.status_code, bad.status_code) == (404, 404, 400)
+    for response in (missing, refused, bad):
+        assert_fly_error_body(response)
+
+
+async def test_the_logs_api_answer_has_flys_shape(flysim: Flysim) -> None:
+    transport = RecordingTransport()
+    async with LogsClient(base_url=flysim.url, token=flysim.token, transport=transport) as logs:
+        entries = await logs.recent("hotdash-staging")
+    assert entries and entries[-1].message
+    [exchange] = transport.exchanges
+    assert exchange.request.url.path == "/api/v1/apps/hotdash-staging/logs"
+    assert_valid_logs_answer(exchange.json())
+
+
+async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
     """The contract check can fail: a Machine whose state is a number is refused."""
     async with httpx.AsyncClient(base_url=flysim.url) as http:
         good = await http.get(
@@ -71,3 +149,14 @@ async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec)
     )
     with pytest.raises(Exception, match="(?i)invalid|data"):
         assert_valid_response(spec, bad)
+    with pytest.raises(Exception, match="is not of type 'string'"):
+        assert_fly_error_body(
+            httpx.Response(
+                404,
+                json={"error": 7},
+                request=good.request,
+                headers={"content-type": "application/json"},
+            )  # fmt: skip
+        )
+    with pytest.raises(Exception, match="'next_token' is a required property"):
+        assert_valid_logs_answer({"data": [], "meta": {}})
