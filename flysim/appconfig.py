@@ -84,7 +84,9 @@ def app_config(
 
 
 def _autostop(value: Any) -> str:
-    # fly.toml accepts booleans for auto_stop_machines (true = "stop").
+    # fly.toml accepts booleans for auto_stop_machines (true = "stop"). hotdash_ops reads the
+    # same rule on its side; flysim never imports the project's code (a shared mistake would
+    # hide itself from the tests).
     if value is True:
         return "stop"
     if value is False or value is None:

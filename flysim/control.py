@@ -22,6 +22,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -48,52 +51,48 @@ async def reset(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-async def patch_app(request: Request) -> Response:
-    backend = _backend(request)
-    try:
-        body = await json_body(request)
-        with backend.lock:
-            backend.patch_app(request.path_params["app"], body)
-            return JSONResponse(state_json(backend)["apps"][request.path_params["app"]])
-    except FlyAPIError as exc:
-        return exc.to_response()
+def _changing(
+    change: Callable[[Backend, Request, Any], tuple[Any, int]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A control route that reads a JSON body and answers what `change` returns (200 or the
+    status it gives), or the error it raises."""
+
+    async def endpoint(request: Request) -> Response:
+        backend = _backend(request)
+        try:
+            body = await json_body(request)
+            with backend.lock:
+                answer, status = change(backend, request, body)
+                return JSONResponse(answer, status_code=status)
+        except FlyAPIError as exc:
+            return exc.to_response()
+
+    return endpoint
 
 
-async def create_app(request: Request) -> Response:
-    backend = _backend(request)
-    try:
-        body = await json_body(request)
-        with backend.lock:
-            app = backend.create_app(body)
-            return JSONResponse(state_json(backend)["apps"][app.name], status_code=201)
-    except FlyAPIError as exc:
-        return exc.to_response()
+def _patch_app(backend: Backend, request: Request, body: Any) -> tuple[Any, int]:
+    backend.patch_app(request.path_params["app"], body)
+    return state_json(backend)["apps"][request.path_params["app"]], 200
 
 
-async def patch_image(request: Request) -> Response:
-    backend = _backend(request)
-    try:
-        body = await json_body(request)
-        spec = backend.patch_image(request.path_params["ref"], body)
-        return JSONResponse(spec.model_dump())
-    except FlyAPIError as exc:
-        return exc.to_response()
+def _create_app(backend: Backend, request: Request, body: Any) -> tuple[Any, int]:
+    app = backend.create_app(body)
+    return state_json(backend)["apps"][app.name], 201
 
 
-async def patch_timing(request: Request) -> Response:
-    backend = _backend(request)
-    try:
-        body = await json_body(request)
-        return JSONResponse(backend.patch_timing(body).model_dump())
-    except FlyAPIError as exc:
-        return exc.to_response()
+def _patch_image(backend: Backend, request: Request, body: Any) -> tuple[Any, int]:
+    return backend.patch_image(request.path_params["ref"], body).model_dump(), 200
+
+
+def _patch_timing(backend: Backend, request: Request, body: Any) -> tuple[Any, int]:
+    return backend.patch_timing(body).model_dump(), 200
 
 
 routes = [
     Route("/_sim/state", get_state, methods=["GET"]),
-    Route("/_sim/timing", patch_timing, methods=["PATCH"]),
-    Route("/_sim/images/{ref:path}", patch_image, methods=["PATCH"]),
+    Route("/_sim/timing", _changing(_patch_timing), methods=["PATCH"]),
+    Route("/_sim/images/{ref:path}", _changing(_patch_image), methods=["PATCH"]),
     Route("/_sim/reset", reset, methods=["POST"]),
-    Route("/_sim/apps", create_app, methods=["POST"]),
-    Route("/_sim/apps/{app}", patch_app, methods=["PATCH"]),
+    Route("/_sim/apps", _changing(_create_app), methods=["POST"]),
+    Route("/_sim/apps/{app}", _changing(_patch_app), methods=["PATCH"]),
 ]

@@ -184,9 +184,12 @@ class Flyctl:
             _, stderr = proc.communicate()
             return f"killed with SIGKILL after a {self.grace:g} s grace period", stderr
 
-    def run_json(self, args: Sequence[str], *, timeout: float | None = None) -> Any:
-        """Run with `--json` appended and parse stdout."""
-        result = self.run([*args, "--json"], timeout=timeout)
+    def run_json(
+        self, args: Sequence[str], *, timeout: float | None = None, flag: bool = True
+    ) -> Any:
+        """Run with `--json` appended (unless `flag` is off: a command that prints JSON
+        without it, e.g. `fly config show`) and parse stdout."""
+        result = self.run([*args, "--json"] if flag else list(args), timeout=timeout)
         try:
             return json.loads(result.stdout)
         except json.JSONDecodeError as exc:
@@ -225,33 +228,20 @@ class Flyctl:
         result = self.run(["logs", "-a", app, "--no-tail", "--json"])
         return parse_flyctl_log_stream(result.stdout)
 
+    def config_show(self, app: str) -> dict[str, Any]:
+        """`fly config show -a APP`: the app config the current release carries (JSON is the
+        command's default; it has no `--json` flag: internal/command/config/show.go)."""
+        validation.app_name(app)
+        config = self.run_json(["config", "show", "-a", app], flag=False)
+        if not isinstance(config, dict):
+            raise ValueError(f"fly config show -a {app}: not an app config: {str(config)[:200]}")
+        return config
+
     def vm_sizes(self) -> dict[str, Guest]:
         """`fly platform vm-sizes --json`: preset name -> guest."""
         return _GUESTS.validate_python(self.run_json(["platform", "vm-sizes"]))
 
     # -- mutations -----------------------------------------------------------------------
-
-    def config_show(self, app: str) -> dict[str, Any]:
-        """`fly config show -a APP`: the app config the current release carries (JSON)."""
-        validation.app_name(app)
-        result = self.run(["config", "show", "-a", app])
-        try:
-            config = json.loads(result.stdout)
-        except json.JSONDecodeError as exc:
-            raise FlyctlError(
-                f"fly config show -a {app}: output is not JSON ({exc.msg})",
-                exit_code=0,
-                stderr=result.stdout[:500],
-                argv=result.argv,
-            ) from None
-        if not isinstance(config, dict):
-            raise FlyctlError(
-                f"fly config show -a {app}: not an app config",
-                exit_code=0,
-                stderr=result.stdout[:500],
-                argv=result.argv,
-            )
-        return config
 
     def deploy(
         self,

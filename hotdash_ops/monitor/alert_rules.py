@@ -251,31 +251,16 @@ def _over(
     fig: MonitorFigures, rule: RuleName, figure: str, value: float | None, limit: float, unit: str
 ) -> RuleVerdict:
     label = rule.value
-    if value is None and figure not in fig.metrics_errors and fig.none_started:
-        return RuleVerdict(
-            app=fig.app,
-            rule=rule,
-            outcome=Outcome.PASS,
-            limit=limit,
-            detail=f"{label}: no machine is started (no instance series)",
-        )
-    if value is None:
-        return RuleVerdict(
-            app=fig.app,
-            rule=rule,
-            outcome=Outcome.NO_DATA,
-            limit=limit,
-            detail=f"{label}: no data ({_no_data_reason(fig, figure)})",
-        )
-    outcome = Outcome.FAIL if value > limit else Outcome.PASS
-    sign = ">" if value > limit else "<="
+    if value is not None:
+        outcome = Outcome.FAIL if value > limit else Outcome.PASS
+        sign = ">" if value > limit else "<="
+        detail = f"{label}: {value:.1f}{unit} {sign} {limit:g}{unit}"
+    elif figure not in fig.metrics_errors and fig.none_started:
+        outcome, detail = Outcome.PASS, f"{label}: no machine is started (no instance series)"
+    else:
+        outcome, detail = Outcome.NO_DATA, f"{label}: no data ({_no_data_reason(fig, figure)})"
     return RuleVerdict(
-        app=fig.app,
-        rule=rule,
-        outcome=outcome,
-        value=value,
-        limit=limit,
-        detail=f"{label}: {value:.1f}{unit} {sign} {limit:g}{unit}",
+        app=fig.app, rule=rule, outcome=outcome, value=value, limit=limit, detail=detail
     )
 
 
