@@ -8,6 +8,8 @@ Settings (environment):
     PREFECT_SERVER_API_PORT   Prefect server port (default 4200)
     FLYSIM_PORT               flysim port (default 4280)
     FLYSIM_SCENARIO           scenario file (default deployments/scenarios/hotdash.yaml)
+    FLYSIM_TIMING             overrides the scenario's timing, e.g. boot_seconds=0.1,...
+                              (the tests' short times; the demo's are realistic)
     HOTDASH_STATE_DIR         the one folder holding all state (default .state/stack-<port>),
                               reused by the next run; keyed by port so two stacks never collide
     ALERT_WEBHOOK_URL         when set, a webhook notification block is created from it
@@ -63,6 +65,7 @@ class StackConfig:
     scenario: Path
     state_dir: Path
     alert_webhook_url: str | None = None
+    flysim_timing: str | None = None  # `python -m flysim --timing`: the scenario's if unset
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -78,6 +81,7 @@ class StackConfig:
             ).resolve(),
             state_dir=Path(state).resolve(),
             alert_webhook_url=os.environ.get("ALERT_WEBHOOK_URL") or None,
+            flysim_timing=os.environ.get("FLYSIM_TIMING") or None,
         )
 
     @property
@@ -294,6 +298,7 @@ class Stack:
                 str(cfg.scenario),
                 "--port",
                 str(cfg.flysim_port),
+                *(["--timing", cfg.flysim_timing] if cfg.flysim_timing else []),
             ],
         )
         self.wait_http(f"{cfg.flysim_url}/_sim/state", name="flysim")

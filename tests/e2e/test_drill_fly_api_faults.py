@@ -8,7 +8,7 @@ Flows run against flysim over real HTTP (and `flysim-fly` as flyctl) with a real
   tests/flows/test_daily_health_check.py::test_api_timing_out_shows_apps_as_unknown_never_healthy.)
 * A mutation is sent once. The fault is armed for ONE answer (`times: 1`), so a retry would
   reach flysim and be applied: flysim's `mutations` log stays empty, for a Machines API
-  update (scale-app min_running) and for a flyctl command (scale-app count). The run fails,
+  mutation (manage-volumes extend) and for a flyctl command (scale-app count). The run fails,
   saying what failed, and the audit log records the failed attempt.
 """
 
@@ -22,12 +22,14 @@ from typing import Any
 import pytest
 
 from flows.daily_health_check import daily_health_check
+from flows.manage_volumes import manage_volumes
 from flows.scale_app import scale_app
 from tests.artifacts import artifact_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
 APP = "hotdash-staging"
+VOLUME = "vol_staging0old0data1"  # 1 GB, unattached
 OTHERS = ["hotdash-production", "hotdash-agent-service", "hotdash-llamaindex-mcp"]
 FIRST_WAIT = 0.5  # the default FLY_HTTP_BACKOFF_SECONDS
 BACKOFF_SECONDS = FIRST_WAIT * (1 + 2 + 4)  # the waits after three failed reads
@@ -93,7 +95,9 @@ async def test_a_machines_api_mutation_that_fails_is_never_sent_again(
     monkeypatch.setenv("FLY_HTTP_TIMEOUT_SECONDS", "0.5")
     flysim.patch_app(APP, fault={**fault, "scope": "mutations", "times": 1})
 
-    state = await scale_app(app=APP, min_running=1, return_state=True)
+    state = await manage_volumes(
+        action="extend", app=APP, volume_id=VOLUME, size_gb=2, return_state=True
+    )
     time.sleep(fault.get("hang_seconds", 0))  # a hung answer has come back by now
 
     assert state.is_failed()
@@ -101,13 +105,9 @@ async def test_a_machines_api_mutation_that_fails_is_never_sent_again(
     sim = flysim.state()
     assert sim["apps"][APP]["fault"] is None  # the one armed failure was used
     assert [m for m in sim["mutations"] if m["app"] == APP] == []  # and nothing retried it
-    assert {
-        s["min_machines_running"]
-        for m in sim["apps"][APP]["machines"]
-        for s in [m["config"]["services"][0]]
-    } == {0}
+    assert {v["id"]: v["size_gb"] for v in sim["apps"][APP]["volumes"]} == {VOLUME: 1}
     [record] = audit_records(tmp_path)
-    assert record["action"] == "scale.services" and record["detail"]["outcome"] == "failed"
+    assert record["action"] == "volume.extend" and record["detail"]["outcome"] == "failed"
     assert flysim.token not in json.dumps(record)
 
 
