@@ -2,13 +2,15 @@
 
 The runbook's `fly scale count 1 --max-per-region 1` + `fly autoscale set min=0 max=1` for the
 agent service and the LlamaIndex MCP. `fly autoscale` is gone; its replacement is Fly Proxy's
-auto-stop on every machine's services: `autostop: stop`, `autostart: true`,
-`min_machines_running: N` (docs/fly.md, "Auto-stop").
+auto-stop on the app's services: `autostop: stop`, `autostart: true`, `min_machines_running: N`
+(docs/fly.md, "Auto-stop").
 
 A dry run (the default) changes nothing: it shows, machine by machine and service by service,
 the settings before and after, and the estimated monthly saving. Applying runs per app under
-the app's lock, reads the machines again there, updates only the machines not yet set as
-asked (a re-run is a no-op), audits each update, and reads the result back.
+the app's lock, reads the machines again there, and deploys a release carrying the app config
+with the settings (the running image; flyctl rolls it one machine at a time, so the next
+deploy keeps the settings: tasks/autostop.py); an app already set as asked is left alone (a
+re-run is a no-op). Audited, and read back.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Rules, one Finding each:
 
 * machines unreadable -> UNKNOWN; no machines -> FAIL; a web app with no started machine ->
-  FAIL (a background app may be all stopped: auto-stop); a critical machine check -> FAIL, a
-  warning check -> WARN.
+  FAIL (a background app may be all stopped: auto-stop); a critical check of a started machine
+  -> FAIL, a warning one -> WARN (a stopped machine's checks are stale, as in the monitor).
 * health probe: not run or no answer -> UNKNOWN; wrong status -> FAIL; slower than
   `thresholds.response_ms` -> WARN (it answers, so it is degraded, not down: the runbook lists
   "Response Time Slow" under Alert Response, not Incident Response). An auto-stopped app not
@@ -103,7 +103,8 @@ def _machine_findings(
     out.machines_by_region = dict(Counter(m.region for m in machines))
     checks: Counter[str] = Counter()
     for m in machines:
-        checks.update(m.check_counts())
+        if m.state == "started":  # a stopped machine's check is stale (auto-stop), not a finding
+            checks.update(m.check_counts())
     out.machine_checks = {k: checks.get(k, 0) for k in ("passing", "warning", "critical")}
     if not machines:
         add(Verdict.FAIL, "machines: none exist")

@@ -173,3 +173,22 @@ def test_dependency_and_overall() -> None:
     assert overall([assess()], [bad]) == Verdict.FAIL
     assert overall([assess()], [unk]) == Verdict.UNKNOWN
     assert overall([], []) == Verdict.UNKNOWN
+
+
+def test_an_auto_stopped_background_app_is_ok_from_its_machines_without_a_probe() -> None:
+    stopped = Machine.model_validate(
+        {"id": "m1", "state": "stopped", "region": "ord",
+         "checks": [{"name": "servicecheck-00-http-8080", "status": "warning"}],
+         "config": {"services": [{"internal_port": 8080, "autostart": True}]}}
+    )  # fmt: skip
+    h = assess(
+        BG,
+        machines=[stopped],
+        health=ProbeResult(url="http://x/health", expected_status=200, skipped="auto-stopped"),
+        metrics=good_metrics(app="bg-app", cpu_pct=None, mem_pct=None),
+    )
+    assert find(h, "machines").detail == "machines: all idle, auto-stop (1 stopped)"
+    assert find(h, "health").verdict == Verdict.OK  # not requested: it would start a machine
+    assert find(h, "cpu").detail == "cpu: no machine is started"
+    assert not [f for f in h.findings if f.check == "machine_checks"]  # stale checks ignored
+    assert h.verdict == Verdict.OK
