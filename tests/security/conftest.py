@@ -69,6 +69,8 @@ FLYCTL_FLAGS = {
     "-s",
     "--no-tail",
     "--detach",
+    "-c",  # a config release: the app config written by the project, in a temp folder
+    "--max-unavailable",
 }
 
 
