@@ -79,7 +79,7 @@ class Client:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         limit = self.timeout if timeout is None else timeout
         try:
-            with urllib.request.urlopen(request, timeout=limit) as resp:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=limit) as resp:
                 status, raw = resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()

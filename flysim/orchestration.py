@@ -124,7 +124,7 @@ def run_pool(
                 return
             try:
                 work(item)
-            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            except BaseException as exc:  # handed to the main thread
                 errors.append(exc)
                 cancel.set()
 

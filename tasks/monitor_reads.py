@@ -80,8 +80,8 @@ async def check_fleet_health(
 async def evaluate_apps(apps: list[AppSpec], window_minutes: int) -> list[AppEvaluation]:
     """Runbook `fly-metrics-dashboard.sh` / `fly status` / `curl /health` for `apps`: the
     machines, then metrics and `/health` at once (three task runs whatever the fleet's size),
-    every rule of each app's role judged (hotdash_ops.monitor.alert_rules). `quote`: Prefect need not walk hundreds of
-    items looking for futures."""
+    every rule of each app's role judged (hotdash_ops.monitor.alert_rules). `quote`: Prefect
+    need not walk hundreds of items looking for futures."""
     names = [a.name for a in apps]
     # Machines first: an auto-stopped app is not woken by a /health request.
     machines = await read_fleet_machines(quote(names))

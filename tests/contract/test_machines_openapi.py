@@ -68,7 +68,7 @@ async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flys
 
 async def test_a_guarded_update_with_a_lease_follows_the_spec_and_errors_are_flys(
     flysim: Flysim, spec
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """update-machine with `current_version` (the instance_id read) and the lease nonce: the
     request, the answers, and the error bodies of a held lease (409) and a stale version
     (412)."""
@@ -109,7 +109,7 @@ async def test_a_guarded_update_with_a_lease_follows_the_spec_and_errors_are_fly
             assert_fly_error_body(response)
 
 
-async def test_fly_error_bodies_of_not_found_and_bad_requests(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
+async def test_fly_error_bodies_of_not_found_and_bad_requests(flysim: Flysim, spec) -> None:
     async with httpx.AsyncClient(
         base_url=flysim.url, headers={"Authorization": f"Bearer {flysim.token}"}
     ) as http:
@@ -135,7 +135,7 @@ async def test_the_logs_api_answer_has_flys_shape(flysim: Flysim) -> None:
     assert_valid_logs_answer(exchange.json())
 
 
-async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:  # type: ignore[no-untyped-def]
+async def test_the_validator_refuses_what_the_spec_refuses(flysim: Flysim, spec) -> None:
     """The contract check can fail: a Machine whose state is a number is refused."""
     async with httpx.AsyncClient(base_url=flysim.url) as http:
         good = await http.get(

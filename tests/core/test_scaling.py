@@ -179,7 +179,7 @@ def test_steps_run_vm_then_count_then_services() -> None:
 
 def test_service_settings_are_what_was_given_and_auto_stop_turns_auto_start_on() -> None:
     def settings(**given: object) -> tuple[object, object, object]:
-        want = ScalePlan(app="app", **given).service_settings()  # type: ignore[arg-type]
+        want = ScalePlan(app="app", **given).service_settings()
         return want.autostop, want.autostart, want.min_machines_running
 
     assert settings(min_running=2) == (None, None, 2)  # the rest is left as it is

@@ -265,7 +265,7 @@ async def test_bad_app_name_is_refused_by_the_parameter_schema(flysim) -> None:
 
 async def test_traffic_without_5xx_is_a_0_ratio_and_no_traffic_is_never_an_alert(
     flysim, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # hotdash-agent-service has requests and never answered a 5xx: Fly's Prometheus has no 5xx
     # series for it (a PromQL ratio would have no value). hotdash-llamaindex-mcp gets no
     # requests any more: its counters stay, at rate 0.
@@ -284,7 +284,7 @@ async def test_traffic_without_5xx_is_a_0_ratio_and_no_traffic_is_never_an_alert
 
 async def test_an_auto_stopped_background_app_is_judged_from_its_machines_not_woken(
     flysim, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # A /health request would make Fly Proxy start the machine (and undo auto-stop); the
     # inventory says hotdash-agent-service is not probed while stopped.
     agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]

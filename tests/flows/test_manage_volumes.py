@@ -96,7 +96,7 @@ async def test_list_shows_every_volume_with_its_cost(cost_sim) -> None:
 
 async def test_volumes_in_flys_destroy_pipeline_are_gone_for_the_list_cost_and_deletion(
     cost_sim,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # The raw Machines API still lists them; fly-go's GetVolumes (fly volumes list) does not.
     cost_sim.patch_app(
         "hotdash-staging",
@@ -116,7 +116,7 @@ async def test_volumes_in_flys_destroy_pipeline_are_gone_for_the_list_cost_and_d
     assert [r["id"] for r in (await artifacts_of(unused))["manage-volumes-unused"]] == [UNUSED]
 
 
-async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:
     before = cost_sim.state()
     state = await manage_volumes(action="delete-unused", return_state=True)
     assert state.is_completed(), state.message
@@ -233,7 +233,7 @@ async def test_extend_grows_the_volume_and_says_a_restart_is_needed(cost_sim) ->
 
 async def test_extend_goes_through_the_machines_api_which_says_needs_restart(
     cost_sim, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # `fly volumes extend --json` drops needs_restart; the Machines API's extend answers it.
     monkeypatch.setenv("FLYCTL", "/nonexistent/fly")  # no flyctl involved
     state = await manage_volumes(
@@ -248,7 +248,7 @@ async def test_extend_goes_through_the_machines_api_which_says_needs_restart(
     assert record["detail"]["needs_restart"] is True
 
 
-async def test_extend_needs_a_size(cost_sim) -> None:  # type: ignore[no-untyped-def]
+async def test_extend_needs_a_size(cost_sim) -> None:
     with pytest.raises(ValueError, match="size_gb: required for action extend"):
         await manage_volumes(action="extend", app="hotdash-staging", volume_id=UNUSED)
     assert cost_sim.state()["mutations"] == []

@@ -202,7 +202,7 @@ async def test_bad_parameters_are_refused_naming_the_field(
 
 async def test_the_smoke_test_waits_for_the_machines_an_immediate_rollback_leaves_booting(
     flysim, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # `fly deploy --strategy immediate` exits while the machines still boot; here they boot
     # for 3 s and answer nothing meanwhile. The smoke test waits for them, then judges.
     flysim.patch_image(S_V2, boot_seconds=3)

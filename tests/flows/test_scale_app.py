@@ -86,7 +86,7 @@ async def test_min_running_and_auto_stop_set_on_the_services(flysim, tmp_path) -
     ]  # fmt: skip
 
 
-async def test_min_running_set_by_scale_app_survives_the_next_deploy(flysim) -> None:  # type: ignore[no-untyped-def]
+async def test_min_running_set_by_scale_app_survives_the_next_deploy(flysim) -> None:
     app = "hotdash-production"
     state = await scale_app(app=app, min_running=2, return_state=True)
     assert state.is_completed(), state.message

@@ -25,7 +25,7 @@ STAGING_V3 = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98P
 
 
 def app_state(sim: Sim, app: str) -> dict[str, Any]:
-    return sim.state()["apps"][app]  # type: ignore[no-any-return]
+    return sim.state()["apps"][app]
 
 
 def test_rolling_updates_one_machine_at_a_time_and_waits_for_each(sim: Sim) -> None:
@@ -144,7 +144,7 @@ def test_a_release_carries_its_config_and_the_next_deploy_rebuilds_services_from
     def min_running() -> int:
         return app_state(sim, STAGING)["machines"][0]["config"]["services"][0][
             "min_machines_running"
-        ]  # type: ignore[no-any-return]
+        ]
 
     # A setting changed only through the Machines API ...
     m = sim.api.get(f"/v1/apps/{STAGING}/machines").json()[0]

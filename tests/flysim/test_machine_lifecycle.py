@@ -26,7 +26,7 @@ def openapi() -> OpenAPI:
 
 
 def machine(sim: Sim, app: str = STAGING) -> dict[str, Any]:
-    return sim.api.get(f"/v1/apps/{app}/machines").json()[0]  # type: ignore[no-any-return]
+    return sim.api.get(f"/v1/apps/{app}/machines").json()[0]
 
 
 def path(app: str, mid: str, tail: str = "") -> str:

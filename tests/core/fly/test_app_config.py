@@ -32,11 +32,11 @@ def test_every_service_gets_the_given_settings_and_nothing_else_changes() -> Non
     assert [s.text() for s in service_settings_of(changed)] == [
         "autostop=stop, autostart=True, min_machines_running=0"
     ] * 2
-    assert changed["http_service"]["checks"] == CONFIG["http_service"]["checks"]  # type: ignore[index]
+    assert changed["http_service"]["checks"] == CONFIG["http_service"]["checks"]
     assert changed["mounts"] == CONFIG["mounts"] and changed["services"][0]["ports"] == [
         {"port": 9090}
     ]
-    assert CONFIG["http_service"]["auto_stop_machines"] == "off"  # type: ignore[index]
+    assert CONFIG["http_service"]["auto_stop_machines"] == "off"
     assert settings_match(changed, want) and not settings_match(CONFIG, want)
 
 

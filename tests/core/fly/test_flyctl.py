@@ -105,7 +105,7 @@ def test_releases_logs_extend(fake_fly: Path, tmp_path: Path) -> None:
         "app": "hotdash-production",
         "http_service": {"internal_port": 8080},
     }
-    assert record(tmp_path)["argv"][1:] == ["config", "show", "-a", "hotdash-production"]  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == ["config", "show", "-a", "hotdash-production"]
 
 
 def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
     config.write_text("{}")
     fly.deploy("hotdash-staging", "registry.fly.io/hotdash-staging:v1", config=config,
                max_unavailable=1)  # fmt: skip
-    assert record(tmp_path)["argv"][1:] == [  # type: ignore[index]
+    assert record(tmp_path)["argv"][1:] == [
         "deploy", "-a", "hotdash-staging", "--image", "registry.fly.io/hotdash-staging:v1",
         "--strategy", "rolling", "-c", str(config), "--max-unavailable", "1", "--yes",
     ]  # fmt: skip
