@@ -204,8 +204,8 @@ async def test_the_smoke_test_waits_for_the_machines_an_immediate_rollback_leave
     flysim, tmp_path: Path
 ) -> None:
     # `fly deploy --strategy immediate` exits while the machines still boot; here they boot
-    # for 3 s and answer nothing meanwhile. The smoke test waits for them, then judges.
-    flysim.patch_image(S_V2, boot_seconds=3)
+    # for 1.5 s and answer nothing meanwhile. The smoke test waits for them, then judges.
+    flysim.patch_image(S_V2, boot_seconds=1.5)
     state = await rollback(
         environment=Environment.staging, reason="drill", requested_by="dana", return_state=True
     )
