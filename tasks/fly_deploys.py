@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from hotdash_ops.deploys.release_choice import (
 from hotdash_ops.errors import FlyctlError, FlyError
 from hotdash_ops.fly.app_config import (
     ServiceSettings,
+    keep_service_settings,
     service_settings_of,
     settings_match,
     with_service_settings,
@@ -177,6 +179,37 @@ class BuiltRelease(BaseModel):
     build: Build
 
 
+KEPT_CONFIG = "fly.hotdash-ops.json"
+
+
+def _config_keeping_service_settings(fly: Flyctl, app: str, directory: Path) -> Path | None:
+    """The repository's fly.toml would undo what enable-auto-stop and scale-app released
+    (flyctl deploys the fly.toml it finds over the current release's config). When the two
+    differ in auto-stop, auto-start or min running, a copy of fly.toml with the running
+    release's values, written next to it (flyctl resolves the Dockerfile and .dockerignore
+    from the config file's folder: internal/command/deploy/deploy_build.go), for `-c`; the
+    run log says what differed. None: no fly.toml, or nothing differs."""
+    fly_toml = directory / "fly.toml"
+    if not fly_toml.is_file():
+        return None  # flyctl takes the current release's config (internal/appconfig/remote.go)
+    try:
+        local = tomllib.loads(fly_toml.read_text())
+    except tomllib.TOMLDecodeError:
+        return None  # flyctl refuses it and says why
+    merged, differences = keep_service_settings(local, fly.config_show(app))
+    if not differences:
+        return None
+    get_run_logger().warning(
+        "%s: the repository's fly.toml differs from the running release; kept the release's "
+        "(set by enable-auto-stop or scale-app): %s",
+        app,
+        "; ".join(differences),
+    )
+    path = directory / KEPT_CONFIG
+    path.write_text(json.dumps(merged, indent=2))  # flyctl reads a .json config as JSON
+    return path
+
+
 @task(name="deploy-source", cache_policy=NO_CACHE)
 def deploy_source(
     app: str, source_dir: str, build: Build, *, actor: str, reason: str
@@ -196,6 +229,9 @@ def deploy_source(
         raise ValueError("build: a source deploy needs the commit it builds")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"commit": build.commit, "ref": build.ref}
+    config = _config_keeping_service_settings(fly, app, directory)
+    if config is not None:
+        detail["config"] = config.name
     with (
         _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail),
         _reading_releases_on_failure(fly, app),
@@ -205,6 +241,7 @@ def deploy_source(
             directory,
             image_label=f"git-{build.commit}",
             labels={REVISION_LABEL: build.commit},
+            config=config,
         )
     status = fly.status(app)
     release = running_release(fly.releases(app), status)

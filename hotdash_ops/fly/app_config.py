@@ -11,6 +11,12 @@ rollback included. So the change is a release carrying the changed config, deplo
 image that runs now: `fly deploy -c <config> --image <running image>`, rolled out by flyctl
 one machine at a time, each waited for (see `tasks.app_config`).
 
+A deploy built from the HotDash repository carries the repository's fly.toml instead
+(flyctl reads fly.toml in the working directory before any remote config: internal/command/
+command.go `LoadAppConfigIfPresent`). Those three settings belong to the runbook's flows, so
+the deploy keeps the running release's values over the file's (`keep_service_settings`) and
+says which differed.
+
 Keys are flyctl's (internal/appconfig/service.go): `[http_service]` and each `[[services]]`
 carry `auto_stop_machines` ("off" | "stop" | "suspend"; booleans accepted),
 `auto_start_machines` and `min_machines_running`.
@@ -49,13 +55,21 @@ def _autostop(value: Any) -> str:
     return str(value)
 
 
-def _services(config: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def _named_services(config: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each service with a name saying which one it is: `[http_service]`, or `[[services]]`
+    by internal port and process groups."""
     http = config.get("http_service")
     if isinstance(http, dict):
-        yield http
+        yield "[http_service]", http
     for service in config.get("services") or []:
         if isinstance(service, dict):
-            yield service
+            groups = ",".join(service.get("processes") or ["app"])
+            yield f"[[services]] port {service.get('internal_port')} ({groups})", service
+
+
+def _services(config: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for _, service in _named_services(config):
+        yield service
 
 
 def service_settings_of(config: Mapping[str, Any]) -> list[ServiceSettings]:
@@ -102,3 +116,36 @@ def settings_match(config: Mapping[str, Any], want: ServiceSettings) -> bool:
         )
         for have in current
     )
+
+
+PROXY_KEYS = ("auto_stop_machines", "auto_start_machines", "min_machines_running")
+
+
+def _normal(key: str, value: Any) -> Any:
+    if key == "auto_stop_machines":
+        return _autostop(value)
+    if key == "auto_start_machines":
+        return True if value is None else bool(value)
+    return int(value or 0)
+
+
+def keep_service_settings(
+    local: Mapping[str, Any], current: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """`local` (a repository's fly.toml) with the running release's (`current`) auto-stop,
+    auto-start and min running on every service both have, and what differed, e.g.
+    `[http_service] min_machines_running: fly.toml 0, kept 1`. Services only one side has
+    keep their own settings."""
+    running = dict(_named_services(current))
+    merged = copy.deepcopy(dict(local))
+    differences = []
+    for name, service in _named_services(merged):
+        keep = running.get(name)
+        if keep is None:
+            continue
+        for key in PROXY_KEYS:
+            mine, theirs = _normal(key, service.get(key)), _normal(key, keep.get(key))
+            if mine != theirs:
+                differences.append(f"{name} {key}: fly.toml {mine!r}, kept {theirs!r}")
+                service[key] = theirs
+    return merged, differences

@@ -276,18 +276,23 @@ class Flyctl:
         *,
         image_label: str | None = None,
         labels: Mapping[str, str] | None = None,
+        config: Path | None = None,
     ) -> FlyctlResult:
-        """`fly deploy -a APP --remote-only [--image-label L] [--label K=V ...] --yes` in
-        `source_dir`: Fly's builders build the image from that directory. `--image-label`
+        """`fly deploy -a APP --remote-only [-c CONFIG] [--image-label L] [--label K=V ...]
+        --yes` in `source_dir`: Fly's builders build the image from that directory. `--image-label`
         names the image `registry.fly.io/APP:L` (flyctl's default is `deployment-<ULID>`),
         `--label` writes Docker labels into it, which the Machines API then shows in each
         machine's `image_ref.labels` (superfly/flyctl@ad0172fa internal/flag/flag.go
-        `ImageLabel`, internal/command/deploy/deploy.go `label`, deploy_build.go). Limited by
-        `deploy_timeout`."""
+        `ImageLabel`, internal/command/deploy/deploy.go `label`, deploy_build.go). `-c`: an
+        app config file instead of `source_dir`'s fly.toml. Limited by `deploy_timeout`."""
         validation.app_name(app)
         if not Path(source_dir).is_dir():
             raise ValueError(f"source_dir: {source_dir} is not a directory")
         args = ["deploy", "-a", app, "--remote-only"]
+        if config is not None:
+            if not Path(config).is_file():
+                raise ValueError(f"config: {config} is not a file")
+            args += ["-c", str(config)]
         if image_label is not None:
             args += ["--image-label", validation.image_label(image_label)]
         for key, value in (labels or {}).items():

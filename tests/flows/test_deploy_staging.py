@@ -16,17 +16,21 @@ import pytest
 import yaml
 
 from flows.deploy_staging import deploy_staging
+from flows.enable_auto_stop import enable_auto_stop
 from hotdash_ops.audit import AuditLog
 from tests.artifacts import artifacts_of
 from tests.conftest import BIN, ROOT
 from tests.git_origin import Origin, git
 from tests.run_logs import run_log_text
+from tests.timeline import most_down_at_once
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 APP = "hotdash-staging"
 V3_IMAGE = "registry.fly.io/hotdash-staging:deployment-01J9FJ0E00H4QX4FR84G98PBSK"
 BAD = "registry.fly.io/hotdash-staging:bad"
+BROKEN = "registry.fly.io/hotdash-staging:broken-app"
+SLOW = "registry.fly.io/hotdash-staging:slow-start"
 GOOD = "registry.fly.io/hotdash-staging:deployment-01JB0000000000000000000GOOD"
 FAILS = "registry.fly.io/hotdash-staging:deploy-fails"
 ENDPOINTS = ["/health", "/", "/app", "/api/health", "/favicon.ico", "/auth/callback"]
@@ -249,7 +253,8 @@ async def test_a_fix_deploys_while_staging_is_down(flysim, origin: Origin, tmp_p
 
     assert state.is_completed(), state.message
     assert state.message.endswith(f"to {APP} as v5; smoke test passed (6/6 endpoints)")
-    assert len(flysim.state()["mutations"]) == before + 1
+    # One release: flyctl then updates the machine through the Machines API (flysim records it).
+    assert [m["kind"] for m in flysim.state()["mutations"][before:]].count("deploy") == 1
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
     assert "/health failing: staging (503 (expected 200)" in summary
     assert f"before: `v4 {BAD}`" in summary
@@ -313,25 +318,138 @@ async def test_an_image_needs_an_untested_image_reason_which_is_recorded(
 async def test_an_image_failing_the_smoke_test_is_rolled_back_to_the_previous_image(
     flysim, origin: Origin, tmp_path: Path
 ) -> None:
+    # Its machines pass their checks (flyctl's rolling deploy completes); /app answers 500.
     state = await deploy_staging(
-        requested_by="dana", image=BAD, untested_image_reason=UNTESTED, return_state=True
+        requested_by="dana", image=BROKEN, untested_image_reason=UNTESTED, return_state=True
     )
 
     assert state.is_failed()
-    assert state.message.startswith("smoke test failed (/health 503, /app 500, /api/health 503)")
+    assert state.message.startswith("smoke test failed (/app 500)")
     assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
     app = staging(flysim)
     assert app["current_image"] == V3_IMAGE
-    assert [(r["version"], r["image"]) for r in app["releases"][-2:]] == [(4, BAD), (5, V3_IMAGE)]
+    assert [(r["version"], r["image"]) for r in app["releases"][-2:]] == [
+        (4, BROKEN), (5, V3_IMAGE),
+    ]  # fmt: skip
+    assert [m["detail"]["strategy"] for m in flysim.state()["mutations"]
+            if m["kind"] == "deploy"] == ["rolling", "immediate"]  # fmt: skip
     artifacts = await artifacts_of(state)
     rows = {row["endpoint"]: row for row in _table(artifacts["smoke-hotdash-staging"])}
-    assert list(rows) == ENDPOINTS  # every endpoint, though /health failed first
+    assert list(rows) == ENDPOINTS  # every endpoint, though /app failed
+    assert rows["/app"]["status"] == 500 and rows["/app"]["result"] == "FAIL: wrong status"
     after = _table(artifacts["smoke-hotdash-staging-rollback"])
     assert [r["result"] for r in after] == ["ok"] * len(ENDPOINTS)
     actions = [a for a, _ in audit_actions(tmp_path)]
     assert actions == [
         "deploy.started", "deploy.completed", "rollback.started", "rollback", "rollback.verified"
     ]  # fmt: skip
+
+
+async def test_an_image_whose_checks_never_pass_fails_flyctls_rolling_deploy_and_is_rolled_back(
+    flysim, origin: Origin, tmp_path: Path
+) -> None:
+    # /health answers 503: flyctl waits for the updated machine's checks until --wait-timeout
+    # (1.5 s in flysim's test timing, 5 min on Fly) and fails; the machine keeps the image.
+    state = await deploy_staging(
+        requested_by="dana", image=BAD, untested_image_reason=UNTESTED, return_state=True
+    )
+
+    assert state.is_failed()
+    [machine_id] = [m["id"] for m in staging(flysim)["machines"]]
+    assert state.message.startswith(
+        f"deploy of {BAD} failed: `fly deploy` exited 1: Error: timeout reached waiting for "
+        f"health checks to pass for machine {machine_id}: context deadline exceeded; "
+        "Fly says: release v4 failed"
+    )
+    assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
+    assert staging(flysim)["current_image"] == V3_IMAGE
+    actions = [a for a, _ in audit_actions(tmp_path)]
+    # The deploy failed in flyctl; the shared roll-back-and-verify records the rest.
+    assert actions[:2] == ["deploy.started", "deploy.failed"]
+    assert actions[2:] == ["rollback.started", "rollback", "rollback.verified"]
+
+
+async def test_a_deploy_outliving_its_limit_gets_sigterm_and_fly_records_it_interrupted(
+    flysim, origin: Origin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The machines of SLOW boot for 10 minutes, flyctl would wait 30 s for one; the deploy's
+    # limit here is 1.5 s. flyctl gets SIGTERM, marks the release interrupted and exits
+    # (SIGKILL would leave it "running").
+    flysim.patch_timing(wait_timeout_seconds=30)
+    monkeypatch.setenv("FLYCTL_DEPLOY_TIMEOUT_SECONDS", "1.5")
+    monkeypatch.setenv("FLYCTL_GRACE_SECONDS", "10")
+    state = await deploy_staging(
+        requested_by="dana", image=SLOW, untested_image_reason=UNTESTED, return_state=True
+    )
+
+    assert state.is_failed()
+    assert (
+        "timed out after 1.5 s; stopped with SIGTERM (flyctl exited 127); "
+        "Fly says: release v4 interrupted"
+    ) in state.message, state.message
+    assert [r["status"] for r in staging(flysim)["releases"][-2:]] == ["interrupted", "complete"]
+    assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
+    failed = dict(audit_actions(tmp_path))["deploy.failed"]
+    assert "Fly says: release v4 interrupted" in failed["error"]
+
+
+# The repository's fly.toml as HotDash has one (its own auto-stop settings); a check grace
+# period of 100 ms instead of 20 s, so the test's machines pass their checks quickly.
+FLY_TOML = """app = 'hotdash-staging'
+primary_region = 'ord'
+
+[http_service]
+  internal_port = 3000
+  force_https = true
+  auto_stop_machines = 'off'
+  auto_start_machines = true
+  min_machines_running = 0
+  processes = ['app']
+
+  [[http_service.checks]]
+    interval = '15s'
+    timeout = '2s'
+    grace_period = '100ms'
+    method = 'GET'
+    path = '/health'
+"""
+
+
+async def test_auto_stop_set_by_enable_auto_stop_survives_the_next_deploy_one_machine_down_at_a_time(
+    flysim, origin: Origin, tmp_path: Path
+) -> None:
+    flysim.patch_app(
+        APP,
+        machines_add=[{"cpu_kind": "shared", "cpus": 1, "memory_mb": 512, "count": 2,
+                       "services": {"autostop": "off", "min_machines_running": 0,
+                                    "internal_port": 3000}}],
+    )  # fmt: skip
+    enabled = await enable_auto_stop(
+        apps=[APP], min_machines_running=1, dry_run=False, return_state=True
+    )
+    assert enabled.is_completed(), enabled.message
+    assert services_of(flysim) == [("stop", True, 1)] * 3
+    # main's fly.toml says auto-stop off: deployed as it is, it would undo enable-auto-stop.
+    main = origin.commit({"fly.toml": FLY_TOML}, "Add fly.toml")
+
+    state = await deploy_staging(requested_by="dana", return_state=True)
+
+    assert state.is_completed(), state.message
+    assert staging(flysim)["current_image"] == f"registry.fly.io/{APP}:git-{main}"
+    assert services_of(flysim) == [("stop", True, 1)] * 3  # the deploy kept them
+    assert most_down_at_once(staging(flysim)["timeline"]) == 1  # never two machines at once
+    logs = await run_log_text(state.state_details.flow_run_id, expect=["kept the release's"])
+    assert "[http_service] auto_stop_machines: fly.toml 'off', kept 'stop'" in logs
+    [deployed] = [d for a, d in audit_actions(tmp_path) if a == "deploy.completed"]
+    assert deployed["config"] == "fly.hotdash-ops.json"
+
+
+def services_of(flysim) -> list[tuple[str, bool, int]]:
+    return [
+        (s["autostop"], s["autostart"], s["min_machines_running"])
+        for m in staging(flysim)["machines"]
+        for s in m["config"]["services"]
+    ]
 
 
 async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
@@ -351,7 +469,7 @@ async def test_flyctl_failure_fails_the_run_with_its_message_and_is_audited(
     assert flysim.token not in state.message
     actions = audit_actions(tmp_path)
     assert [a for a, _ in actions] == ["deploy.started", "deploy.failed"]
-    assert actions[1][1]["error"] == f"`fly deploy` exited 1: {crash}"
+    assert actions[1][1]["error"] == f"`fly deploy` exited 1: {crash}; Fly says: release v4 failed"
 
 
 async def test_no_test_commands_means_no_deploy_of_a_ref(

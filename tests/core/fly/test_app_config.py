@@ -6,6 +6,7 @@ import pytest
 
 from hotdash_ops.fly.app_config import (
     ServiceSettings,
+    keep_service_settings,
     service_settings_of,
     settings_match,
     with_service_settings,
@@ -51,3 +52,40 @@ def test_an_app_without_services_and_a_bad_value_are_refused() -> None:
         with_service_settings({"app": "hotdash-x"}, ServiceSettings(autostop="stop"))
     with pytest.raises(ValueError, match="autostop: must be one of off, stop, suspend"):
         with_service_settings(CONFIG, ServiceSettings(autostop="sleep"))
+
+
+def test_a_repository_fly_toml_keeps_the_running_releases_proxy_settings_and_says_which() -> None:
+    # The repository's fly.toml: auto-stop off on [http_service], a TCP service, a service
+    # the running release lacks (it keeps its own settings), and everything else its own.
+    local = {
+        "app": "hotdash-agent-service",
+        "env": {"PORT": "8002"},
+        "http_service": {"internal_port": 8002, "auto_stop_machines": False,
+                         "min_machines_running": 0, "checks": [{"path": "/ready"}]},
+        "services": [
+            {"internal_port": 9090, "auto_stop_machines": "off", "ports": [{"port": 9090}]},
+            {"internal_port": 7000, "processes": ["worker"], "auto_stop_machines": "off"},
+        ],
+    }  # fmt: skip
+    running = with_service_settings(
+        CONFIG, ServiceSettings(autostop="stop", autostart=True, min_machines_running=1)
+    )
+
+    merged, differences = keep_service_settings(local, running)
+
+    assert differences == [
+        "[http_service] auto_stop_machines: fly.toml 'off', kept 'stop'",
+        "[http_service] min_machines_running: fly.toml 0, kept 1",
+        "[[services]] port 9090 (app) auto_stop_machines: fly.toml 'off', kept 'stop'",
+        "[[services]] port 9090 (app) min_machines_running: fly.toml 0, kept 1",
+    ]
+    assert (
+        service_settings_of(merged)[:2]
+        == [ServiceSettings(autostop="stop", autostart=True, min_machines_running=1)] * 2
+    )
+    assert merged["services"][1]["auto_stop_machines"] == "off"  # only the repository has it
+    assert merged["http_service"]["checks"] == [{"path": "/ready"}]  # the file's own
+    assert (
+        merged["env"] == {"PORT": "8002"} and local["http_service"]["auto_stop_machines"] is False
+    )
+    assert keep_service_settings(merged, running) == (merged, [])  # nothing left to keep

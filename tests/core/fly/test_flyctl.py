@@ -154,6 +154,14 @@ def test_deploy_argv_and_source_cwd(fake_fly: Path, tmp_path: Path) -> None:
         "deploy", "-a", "hotdash-staging", "--remote-only", "--image-label", f"git-{sha}",
         "--label", f"org.opencontainers.image.revision={sha}", "--yes",
     ]  # fmt: skip
+    kept = src / "fly.hotdash-ops.json"
+    kept.write_text("{}")
+    fly.deploy_source("hotdash-staging", src, config=kept)
+    assert record(tmp_path)["argv"][1:] == [
+        "deploy", "-a", "hotdash-staging", "--remote-only", "-c", str(kept), "--yes",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="config: .* is not a file"):
+        fly.deploy_source("hotdash-staging", src, config=src / "missing.json")
     for label, labels, message in [
         ("--app=x", {}, "image_label: must not start with '-'"),
         ("a b", {}, "image_label: 'a b' is not an image tag"),
