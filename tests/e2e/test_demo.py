@@ -76,4 +76,17 @@ def test_make_demo_runs_the_health_check_and_stops_cleanly(tmp_path: Path) -> No
     assert auth.exists() and (auth.stat().st_mode & 0o777) == 0o600
     assert (tmp_path / "state" / "prefect" / "prefect.db").exists()
     # The demo's HotDash repository (deploy-staging builds from it, offline).
-    assert (tmp_path / "state" / "hotdash.git" / "refs" / "heads" / "main").exists()
+    # (git may keep the branch in packed-refs, so ask git rather than look for a file)
+    main_branch = subprocess.run(
+        [
+            "git",
+            "--git-dir",
+            str(tmp_path / "state" / "hotdash.git"),
+            "rev-parse",
+            "--verify",
+            "main",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert main_branch.returncode == 0, main_branch.stderr
