@@ -63,6 +63,9 @@ class Flysim:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self.token = token
+        # One client for the session's control calls: a new httpx client per call builds a TLS
+        # context each time, which cost more CPU than the calls themselves.
+        self.http = httpx.Client(base_url=url, timeout=10)
 
     def env(self) -> dict[str, str]:
         """The settings that point hotdash-ops at this flysim."""
@@ -78,21 +81,23 @@ class Flysim:
         }
 
     def state(self) -> dict:
-        return httpx.get(f"{self.url}/_sim/state", timeout=10).raise_for_status().json()
+        return self.http.get("/_sim/state").raise_for_status().json()
 
     def reset(self) -> None:
-        httpx.post(f"{self.url}/_sim/reset", timeout=10).raise_for_status()
+        self.http.post("/_sim/reset").raise_for_status()
 
     def patch_app(self, app: str, **changes: object) -> None:
-        httpx.patch(f"{self.url}/_sim/apps/{app}", json=changes, timeout=10).raise_for_status()
+        self.http.patch(f"/_sim/apps/{app}", json=changes).raise_for_status()
 
     def patch_timing(self, **changes: float) -> None:
-        httpx.patch(f"{self.url}/_sim/timing", json=changes, timeout=10).raise_for_status()
+        self.http.patch("/_sim/timing", json=changes).raise_for_status()
 
     def patch_image(self, ref: str, **changes: object) -> None:
-        httpx.patch(f"{self.url}/_sim/images/{ref}", json=changes, timeout=10).raise_for_status()
+        self.http.patch(f"/_sim/images/{ref}", json=changes).raise_for_status()
 
 
+# tryfirst: xdist reads the groups in its own collection hook, which must come after this one.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
     tests/e2e folder). `make check` runs what needs neither.
@@ -177,7 +182,8 @@ class FlysimLauncher:
         return self.running[scenario][1]
 
     def close(self) -> None:
-        for proc, _ in self.running.values():
+        for proc, sim in self.running.values():
+            sim.http.close()
             proc.terminate()
             try:
                 proc.wait(10)
