@@ -135,6 +135,9 @@ class StackConfig:
                 FLYCTL=str(BIN / "flysim-fly"),
                 FLY_APP_URL_TEMPLATE=f"{self.flysim_url}/_apps/{{app}}",
                 SUPABASE_URL=f"{self.flysim_url}/_ext/supabase/rest/v1/",
+                SHOPIFY_SHOP_URL=f"{self.flysim_url}/_ext/shopify/admin/api/2025-10/shop.json",
+                # The keys the scenario's Supabase and Shopify stand-ins require.
+                **_scenario_keys(self.scenario),
                 FLY_API_TOKEN=os.environ.get("FLY_API_TOKEN") or _scenario_token(self.scenario),
             )
         # deploy-staging builds and tests commits of this repository (the inventory's own
@@ -194,6 +197,22 @@ def check_schedule_timezone(inventory_path: Path) -> None:
             "; ".join(problems)
             + f". Set definitions.timezone in prefect.yaml to {inventory.timezone}."
         )
+# Which environment variable carries the key of each outside service (the inventory's
+# `dependencies:` headers) in the demo.
+_DEPENDENCY_KEY_ENV = {"supabase": "SUPABASE_ANON_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}
+
+
+def _scenario_keys(scenario: Path) -> dict[str, str]:
+    """The keys of the scenario's outside services, unless the environment already has them."""
+    import yaml
+
+    external = (yaml.safe_load(scenario.read_text()) or {}).get("external") or {}
+    keys = {}
+    for name, env in _DEPENDENCY_KEY_ENV.items():
+        auth = (external.get(name) or {}).get("auth") or {}
+        if auth.get("value"):
+            keys[env] = os.environ.get(env) or str(auth["value"])
+    return keys
 
 
 def _scenario_token(scenario: Path) -> str:

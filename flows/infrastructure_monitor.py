@@ -2,9 +2,11 @@
 
 Every app in the inventory: machine states and checks, `/health` (status and latency), CPU %,
 memory %, p95 latency and 5xx ratio over the last 15 minutes (range queries); every rule of the
-app's role judged (hotdash_ops.monitor.alert_rules); alerts fire after consecutive failures,
-resolve, remind, and wait while the app is being deployed (hotdash_ops.monitor.alert_state);
-each message carries its runbook response steps. A metrics table artifact is written every run.
+app's role judged (hotdash_ops.monitor.alert_rules); and every dependency (Supabase, Shopify:
+"Verify dependencies") with its key. Alerts fire after consecutive failures, resolve, remind,
+and wait while the app is being deployed or under a silence (hotdash_ops.monitor.alert_state,
+`silence-alerts`); each message carries its runbook response steps. A metrics table artifact
+(apps, then dependencies) is written every run.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
 a run makes five task runs plus one per message sent, whatever the fleet's size (the SQLite
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -32,11 +35,12 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from hotdash_ops.monitor.alert_rules import summarise, table_row
+from hotdash_ops.monitor.alert_rules import dependency_row, summarise, table_row
 from hotdash_ops.monitor.stale_runs import stale_reason
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.alerting import update_alerts
+from tasks.http_checks import check_dependencies
 from tasks.monitor_reads import evaluate_apps
 from tasks.reports import publish_table
 
@@ -67,19 +71,25 @@ async def infrastructure_monitor(
     inventory = fly_access.inventory()
     specs = [inventory.app(app)] if app else inventory.apps
     names = [s.name for s in specs]
+    wanted = {d for s in specs for d in s.dependencies}
+    deps = [d for d in inventory.dependencies if app is None or d.name in wanted]
+    tz = ZoneInfo(inventory.timezone)
 
-    # fly-metrics-dashboard.sh / `fly status` / `curl /health`, judged by each app's rules.
+    # fly-metrics-dashboard.sh / `fly status` / `curl /health`, judged by each app's rules,
+    # and "Verify dependencies (Supabase, Shopify)".
     evaluations = await evaluate_apps(specs, window_minutes)
-    summary = summarise(evaluations)
+    dependencies = await check_dependencies(deps)
+    summary = summarise(evaluations, dependencies)
     logger.info(summary)
 
     # Alert Response: alerts fire, remind, resolve; each message carries its response steps.
     alerts = await update_alerts(
-        quote([v for e in evaluations for v in e.verdicts]),
-        fleet=None if app else quote(names),
+        quote([v for e in evaluations for v in e.verdicts] + dependencies),
+        fleet=None if app else quote(names + [d.name for d in deps]),
         timezone=inventory.timezone,
     )
-    rows = [table_row(e, alerts=alerts.labels(e.app)) for e in evaluations]
+    rows = [table_row(e, alerts=alerts.labels(e.app, tz)) for e in evaluations]
+    rows += [dependency_row(d, alerts=alerts.labels(d.app, tz)) for d in dependencies]
     await publish_table(MONITOR_ARTIFACT, quote(rows), description=f"{summary}. {alerts.summary()}")
     message = f"{summary}. {alerts.summary()}"
     if alerts.undelivered:

@@ -36,7 +36,8 @@ A scenario is the starting state of the simulated organisation::
       registry.fly.io/app:bad: {endpoints: {...}, metrics: {...}, deploy_fails: false,
                                 boot_seconds: 30}   # machines running it boot this long
     external:                       # other services, served under /_ext/<name>/
-      supabase: {endpoints: {/rest/v1/: {status: 200}}}
+      supabase: {endpoints: {/rest/v1/: {status: 200}},
+                 auth: {header: apikey, value: flysim-anon-key}}   # else 401
     generate: {apps: 200, prefix: bench-app-, endpoint_latency_ms: 200}   # synthetic apps
 
 An endpoint may be written as a bare status (``/health: 200``). A metric set to ``null`` (or
@@ -209,10 +210,28 @@ class ImageSpec(_Model):
     boot_seconds: float | None = Field(None, ge=0)
 
 
+class ExternalAuthSpec(_Model):
+    """The key an outside service requires in a header: without it, or with another value,
+    every path answers 401 (Supabase's API gateway without `apikey`: "No API key found in
+    request", supabase/supabase-flutter#190; Shopify's Admin API without
+    `X-Shopify-Access-Token`)."""
+
+    header: str
+    value: str
+    missing_body: Any = Field(
+        default_factory=lambda: {
+            "message": "No API key found in request",
+            "hint": "No `apikey` request header or url param was found.",
+        }
+    )
+    invalid_body: Any = Field(default_factory=lambda: {"message": "Invalid API key"})
+
+
 class ExternalSpec(_Model):
     """A service outside Fly (e.g. Supabase)."""
 
     endpoints: dict[str, EndpointSpec] = Field(default_factory=dict)
+    auth: ExternalAuthSpec | None = None
 
 
 BENCH_METRICS: dict[MetricName, float | None] = {

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hotdash_ops.redaction import SECRET_SUFFIXES
 from hotdash_ops.validation import AppName, ServiceUrl, field_problems
 
 Role = Literal["web", "background"]
@@ -61,13 +62,40 @@ class SmokeCheck(_Strict):
         return value
 
 
-class Dependency(_Strict):
-    """An external service the apps need (e.g. Supabase), checked by URL."""
+# An HTTP header name (RFC 9110 token characters).
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=100)]
 
-    name: str
+
+class SecretHeader(_Strict):
+    """A header whose value is a secret: the environment variable `env`, else the Prefect
+    Secret block `secret_block`. Never written in the inventory itself."""
+
+    env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    secret_block: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    prefix: str = Field(default="", pattern=r"^[A-Za-z]*( )?$")  # e.g. "Bearer "
+
+    @field_validator("env")
+    @classmethod
+    def _redacted(cls, value: str) -> str:
+        # The redactor removes the values of variables named like secrets (hotdash_ops.redaction).
+        if not value.endswith(SECRET_SUFFIXES):
+            raise ValueError(
+                f"{value} must end with {', '.join(SECRET_SUFFIXES)} "
+                "(so its value is removed from every log, artifact and message)"
+            )
+        return value
+
+
+class Dependency(_Strict):
+    """An external service the apps need (runbook "Verify dependencies (Supabase, Shopify)"),
+    checked by URL with the headers it requires."""
+
+    name: AppName  # its alerts are keyed like an app's: same characters, never an app's name
     url: ServiceUrl
     url_env: str | None = None  # env var that overrides `url` (e.g. SUPABASE_URL)
     expected_status: list[int] = Field(default_factory=lambda: [200])
+    headers: dict[HeaderName, SecretHeader] = Field(default_factory=dict)
+    description: str = ""
 
     def resolved_url(self, env: dict[str, str] | None = None) -> str:
         """`url`, or the value of `url_env` in `env` when set there."""
@@ -162,6 +190,10 @@ class Inventory(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("apps: duplicate app names")
         deps = {d.name for d in self.dependencies}
+        if len(deps) != len(self.dependencies):
+            raise ValueError("dependencies: duplicate dependency names")
+        for clash in sorted(deps & set(names)):
+            raise ValueError(f"dependencies.{clash}: an app has the same name")
         for spec in self.apps:
             for dep in spec.dependencies:
                 if dep not in deps:
@@ -188,6 +220,10 @@ class Inventory(_Strict):
     def background_apps(self) -> list[AppSpec]:
         """Workers and services that can stop when idle."""
         return [a for a in self.apps if a.role == "background"]
+
+    def environment_of(self, app: str) -> str | None:
+        """The environment `app` serves (staging, production), None for the others."""
+        return next((k for k, e in self.environments.items() if e.app == app), None)
 
     def environment_app(self, env: str) -> AppSpec:
         """The app serving environment `env` (staging, production)."""

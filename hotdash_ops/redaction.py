@@ -9,7 +9,7 @@ REDACTED = "***REDACTED***"
 
 # Env vars that are secrets by name, whatever their length.
 _NAMED_SECRETS = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN", "PREFECT_API_AUTH_STRING")
-_SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
+SECRET_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
 # Short values of suffix-named vars ("1", "true") would redact ordinary words everywhere.
 _MIN_SUFFIX_SECRET_LEN = 8
 
@@ -70,7 +70,7 @@ def secrets_from_env(env: Mapping[str, str]) -> list[str]:
         upper = name.upper()
         if upper in _NAMED_SECRETS and value:
             found.append(value)
-        elif upper.endswith(_SECRET_SUFFIXES) and len(value) >= _MIN_SUFFIX_SECRET_LEN:
+        elif upper.endswith(SECRET_SUFFIXES) and len(value) >= _MIN_SUFFIX_SECRET_LEN:
             found.append(value)
     return found
 

@@ -2,14 +2,16 @@
 Alerts, "Creates alerts on failures" and `configure-alerts.sh`).
 
 One task per run, not one per alert: it locks the alert state file, applies the run's
-verdicts (hotdash_ops.monitor.alert_state, pure), emits `hotdash.alert.fired` / `.resolved` events,
-sends the due messages through `tasks.notify.notify` and marks as sent only what was
-delivered. The state is saved before sending too, so a crash mid-send loses no run's count.
+verdicts (hotdash_ops.monitor.alert_state, pure) with the app locks and silences holding
+notices back, records what fired or resolved in the alert history, emits `hotdash.alert.fired`
+/ `.resolved` events (with the incident severity the inventory maps the alert to), sends the due
+messages through `tasks.notify.notify` and marks as sent only what was delivered. The state is
+saved before sending too, so a crash mid-send loses no run's count.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger, task
@@ -18,12 +20,19 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
+from hotdash_ops.incidents.response import incident_policy
+from hotdash_ops.incidents.severity import Severity
+from hotdash_ops.inventory import Inventory
+from hotdash_ops.monitor.alert_history import HISTORY_FILE, AlertChange, AlertHistory
 from hotdash_ops.monitor.alert_messages import AlertMessage, compose
 from hotdash_ops.monitor.alert_rules import RuleVerdict
+from hotdash_ops.monitor.alert_rules import Severity as AlertSeverity
 from hotdash_ops.monitor.alert_state import (
     AlertBook,
+    AlertEntry,
     AlertEvent,
     AlertPolicy,
+    AlertStatus,
     AlertStore,
     advance,
     load_alert_policy,
@@ -33,6 +42,7 @@ from hotdash_ops.redaction import default_redactor
 from tasks import fly_access
 from tasks.app_lock import locked_apps
 from tasks.notify import notify
+from tasks.silences import silence_store
 
 ALERT_STATE_FILE = "alerts.json"
 
@@ -45,6 +55,11 @@ def alert_store() -> AlertStore:
 def alert_policy() -> AlertPolicy:
     """The inventory's `alerts:` section (fire/resolve counts, reminders), else the defaults."""
     return load_alert_policy(fly_access.settings().hotdash_inventory)
+
+
+def alert_history() -> AlertHistory:
+    """Every alert that fired, got worse or resolved (`<state>/alert-history.jsonl`)."""
+    return AlertHistory(fly_access.settings().hotdash_state_dir / HISTORY_FILE)
 
 
 def load_alert_book() -> AlertBook:
@@ -62,20 +77,34 @@ async def held_apps(apps: list[str]) -> set[str]:
         return set()
 
 
-def emit_alert_event(event: AlertEvent) -> None:
-    """`hotdash.alert.fired|resolved` on resource `fly.app.<app>` (name = the app)."""
+def incident_severity(inventory: Inventory, event: AlertEvent) -> Severity:
+    """The runbook severity of the incident an alert means (the inventory's
+    `incident.severity`, by the app's environment and whether it is down or degraded)."""
+    mapping = incident_policy(inventory.incident).severity
+    down = "critical" if event.severity == AlertSeverity.CRITICAL else "warning"
+    return mapping.for_alert(inventory.environment_of(event.app), down)
+
+
+def emit_alert_event(event: AlertEvent, inventory: Inventory) -> None:
+    """`hotdash.alert.fired|resolved` on resource `fly.app.<app>` (name = the app), labelled
+    with the incident severity (`hotdash.incident-severity`, which the incident-response
+    trigger passes on and groups by) and carrying what the severity was decided from."""
     redact = default_redactor().redact
+    severity = incident_severity(inventory, event)
     emit_event(
         event=event.name,
         resource={
             "prefect.resource.id": f"fly.app.{event.app}",
             "prefect.resource.name": event.app,
+            "hotdash.incident-severity": severity.value,
         },
         payload={
             "app": event.app,
             "rule": event.rule.value,
             "severity": event.severity.value,
             "condition": event.condition,
+            "environment": inventory.environment_of(event.app) or "",
+            "incident_severity": severity.value,
             "detail": redact(event.detail),
         },
     )
@@ -100,12 +129,14 @@ class AlertRunResult(BaseModel):
     sent: list[str] = Field(default_factory=list)  # subjects delivered
     undelivered: list[str] = Field(default_factory=list)  # subjects to retry next run
     held_apps: list[str] = Field(default_factory=list)
+    silenced: dict[str, datetime] = Field(default_factory=dict)  # app -> end of its silence
     events: list[str] = Field(default_factory=list)  # "<event> <app>/<rule>"
     warning: str | None = None
 
-    def labels(self, app: str) -> str:
-        """The app's alerts as a table cell: `cpu firing (warning); memory pending`."""
-        return "; ".join(e.label() for e in self.book.for_app(app))
+    def labels(self, app: str, tz: tzinfo = UTC) -> str:
+        """The app's alerts as a table cell: `cpu firing (warning); memory pending`, and
+        `... silenced until 2025-10-14 14:05 PDT` under a silence."""
+        return "; ".join(e.label(tz) for e in self.book.for_app(app))
 
     def summary(self) -> str:
         firing = sum(1 for e in self.book.alerts.values() if e.status.value == "firing")
@@ -113,6 +144,8 @@ class AlertRunResult(BaseModel):
         text = f"alerts: {firing} firing, {pending} pending, {len(self.sent)} message(s) sent"
         if self.held_apps:
             text += f", held back for {', '.join(self.held_apps)} (deploy in progress)"
+        if self.silenced:
+            text += f", silenced: {', '.join(sorted(self.silenced))}"
         if self.undelivered:
             text += f", {len(self.undelivered)} NOT delivered (retried next run)"
         return text
@@ -124,12 +157,14 @@ async def update_alerts(
 ) -> AlertRunResult:
     """Runbook: Automated Monitoring, "Creates alerts on failures" (configure-alerts.sh).
 
-    `fleet`: every app of a whole-fleet run (alerts of apps no longer listed are dropped);
-    None when only some apps were checked.
+    `fleet`: every app and dependency of a whole-fleet run (alerts of ones no longer listed
+    are dropped); None when only some apps were checked.
     """
     logger = get_run_logger()
     store = alert_store()
     policy = alert_policy()
+    inventory = fly_access.inventory()
+    tz = ZoneInfo(timezone)
     now = datetime.now(UTC)
     async with store.locked():
         book, warning = store.load()
@@ -137,16 +172,33 @@ async def update_alerts(
             logger.error(warning)
         apps = sorted({v.app for v in verdicts} | {e.app for e in book.alerts.values()})
         held = await held_apps(apps)
-        transition = advance(book, verdicts, now, held_apps=held, policy=policy, fleet=fleet)
-        store.save(transition.book)
-        for event in transition.events:
-            emit_alert_event(event)
-        messages = compose(
-            transition.notices, digest_over=policy.digest_over, tz=ZoneInfo(timezone)
+        silences, unreadable = silence_store().load()
+        if unreadable:
+            logger.error(unreadable)
+        silenced = silences.silenced(apps, now)
+        transition = advance(
+            book, verdicts, now, held_apps=held, silenced=silenced, policy=policy, fleet=fleet
         )
+        store.save(transition.book)
+        alert_history().append(transition.changes)
+        for event in transition.events:
+            emit_alert_event(event, inventory)
+        for change in transition.changes:
+            if change.silenced_until and change.severity == AlertSeverity.CRITICAL:
+                # Recorded and shown, not sent: planned work, but a person should see it.
+                logger.warning(
+                    "critical alert %s on %s %s while silenced until %s: %s",
+                    change.rule.value,
+                    change.app,
+                    change.change.value,
+                    change.silenced_until.astimezone(tz).strftime("%H:%M %Z"),
+                    change.detail,
+                )
+        messages = compose(transition.notices, digest_over=policy.digest_over, tz=tz)
         result = AlertRunResult(
             book=transition.book,
             held_apps=sorted(held),
+            silenced=silenced,
             events=[f"{e.name} {e.app}/{e.rule.value}" for e in transition.events],
             warning=warning,
         )
@@ -163,3 +215,29 @@ async def update_alerts(
         logger.info("alerts held back while deploying: %s", ", ".join(sorted(held)))
     logger.info(result.summary())
     return result
+
+
+class AlertsBetween(BaseModel):
+    """What alerts did over a time range, and what is still firing."""
+
+    changes: list[AlertChange]
+    still_firing: list[AlertEntry]
+    unreadable: int = 0
+
+
+@task(name="read-alert-changes", cache_policy=NO_CACHE)
+async def read_alert_changes(start: datetime, end: datetime, apps: list[str]) -> AlertsBetween:
+    """Runbook: Review overnight alerts: every alert of `apps` that fired, got worse or
+    resolved between `start` and `end` (the alert history), and those firing now."""
+    read = alert_history().between(start, end)
+    wanted = set(apps)
+    firing = [
+        e
+        for e in load_alert_book().alerts.values()
+        if e.app in wanted and e.status == AlertStatus.FIRING
+    ]
+    return AlertsBetween(
+        changes=[c for c in read.changes if c.app in wanted],
+        still_firing=firing,
+        unreadable=read.unreadable,
+    )

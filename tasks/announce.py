@@ -6,9 +6,20 @@ and fails the run, `tasks.alerting`.)"""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from prefect import get_run_logger
+from prefect.runtime import flow_run
+from prefect.utilities.urls import url_for
 
 from tasks.notify import notify
+
+
+def run_url(flow_run_id: UUID | str | None = None) -> str:
+    """A flow run's page in the Prefect UI (PREFECT_UI_URL + /runs/flow-run/<id>); this run's
+    when no id is given. Without PREFECT_UI_URL, the path alone."""
+    run_id = flow_run_id or flow_run.get_id()
+    return url_for("flow-run", obj_id=run_id) or f"/runs/flow-run/{run_id}"
 
 
 async def tell(subject: str, body: str) -> bool:

@@ -46,7 +46,6 @@ from prefect.input import RunInput
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Cancelled, Paused, Suspended
 from prefect.tasks import Task
-from prefect.utilities.urls import url_for
 from pydantic import BaseModel, ValidationError
 
 from hotdash_ops.deploys.approvals import (
@@ -65,7 +64,7 @@ from hotdash_ops.deploys.approvals import (
     who_may_approve,
 )
 from hotdash_ops.validation import field_problems
-from tasks.announce import tell
+from tasks.announce import run_url, tell
 from tasks.audit import audit
 from tasks.reports import publish_markdown
 
@@ -110,11 +109,6 @@ def replay_safe(fn: Task[Any, R]) -> Task[Any, R]:
     gates are not repeated (same reads, one notification, one audit record).
     """
     return fn.with_options(persist_result=True, cache_policy=DEFAULT)
-
-
-def run_url(flow_run_id: UUID) -> str:
-    """The run's page in the Prefect UI (PREFECT_UI_URL + /runs/flow-run/<id>)."""
-    return url_for("flow-run", obj_id=flow_run_id) or f"/runs/flow-run/{flow_run_id}"
 
 
 def _poll_seconds() -> int:

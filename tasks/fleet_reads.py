@@ -10,7 +10,9 @@ never as healthy.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from prefect import task
@@ -19,10 +21,12 @@ from hotdash_ops.errors import FlyError
 from hotdash_ops.models import LogEntry, Machine
 from hotdash_ops.monitor.log_review import error_lines
 from hotdash_ops.monitor.metrics import FleetMetrics, fetch_fleet_metrics
+from hotdash_ops.monitor.overnight import ErrorReview, step_seconds
 from tasks import fly_access
 
 T = TypeVar("T")
 MAX_CONNECTIONS = 20
+PEAK_RATE_MINUTES = 5  # the rate window of each sample when a long range is read for peaks
 
 
 async def for_each_app(
@@ -65,3 +69,36 @@ async def read_error_logs(apps: list[str], limit: int = 50) -> dict[str, list[Lo
             return error_lines(await client.recent(app, limit=500), limit=limit)
 
         return await for_each_app(apps, errors_of)
+
+
+@task(name="read-metric-peaks")
+async def read_metric_peaks(apps: list[str], start: datetime, end: datetime) -> FleetMetrics:
+    """Runbook: the metrics dashboard over a long range (the night): each figure's mean and
+    peak of 5-minute rates, one range query per figure for every app."""
+    minutes = max(1, math.ceil((end - start).total_seconds() / 60))
+    async with fly_access.prometheus_client() as prom:
+        return await fetch_fleet_metrics(
+            prom,
+            apps,
+            window_minutes=minutes,
+            step_seconds=step_seconds(start, end),
+            now=end,
+            rate_minutes=min(PEAK_RATE_MINUTES, minutes),
+        )
+
+
+@task(name="read-error-lines-between")
+async def read_error_lines_between(
+    apps: list[str], start: datetime, end: datetime, *, max_pages: int, shown: int
+) -> dict[str, ErrorReview | str]:
+    """Runbook: `fly logs --app <app> | grep -i error` over a time range (the night), paged
+    through the logs API up to `max_pages` pages per app; the last `shown` error lines kept."""
+    async with fly_access.logs_client() as client:
+
+        async def review(app: str) -> ErrorReview:
+            window = await client.between(app, start, end, max_pages=max_pages)
+            return ErrorReview.of(
+                window.entries, pages=window.pages, complete=window.complete, cap=shown
+            )
+
+        return await for_each_app(apps, review)

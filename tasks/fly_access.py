@@ -26,22 +26,31 @@ def settings() -> Settings:
     return Settings()
 
 
-def fly_token(cfg: Settings | None = None) -> str | None:
-    """FLY_API_TOKEN, else the `fly-api-token` Secret block, else None."""
-    token = (cfg or settings()).token()
-    if token:
-        return token
+def secret(env: str, block: str | None) -> str | None:
+    """The value of environment variable `env`, else of the Prefect Secret block `block`, else
+    None. A value from the block is put into this run's environment under `env`, so every
+    redactor (built from the environment; `env` is named like a secret) removes it and child
+    processes that read `env` get it."""
+    value = (os.environ.get(env) or "").strip()
+    if value or block is None:
+        return value or None
     from prefect.blocks.system import Secret
 
     try:
-        block = Secret.load(SECRET_BLOCK, _sync=True)  # type: ignore[call-arg]
+        found = Secret.load(block, _sync=True)  # type: ignore[call-arg]
     except (ValueError, RuntimeError):
         return None
-    value = str(block.get())
-    # From here on the token is in this flow run's environment like any configured token:
-    # flyctl children get it, and every redactor (built from the environment) removes it.
-    os.environ["FLY_API_TOKEN"] = value
+    value = str(found.get()).strip()
+    if not value:
+        return None
+    os.environ[env] = value
     return value
+
+
+def fly_token(cfg: Settings | None = None) -> str | None:
+    """FLY_API_TOKEN, else the `fly-api-token` Secret block, else None."""
+    token = (cfg or settings()).token()
+    return token or secret("FLY_API_TOKEN", SECRET_BLOCK)
 
 
 def inventory(cfg: Settings | None = None) -> Inventory:

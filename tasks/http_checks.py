@@ -1,4 +1,9 @@
-"""HTTP checks of the apps' own endpoints and of external dependencies (curl in the runbook)."""
+"""HTTP checks of the apps' own endpoints and of external dependencies (curl in the runbook).
+
+A dependency is asked with the headers the inventory names (Supabase's `apikey`, Shopify's
+`X-Shopify-Access-Token`), their values from the environment or a Prefect Secret block
+(`tasks.fly_access.secret`); a dependency whose key is not configured is not asked at all and
+is "no data" (asking without the key would only be refused), never healthy."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from prefect import task
 
 from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
-from hotdash_ops.monitor.health import Finding, assess_dependency
+from hotdash_ops.monitor.alert_rules import RuleVerdict, evaluate_dependency
 from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
 
@@ -58,16 +63,36 @@ async def check_health_endpoints(
     }
 
 
+def dependency_headers(dep: Dependency) -> dict[str, str] | str:
+    """The headers `dep` is asked with, or why they cannot be made (a key not configured)."""
+    headers: dict[str, str] = {}
+    for name, source in dep.headers.items():
+        value = fly_access.secret(source.env, source.secret_block)
+        if value is None:
+            block = f" nor a Secret block {source.secret_block}" if source.secret_block else ""
+            return f"header {name}: neither {source.env} is set{block}"
+        headers[name] = source.prefix + value
+    return headers
+
+
 @task(name="check-dependencies")
-async def check_dependencies(deps: list[Dependency]) -> list[Finding]:
-    """Runbook: Database: `curl https://<project>.supabase.co/rest/v1/`."""
-    results = await probe_many(
-        [(d.resolved_url(dict(os.environ)), d.expected_status[0], None) for d in deps]
-    )
-    findings = []
-    for dep, result in zip(deps, results, strict=True):
-        # Any status the inventory lists as healthy counts, not only the first.
-        if result.status in dep.expected_status:
-            result = result.model_copy(update={"expected_status": result.status})
-        findings.append(assess_dependency(dep, result))
-    return findings
+async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict]:
+    """Runbook "Verify dependencies (Supabase, Shopify)" and "Database": `curl
+    https://<project>.supabase.co/rest/v1/` (with its `apikey`), judged by the `dependency`
+    rule (hotdash_ops.monitor.alert_rules)."""
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+
+        async def one(dep: Dependency) -> RuleVerdict:
+            headers = dependency_headers(dep)
+            if isinstance(headers, str):
+                return evaluate_dependency(dep, None, not_checked=headers)
+            answer = await probe(
+                client,
+                dep.resolved_url(dict(os.environ)),
+                expected_status=dep.expected_status[0],
+                headers=headers,
+            )
+            return evaluate_dependency(dep, answer)
+
+        return list(await asyncio.gather(*(one(d) for d in deps)))

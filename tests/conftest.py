@@ -38,6 +38,13 @@ settings.register_profile("thorough", max_examples=2500, deadline=None, database
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# The keys flysim's Supabase and Shopify stand-ins require (deployments/scenarios/hotdash.yaml).
+DEPENDENCY_KEYS = {
+    "SUPABASE_ANON_KEY": "flysim-supabase-anon-key",
+    "SHOPIFY_ACCESS_TOKEN": "flysim-shopify-access-token",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,6 +83,8 @@ class Flysim:
             "FLYCTL": str(BIN / "flysim-fly"),
             "FLY_APP_URL_TEMPLATE": f"{self.url}/_apps/{{app}}",
             "SUPABASE_URL": f"{self.url}/_ext/supabase/rest/v1/",
+            "SHOPIFY_SHOP_URL": f"{self.url}/_ext/shopify/admin/api/2025-10/shop.json",
+            **DEPENDENCY_KEYS,
             "FLY_API_TOKEN": self.token,
             "FLY_ORG": "personal",
         }

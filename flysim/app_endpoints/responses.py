@@ -73,14 +73,21 @@ async def app_endpoint(request: Request) -> Response:
 
 
 async def external_endpoint(request: Request) -> Response:
-    """``ANY /_ext/{name}/{path}``."""
+    """``ANY /_ext/{name}/{path}``; a service with ``auth`` answers 401 without its key."""
     backend: Backend = request.app.state.backend
     name, path = request.path_params["name"], "/" + request.path_params.get("path", "")
     with backend.lock:
         endpoints = backend.external.get(name)
         endpoint = _match(endpoints, path) if endpoints is not None else None
+        spec = backend.scenario.external.get(name)
     if endpoints is None:
         return _not_found(f"external service {name}")
+    auth = spec.auth if spec is not None else None
+    if auth is not None:
+        given = request.headers.get(auth.header)
+        if given != auth.value:
+            body = auth.missing_body if given is None else auth.invalid_body
+            return JSONResponse(body, status_code=401)
     if endpoint is None:
         return _not_found(path)
     return await _answer(endpoint)

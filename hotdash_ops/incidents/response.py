@@ -3,7 +3,10 @@ action, and the guardrails on acting without a person. Pure: the flow reads, thi
 
 Runbook mapping:
 
-* Severity Levels: P0 respond immediately, P1 within 30 minutes, P2 within 2 hours.
+* Severity Levels: P0 respond immediately, P1 within 30 minutes, P2 within 2 hours
+  (hotdash_ops.incidents.severity: the levels, and which one an alert's incident gets).
+  While the decision waits, a response target that passes undecided escalates: P0 at once,
+  P1 after 30 minutes, P2 after 2 hours (`escalate_after_minutes`).
 * Identify & Assess: status, error logs, metrics, recent releases -> causes with evidence:
   a deploy in the last hours, traffic or CPU high, memory high, health failing, a dependency down.
 * Contain & Mitigate, in the runbook's order: "if deployment-related, immediate rollback",
@@ -29,9 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotdash_ops.audit import AuditRecord
 from hotdash_ops.deploys.release_choice import rollback_target, running_image, running_version
+from hotdash_ops.incidents.severity import RESPONSE_TARGETS as RESPONSE_TARGETS
+from hotdash_ops.incidents.severity import RESPONSE_TEXT as RESPONSE_TEXT
+from hotdash_ops.incidents.severity import Severity as Severity
+from hotdash_ops.incidents.severity import SeverityMap
+from hotdash_ops.incidents.severity import respond_by as respond_by
 from hotdash_ops.inventory import Thresholds
 from hotdash_ops.models import AppStatus, LogEntry, Release
-from hotdash_ops.monitor.health import Finding, Verdict
+from hotdash_ops.monitor.alert_rules import Outcome, RuleVerdict
 from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.monitor.probe import ProbeResult
 from hotdash_ops.validation import field_problems
@@ -42,31 +50,6 @@ AUDIT_DECIDED = "incident.decided"
 AUDIT_ACTION = "incident.action"
 AUDIT_CLOSED = "incident.closed"
 _BOOKKEEPING = (AUDIT_OPENED, AUDIT_DECIDED, AUDIT_CLOSED)
-
-
-class Severity(StrEnum):
-    """The runbook's severity levels."""
-
-    P0 = "P0"  # production down, data loss, security breach, revenue impact
-    P1 = "P1"  # staging down, performance degradation, feature broken, integration failure
-    P2 = "P2"  # non-critical bug, monitoring alert, cost spike
-
-
-RESPONSE_TARGETS: dict[Severity, timedelta] = {
-    Severity.P0: timedelta(0),
-    Severity.P1: timedelta(minutes=30),
-    Severity.P2: timedelta(hours=2),
-}
-RESPONSE_TEXT: dict[Severity, str] = {
-    Severity.P0: "immediate",
-    Severity.P1: "under 30 minutes",
-    Severity.P2: "under 2 hours",
-}
-
-
-def respond_by(severity: Severity, detected_at: datetime) -> datetime:
-    """When a person must have responded (P0: at once, i.e. the detection time)."""
-    return detected_at + RESPONSE_TARGETS[severity]
 
 
 class Action(StrEnum):
@@ -121,6 +104,20 @@ class IncidentPolicy(_Strict):
     rps_high: float | None = Field(default=None, gt=0)  # traffic spike; None = judge by CPU
     decision_timeout_hours: float = Field(default=4.0, gt=0)
     recovery_timeout_seconds: float = Field(default=120.0, ge=0)
+    # Which severity an alert's incident gets (runbook Severity Levels).
+    severity: SeverityMap = Field(default_factory=SeverityMap)
+    # An undecided incident escalates (the escalation block) this long after it was detected:
+    # the runbook's response targets.
+    escalate_after_minutes: dict[Severity, float] = Field(
+        default_factory=lambda: {s: RESPONSE_TARGETS[s].total_seconds() / 60 for s in Severity}
+    )
+
+    def escalate_at(self, severity: Severity, detected_at: datetime) -> datetime:
+        """When an incident still undecided escalates (P0: at detection, i.e. at once)."""
+        minutes = self.escalate_after_minutes.get(
+            severity, RESPONSE_TARGETS[severity].total_seconds() / 60
+        )
+        return detected_at + timedelta(minutes=max(0.0, minutes))
 
     def p0_may_act(self, app: str) -> bool:
         """The inventory lets a P0 on `app` act without waiting for a person."""
@@ -154,7 +151,7 @@ class IncidentFacts(BaseModel):
     metrics_error: str | None = None
     error_logs: list[LogEntry] | None = None
     logs_error: str | None = None
-    dependencies: list[Finding] = Field(default_factory=list)
+    dependencies: list[RuleVerdict] = Field(default_factory=list)  # the `dependency` rule
     rolled_back_images: set[str] = Field(default_factory=set)  # images earlier rollbacks left
 
 
@@ -315,9 +312,9 @@ def _evidence(facts: IncidentFacts, policy: IncidentPolicy) -> tuple[list[Eviden
                 unknowns.append(f"{name}: no data")
 
     for dep in facts.dependencies:
-        if dep.verdict == Verdict.FAIL:
+        if dep.outcome == Outcome.FAIL:
             ev.append(Evidence(cause=Cause.DEPENDENCY_DOWN, detail=dep.detail))
-        elif dep.verdict == Verdict.UNKNOWN:
+        elif dep.outcome == Outcome.NO_DATA:
             unknowns.append(dep.detail)
 
     if facts.error_logs is None:

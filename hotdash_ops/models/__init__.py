@@ -1,7 +1,12 @@
 """Pydantic models of every JSON we read from Fly.io (API and flyctl), parsed once."""
 
 from hotdash_ops.models.app import App, ListAppsResponse, Organization
-from hotdash_ops.models.logs import LogEntry, parse_flyctl_log_stream, parse_logs_api
+from hotdash_ops.models.logs import (
+    LogEntry,
+    parse_flyctl_log_stream,
+    parse_logs_api,
+    parse_logs_page,
+)
 from hotdash_ops.models.machine import (
     Guest,
     ImageRef,
@@ -45,5 +50,6 @@ __all__ = [
     "VolumeExtendResult",
     "parse_flyctl_log_stream",
     "parse_logs_api",
+    "parse_logs_page",
     "validate_vm",
 ]

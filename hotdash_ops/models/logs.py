@@ -28,15 +28,20 @@ class LogEntry(FlyModel):
 
 def parse_logs_api(body: Any) -> list[LogEntry]:
     """`{"data":[{"id","attributes":{...}}],"meta":{...}}` from GET /api/v1/apps/{app}/logs."""
+    return parse_logs_page(body)[0]
+
+
+def parse_logs_page(body: Any) -> tuple[list[LogEntry], str | None]:
+    """The entries of one logs API answer and its `meta.next_token` (None when absent)."""
     data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return []
+    meta = body.get("meta") if isinstance(body, dict) else None
+    token = meta.get("next_token") if isinstance(meta, dict) else None
     entries = []
-    for item in data:
+    for item in data if isinstance(data, list) else []:
         attrs = item.get("attributes", item) if isinstance(item, dict) else None
         if isinstance(attrs, dict):
             entries.append(LogEntry.model_validate(attrs))
-    return entries
+    return entries, str(token) if token not in (None, "") else None
 
 
 def parse_flyctl_log_stream(text: str) -> list[LogEntry]:

@@ -1,9 +1,10 @@
 """What to do about each alert: the runbook's Alert Response steps and the flows that act.
 
 Steps are the runbook's (Monitoring & Alerts / Alert Response) word for word where it has
-them (CPU high, memory high, response time slow, health check failure); 5xx ratio, machines
-and "no data" have no runbook section, so their steps come from Incident Response and Quick
-Reference. `flows` names the deployments an on-call engineer runs from the Prefect UI.
+them (CPU high, memory high, response time slow, health check failure); 5xx ratio, machines,
+dependencies and "no data" have no runbook section, so their steps come from Incident
+Response, Manual Health Checks ("Database") and Quick Reference. `flows` names the
+deployments an on-call engineer runs from the Prefect UI.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ RESPONSES: dict[RuleName, AlertResponse] = {
         ],
         flows=["incident-response", "rollback", "scale-app"],
     ),
+    RuleName.DEPENDENCY: AlertResponse(
+        title="Dependency down",
+        steps=[
+            "Verify dependencies (Supabase, Shopify): the service's own status page",
+            "A 401 or 403 means its key was refused: check the key the inventory names",
+            "Database: check the Supabase project and its RLS policies "
+            "(https://supabase.com/dashboard)",
+            "The apps that use it are affected; a rollback or restart of them will not help",
+        ],
+        flows=["manual-health-check", "incident-response"],
+    ),
     RuleName.MACHINES: AlertResponse(
         title="Machines not running or checks failing",
         steps=[
@@ -91,9 +103,9 @@ NO_DATA = AlertResponse(
         "The monitor could not measure this: it is NOT known to be healthy",
         "Check Fly.io's status page and that the API token is valid",
         "Check the app by hand (`fly status --app <app>`, `fly logs --app <app>`)",
-        "Run the monitor's manual health check for the app to see what is readable",
+        "Run the manual health check for the app to see what is readable",
     ],
-    flows=["infrastructure-monitor (mode: health-check)", "daily-health-check"],
+    flows=["manual-health-check", "daily-health-check"],
 )
 
 

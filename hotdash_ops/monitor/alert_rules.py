@@ -18,6 +18,15 @@ error_rate     5xx share > `error_rate_warn` (warning),          1 % / 5 %  1 % 
                > `error_rate_crit` (critical)
 ============== ================================================ ========== ==============
 
+The apps' dependencies (the inventory's `dependencies:`, runbook "Verify dependencies
+(Supabase, Shopify)") have one rule, `dependency`: critical when the service answers another
+status than the inventory expects or does not answer at all (for the apps it is down), "no
+data" when it could not be asked (its key is not configured).
+
+This is the one rule engine: the infrastructure monitor, the manual health check and the
+morning health check all judge apps and dependencies here (hotdash_ops.monitor.health names
+the outcomes for reports), so one fact gets one verdict wherever it is read.
+
 cpu, memory and response_time are warnings (runbook P2 "monitoring alert"); a health failure
 or a critical 5xx ratio is critical (it may be "production down").
 
@@ -35,11 +44,12 @@ inventory entry says `probe_when_stopped: false` is judged from its machines, no
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from hotdash_ops.inventory import AppSpec
+from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.metrics import AppMetrics, FleetMetrics
 from hotdash_ops.monitor.probe import ProbeResult
@@ -54,6 +64,10 @@ class RuleName(StrEnum):
     MEMORY = "memory"
     RESPONSE_TIME = "response_time"
     ERROR_RATE = "error_rate"
+    DEPENDENCY = "dependency"  # an external service the apps need, not an app
+
+
+APP_RULES: tuple[RuleName, ...] = tuple(r for r in RuleName if r != RuleName.DEPENDENCY)
 
 
 class Outcome(StrEnum):
@@ -110,6 +124,7 @@ class MonitorFigures(BaseModel):
     app: str
     role: str
     machines_by_state: dict[str, int] | None = None
+    machines_by_region: dict[str, int] | None = None
     machine_checks: dict[str, int] | None = None  # checks of started machines
     machines_error: str | None = None
     health_path: str = "/health"
@@ -162,6 +177,7 @@ def collect_figures(
     fig = MonitorFigures(app=spec.name, role=spec.role, health_path=spec.health_path)
     if isinstance(machines, list):
         fig.machines_by_state = dict(Counter(m.state for m in machines))
+        fig.machines_by_region = dict(sorted(Counter(m.region for m in machines).items()))
         checks: Counter[str] = Counter()
         for m in machines:
             if m.state == "started":  # a stopped machine's check is stale, not a failure
@@ -347,6 +363,34 @@ def evaluate_app(spec: AppSpec, fig: MonitorFigures) -> AppEvaluation:
     return AppEvaluation(figures=fig, verdicts=verdicts)
 
 
+def evaluate_dependency(
+    dep: Dependency, probe: ProbeResult | None, *, not_checked: str | None = None
+) -> RuleVerdict:
+    """The `dependency` rule on one answer of the service (`curl <url>` with its headers);
+    `not_checked` says why it was not asked (no data, never a pass)."""
+
+    def v(outcome: Outcome, detail: str) -> RuleVerdict:
+        status = None if probe is None or probe.status is None else float(probe.status)
+        return RuleVerdict(
+            app=dep.name,
+            rule=RuleName.DEPENDENCY,
+            outcome=outcome,
+            severity=Severity.CRITICAL,
+            value=status,
+            detail=detail,
+        )
+
+    if probe is None:
+        return v(Outcome.NO_DATA, f"{dep.name}: not checked ({not_checked or 'no data'})")
+    if probe.status is None:
+        return v(Outcome.FAIL, f"{dep.name}: did not answer ({probe.error})")
+    if probe.status not in dep.expected_status:
+        expected = "/".join(str(s) for s in dep.expected_status)
+        return v(Outcome.FAIL, f"{dep.name}: answered {probe.status} (expected {expected})")
+    latency = f" in {probe.latency_ms:.0f} ms" if probe.latency_ms is not None else ""
+    return v(Outcome.PASS, f"{dep.name}: answered {probe.status}{latency}")
+
+
 def evaluate_fleet(
     specs: list[AppSpec],
     *,
@@ -410,8 +454,32 @@ def table_row(evaluation: AppEvaluation, alerts: str = "") -> dict[str, object]:
     return row
 
 
-def summarise(evaluations: list[AppEvaluation]) -> str:
-    """`5 apps: 3 ok, 1 failing, 0 with no data, 1 with no traffic; failing: ...`."""
+def dependency_row(verdict: RuleVerdict, alerts: str = "") -> dict[str, object]:
+    """A dependency's row in the apps' table: the same columns (a table has one header), its
+    one rule's verdict in `health`, the other figures and rules empty."""
+    row: dict[str, object] = {
+        "app": verdict.app,
+        "role": "dependency",
+        "machine states": "",
+        "checks p/w/c": "",
+        "health status": "no answer" if verdict.value is None else str(int(verdict.value)),
+        "health ms": None,
+        "cpu %": None,
+        "mem %": None,
+        "p95 ms": None,
+        "5xx %": None,
+        "rps": None,
+    }
+    for rule in APP_RULES:
+        row[rule.value] = ""
+    row[RuleName.HEALTH.value] = verdict.cell()
+    row["alerts"] = alerts
+    return row
+
+
+def summarise(evaluations: list[AppEvaluation], dependencies: Sequence[RuleVerdict] = ()) -> str:
+    """`5 apps: 3 ok, 1 failing, 0 with no data, 1 with no traffic (...); failing:
+    hotdash-staging: cpu; 2 dependencies ok`."""
     failing: list[str] = []
     no_data: list[str] = []
     quiet: list[str] = []
@@ -432,4 +500,11 @@ def summarise(evaluations: list[AppEvaluation]) -> str:
         text += f"; failing: {'; '.join(failing[:10])}"
     if no_data:
         text += f"; no data: {'; '.join(no_data[:10])}"
+    if dependencies:
+        down = [d.detail for d in dependencies if d.outcome != Outcome.PASS]
+        text += (
+            f"; dependencies: {'; '.join(down)}"
+            if down
+            else (f"; {len(dependencies)} dependencies ok")
+        )
     return text

@@ -13,17 +13,26 @@ Learned from Alertmanager and Gatus:
 * while an app's deploy lock is held its notices are HELD BACK: the state still advances,
   nothing is marked sent, and what is due goes out on the first run after the lock is free
   (an alert that fired and resolved during the deploy is reported once, as resolved);
+* an app under a SILENCE (planned work, hotdash_ops.monitor.silences) is held back the same
+  way, and its alerts are shown as silenced until the silence ends; when it ends, what is
+  still firing is sent. A silenced alert is still judged, recorded in the alert history and
+  shown in the monitor's table, critical ones included;
+* `hotdash.alert.fired` goes out when an alert about an app starts firing as a failure (not
+  "no data", not a dependency: those are not an app's incident) and again when it gets worse,
+  so a warning that becomes critical can start a response of a higher severity;
 * a notice is marked sent only after it was delivered (`mark_delivered`), so an undelivered
   alert is due again on the next run. A resolved notice not yet delivered keeps its entry
   (status RESOLVED); if the rule fails again meanwhile the alert simply keeps firing.
 
-`advance(book, verdicts, now, held_apps, policy)` -> `AlertTransition(book, notices, events)`;
-`mark_delivered(book, notices, now)` -> book. No I/O, no clock: tests drive them directly.
+`advance(book, verdicts, now, held_apps, silenced, policy)` ->
+`AlertTransition(book, notices, events, changes)`; `mark_delivered(book, notices, now)` -> book.
+No I/O, no clock: tests drive them directly. `changes` (fired, worse, resolved) go to the alert
+history (hotdash_ops.monitor.alert_history), which the morning health check reads.
 
-Persistence (`AlertStore`): a JSON file under the stack's state folder
-(`HOTDASH_STATE_DIR/alerts.json`), read-modify-written under an `fcntl.flock` on a lock file
-beside it and replaced atomically (temp file, fsync, `os.replace`). Why not a Prefect
-Variable or block:
+Persistence (`AlertStore`, a `hotdash_ops.locked_file.LockedJsonFile`): a JSON file under the
+stack's state folder (`HOTDASH_STATE_DIR/alerts.json`), read-modify-written under an
+`fcntl.flock` on a lock file beside it and replaced atomically. Why not a Prefect Variable or
+block:
 
 * a Variable holds at most 5,000 characters of JSON (prefect.types.MAX_VARIABLE_VALUE_LENGTH);
   a 200-app fleet with a few alerts each outgrows it;
@@ -39,14 +48,8 @@ stack is set up); with workers on several hosts, move this store to a shared dat
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
-import json
-import os
-import tempfile
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +57,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from hotdash_ops.locked_file import LockedJsonFile, StateFileError
+from hotdash_ops.monitor.alert_history import AlertChange, Change
 from hotdash_ops.monitor.alert_rules import Outcome, RuleName, RuleVerdict, Severity
 from hotdash_ops.validation import field_problems
 
@@ -146,8 +151,9 @@ class AlertEntry(BaseModel):
     resolution: str | None = None  # the passing verdict that resolved it
     announced_rank: int | None = None  # rank of the last delivered firing notice; None: never
     notified_at: datetime | None = None  # last delivered firing notice or reminder
-    event_emitted: bool = False  # hotdash.alert.fired went out for this episode
+    event_rank: int | None = None  # rank of the last hotdash.alert.fired; None: none sent
     held: bool = False  # notices held back: the app's deploy lock was held at the last run
+    silenced_until: datetime | None = None  # held back by a silence until then (last run)
 
     @property
     def key(self) -> str:
@@ -157,12 +163,18 @@ class AlertEntry(BaseModel):
     def rank(self) -> int:
         return rank_of(self.condition, self.severity)
 
-    def label(self) -> str:
-        """A short cell for the metrics table: `firing (critical)`, `pending 1/2`, ..."""
+    def label(self, tz: tzinfo = UTC) -> str:
+        """A short cell for the metrics table: `cpu firing (critical)`, `cpu pending`,
+        `health firing (critical) silenced until 2025-10-14 14:05 PDT`."""
         if self.status == AlertStatus.FIRING:
             what = "no data" if self.condition == "no_data" else self.severity.value
-            return f"{self.rule.value} firing ({what}){' held' if self.held else ''}"
-        return f"{self.rule.value} {self.status.value}{' held' if self.held else ''}"
+            text = f"{self.rule.value} firing ({what})"
+        else:
+            text = f"{self.rule.value} {self.status.value}"
+        if self.silenced_until is not None:
+            until = self.silenced_until.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+            return f"{text} silenced until {until}"
+        return f"{text} held" if self.held else text
 
 
 class AlertBook(BaseModel):
@@ -215,11 +227,12 @@ class AlertEvent(BaseModel):
 
 
 class AlertTransition(BaseModel):
-    """What one run did to the book, and what is due now."""
+    """What one run did to the book, what is due now, and what changed (for the history)."""
 
     book: AlertBook
     notices: list[AlertNotice]
     events: list[AlertEvent]
+    changes: list[AlertChange] = Field(default_factory=list)
 
 
 def _condition(verdict: RuleVerdict) -> Condition:
@@ -320,53 +333,96 @@ def due_notices(entry: AlertEntry, now: datetime, policy: AlertPolicy) -> list[A
     return []
 
 
+def _change(before: AlertEntry | None, after: AlertEntry) -> Change | None:
+    """What one run did to an alert that people would call news."""
+    was = before.status if before is not None else None
+    if after.status == AlertStatus.FIRING and was in (None, AlertStatus.PENDING):
+        return Change.FIRED
+    if after.status == AlertStatus.FIRING and was == AlertStatus.RESOLVED:
+        return Change.FIRED  # failing again before its resolved notice went out
+    if after.status == AlertStatus.RESOLVED and was == AlertStatus.FIRING:
+        return Change.RESOLVED
+    if after.status == AlertStatus.FIRING and before is not None and after.rank > before.rank:
+        return Change.WORSE
+    return None
+
+
+def _starts_incident(entry: AlertEntry) -> bool:
+    """An app's failure firing, first or worse than when the last event went out."""
+    return (
+        entry.status == AlertStatus.FIRING
+        and entry.condition == "failing"
+        and entry.rule != RuleName.DEPENDENCY
+        and (entry.event_rank is None or entry.rank > entry.event_rank)
+    )
+
+
 def advance(
     book: AlertBook,
     verdicts: Iterable[RuleVerdict],
     now: datetime,
     *,
     held_apps: Collection[str] = (),
+    silenced: Mapping[str, datetime] | None = None,
     policy: AlertPolicy | None = None,
     fleet: Collection[str] | None = None,
 ) -> AlertTransition:
-    """Apply one run's verdicts; return the new book, the notices and events now due.
+    """Apply one run's verdicts; return the new book, the notices and events now due, and
+    the changes to record.
 
     `held_apps`: apps whose deploy lock is held (their notices and events wait).
+    `silenced`: app -> end of the silence covering it now (its notices and events wait too).
     `fleet`: when given (a whole-fleet run), alerts of apps no longer in it are dropped.
     """
     policy = policy or AlertPolicy()
+    silenced = dict(silenced or {})
     alerts = {k: e.model_copy(deep=True) for k, e in book.alerts.items()}
     if fleet is not None:
         known = set(fleet)
         alerts = {k: e for k, e in alerts.items() if e.app in known}
+    changes: list[AlertChange] = []
     for verdict in verdicts:
-        entry = _step(alerts.get(verdict.key), verdict, now, policy)
+        before = alerts.get(verdict.key)
+        snapshot = before.model_copy() if before is not None else None
+        entry = _step(before, verdict, now, policy)
         if entry is None:
             alerts.pop(verdict.key, None)
-        else:
-            alerts[verdict.key] = entry
+            continue
+        alerts[verdict.key] = entry
+        change = _change(snapshot, entry)
+        if change is not None:
+            changes.append(
+                AlertChange(
+                    at=now,
+                    app=entry.app,
+                    rule=entry.rule,
+                    change=change,
+                    condition=entry.condition,
+                    severity=entry.severity,
+                    detail=entry.resolution
+                    if change == Change.RESOLVED and entry.resolution
+                    else entry.detail,
+                    silenced_until=silenced.get(entry.app),
+                )
+            )
     notices: list[AlertNotice] = []
     events: list[AlertEvent] = []
     held = set(held_apps)
     for entry in alerts.values():
-        entry.held = entry.app in held
+        entry.silenced_until = silenced.get(entry.app)
+        entry.held = entry.app in held or entry.silenced_until is not None
         if entry.held:
             continue
         notices.extend(due_notices(entry, now, policy))
         # Events are fire-and-forget: marked at once, so an automation never acts twice.
-        if (
-            entry.status == AlertStatus.FIRING
-            and entry.severity == Severity.CRITICAL
-            and entry.condition == "failing"
-            and not entry.event_emitted
-        ):
+        if _starts_incident(entry):
             events.append(_event(entry, "fired"))
-            entry.event_emitted = True
-        elif entry.status == AlertStatus.RESOLVED and entry.event_emitted:
+            entry.event_rank = entry.rank
+        elif entry.status == AlertStatus.RESOLVED and entry.event_rank is not None:
             events.append(_event(entry, "resolved"))
-            entry.event_emitted = False
+            entry.event_rank = None
     new_book = AlertBook(updated_at=now, alerts=dict(sorted(alerts.items())))
-    return AlertTransition(book=new_book, notices=notices, events=events)
+    return AlertTransition(book=new_book, notices=notices, events=events, changes=changes)
 
 
 def mark_delivered(book: AlertBook, delivered: Iterable[AlertNotice], now: datetime) -> AlertBook:
@@ -386,77 +442,11 @@ def mark_delivered(book: AlertBook, delivered: Iterable[AlertNotice], now: datet
     return AlertBook(updated_at=book.updated_at, alerts=alerts)
 
 
-class AlertStateError(RuntimeError):
-    """The alert state could not be locked or written."""
-
-
-class AlertStore:
+class AlertStore(LockedJsonFile[AlertBook]):
     """The alert book in a JSON file, locked with flock and replaced atomically."""
 
     def __init__(self, path: Path, *, lock_timeout: float = 60.0) -> None:
-        self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.lock_timeout = lock_timeout
+        super().__init__(path, AlertBook, lock_timeout=lock_timeout)
 
-    @asynccontextmanager
-    async def locked(self) -> AsyncIterator[None]:
-        """Hold the exclusive lock (waits up to `lock_timeout` s without blocking the loop)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if loop.time() >= deadline:
-                        raise AlertStateError(
-                            f"{self.lock_path}: still locked after {self.lock_timeout:g} s "
-                            "(another monitor run is updating the alerts)"
-                        ) from None
-                    await asyncio.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
-    def load(self) -> tuple[AlertBook, str | None]:
-        """The stored book, or an empty one; an unreadable file is set aside and reported."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return AlertBook(), None
-        try:
-            return AlertBook.model_validate_json(text), None
-        except ValidationError as exc:
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{os.getpid()}")
-            os.replace(self.path, aside)
-            first = exc.errors()[0]
-            return AlertBook(), (
-                f"{self.path}: unreadable alert state set aside as {aside.name} "
-                f"({'.'.join(str(p) for p in first['loc'])}: {first['msg']}); starting empty"
-            )
-
-    def save(self, book: AlertBook) -> None:
-        """Write the book atomically: a reader sees the old file or the new one, never half."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(book.model_dump(mode="json"), indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # the rename itself survives a power cut
-        finally:
-            os.close(dir_fd)
+AlertStateError = StateFileError  # the alert state could not be locked or written

@@ -1,15 +1,22 @@
-"""The Morning Health Check's report: what a person reads instead of the logs."""
+"""The Morning Health Check's report: what a person reads instead of the logs.
+
+The apps and dependencies are judged by the monitor's rules (hotdash_ops.monitor.alert_rules,
+named for people by hotdash_ops.monitor.health); the night's peaks, alerts and error lines
+(hotdash_ops.monitor.overnight) follow. One verdict line first, then the figures.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from hotdash_ops.models import LogEntry
-from hotdash_ops.monitor.health import AppHealth, Finding, Verdict, worst
+from hotdash_ops.inventory import AppSpec
+from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict
+from hotdash_ops.monitor.health import Verdict, app_verdict, overall, verdict_of
+from hotdash_ops.monitor.overnight import ErrorReview, NightReview, peak_checks
 
-_ICON = {
+_WORD = {
     Verdict.OK: "ok",
     Verdict.NO_TRAFFIC: "no traffic",
     Verdict.WARN: "WARNING",
@@ -19,36 +26,35 @@ _ICON = {
 
 
 class HealthReport(BaseModel):
-    """Everything one health check found, app by app."""
+    """Everything one morning check found."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     checked_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    apps: list[AppHealth]
-    dependencies: list[Finding]
-    error_logs: dict[str, list[LogEntry] | str] = Field(default_factory=dict)
+    specs: list[AppSpec]
+    evaluations: list[AppEvaluation]
+    dependencies: list[RuleVerdict]
+    night: NightReview | None = None
+    tz: tzinfo = UTC
 
     @property
     def verdict(self) -> Verdict:
-        return worst([a.verdict for a in self.apps] + [d.verdict for d in self.dependencies])
+        return overall(self.evaluations, self.dependencies)
+
+    def _rules(self) -> list[RuleVerdict]:
+        return [v for e in self.evaluations for v in e.verdicts] + self.dependencies
 
     def unhealthy(self) -> list[str]:
-        """One phrase per failing or unknown thing: "hotdash-staging: /health answered 503"."""
-        out = []
-        for app in self.apps:
-            for f in app.findings:
-                if f.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
-                    out.append(f"{app.app}: {f.detail}")
-        for dep in self.dependencies:
-            if dep.verdict in (Verdict.FAIL, Verdict.UNKNOWN):
-                out.append(f"{dep.app}: {dep.detail}")
-        return out
+        """One phrase per failing or unknown thing: "hotdash-staging: health: /health
+        answered 503 (expected 200)"."""
+        return [
+            f"{v.app}: {v.detail}"
+            for v in self._rules()
+            if verdict_of(v) in (Verdict.FAIL, Verdict.UNKNOWN)
+        ]
 
     def warnings(self) -> list[str]:
-        return [
-            f"{a.app}: {f.detail}"
-            for a in self.apps
-            for f in a.findings
-            if f.verdict == Verdict.WARN
-        ]
+        return [f"{v.app}: {v.detail}" for v in self._rules() if verdict_of(v) == Verdict.WARN]
 
     def summary(self) -> str:
         """The run's final message: the verdict and each problem by name."""
@@ -56,20 +62,27 @@ class HealthReport(BaseModel):
         if bad:
             return f"{len(bad)} problem(s): " + "; ".join(bad)
         warn = self.warnings()
-        quiet = [a.app for a in self.apps if a.verdict == Verdict.NO_TRAFFIC]
+        apps = len(self.evaluations)
+        quiet = [e.app for e in self.evaluations if app_verdict(e) == Verdict.NO_TRAFFIC]
         if quiet:  # no traffic is not "healthy": said apart
             healthy = (
-                f"{len(self.apps) - len(quiet)} of {len(self.apps)} apps and "
-                f"{len(self.dependencies)} dependencies healthy, {len(quiet)} with no traffic "
-                f"({', '.join(quiet)})"
+                f"{apps - len(quiet)} of {apps} apps and {len(self.dependencies)} dependencies "
+                f"healthy, {len(quiet)} with no traffic ({', '.join(quiet)})"
             )
         else:
-            healthy = f"all {len(self.apps)} apps and {len(self.dependencies)} dependencies healthy"
+            healthy = f"all {apps} apps and {len(self.dependencies)} dependencies healthy"
         return healthy + (f", {len(warn)} warning(s): " + "; ".join(warn) if warn else "")
 
+    def local(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z")
 
-def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
-    return "no data" if value is None else f"{value:.{digits}f}{unit}"
+
+def _fmt(value: float | None, unit: str = "", digits: int = 0, *, quiet: bool = False) -> str:
+    """A figure; a missing one is "no traffic" when there were no requests to measure
+    (`quiet`, a p95 or 5xx share), else "no data"."""
+    if value is None:
+        return "no traffic" if quiet else "no data"
+    return f"{value:.{digits}f}{unit}"
 
 
 def _counts(counts: dict[str, int] | None) -> str:
@@ -78,51 +91,133 @@ def _counts(counts: dict[str, int] | None) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
 
 
-def render_markdown(report: HealthReport) -> str:
-    """A markdown page: verdict, one row per app, dependencies, problems, overnight errors."""
+def _errors_cell(night: NightReview | None, app: str) -> str:
+    review = night.errors.get(app) if night else None
+    if review is None:
+        return "not read"
+    if isinstance(review, str):
+        return "unknown"
+    return str(review.error_count) + ("+" if not review.complete else "")
+
+
+def _app_rows(report: HealthReport) -> list[str]:
     lines = [
-        f"# Morning health check: {_ICON[report.verdict]}",
-        "",
-        f"Checked {report.checked_at:%Y-%m-%d %H:%M} UTC. {report.summary()}",
-        "",
-        "| app | role | verdict | machines | regions | checks | /health | CPU | memory "
+        "| app | role | verdict | machines | regions | checks p/w/c | /health | CPU | memory "
         "| p95 | 5xx | errors overnight |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for a in report.apps:
-        h = a.health
-        if h is None:
-            health = "not checked"
-        elif h.status is None:
-            health = f"unknown ({h.error or 'no answer'})"
+    for e in report.evaluations:
+        f = e.figures
+        if f.health_skipped:
+            health = f"not requested ({f.health_skipped})"
+        elif f.health_status is None:
+            health = f"no answer ({f.health_error or 'not checked'})"
         else:
-            health = f"{h.status} in {_fmt(h.latency_ms, ' ms')}"
-        m = a.metrics
-        logs = report.error_logs.get(a.app)
-        errors = "unknown" if isinstance(logs, str) or logs is None else str(len(logs))
-        lines.append(
-            f"| {a.app} | {a.role} | **{_ICON[a.verdict]}** | {_counts(a.machines_by_state)} "
-            f"| {_counts(a.machines_by_region)} | {_counts(a.machine_checks)} | {health} "
-            f"| {_fmt(m.cpu_pct if m else None, ' %')} | {_fmt(m.mem_pct if m else None, ' %')} "
-            f"| {_fmt(m.p95_ms if m else None, ' ms')} "
-            f"| {_fmt(m.error_rate * 100 if m and m.error_rate is not None else None, ' %', 2)} "
-            f"| {errors} |"
+            health = f"{f.health_status} in {_fmt(f.health_latency_ms, ' ms')}"
+        checks = (
+            "{passing}/{warning}/{critical}".format(**f.machine_checks)
+            if f.machine_checks is not None
+            else "unknown"
         )
+        rate = None if f.error_rate is None else f.error_rate * 100
+        lines.append(
+            f"| {e.app} | {f.role} | **{_WORD[app_verdict(e)]}** | {_counts(f.machines_by_state)} "
+            f"| {_counts(f.machines_by_region)} | {checks} | {health} "
+            f"| {_fmt(f.cpu_pct, ' %')} | {_fmt(f.mem_pct, ' %')} "
+            f"| {_fmt(f.p95_ms, ' ms', quiet=f.no_traffic)} "
+            f"| {_fmt(rate, ' %', 2, quiet=f.no_traffic)} | {_errors_cell(report.night, e.app)} |"
+        )
+    return lines
+
+
+def _night_sections(report: HealthReport, night: NightReview) -> list[str]:
+    span = f"{report.local(night.start)} to {report.local(night.end)}"
+    lines = ["", f"## Overnight peaks ({span})", ""]
+    if night.peaks_errors:
+        lines.append(
+            "Could not read: "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(night.peaks_errors.items()))
+        )
+        lines.append("")
+    lines += [
+        "| app | CPU peak | memory peak | p95 peak | 5xx peak | over threshold |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in report.specs:
+        m = night.peaks.get(spec.name)
+        peaks = m.peaks if m else {}
+        over = [f"{c.figure} > {c.limit:g}" for c in peak_checks(spec, m) if c.over]
+        rate = peaks.get("error_rate")
+        quiet = m is not None and m.no_traffic
+        lines.append(
+            f"| {spec.name} | {_fmt(peaks.get('cpu_pct'), ' %', 1)} "
+            f"| {_fmt(peaks.get('mem_pct'), ' %', 1)} "
+            f"| {_fmt(peaks.get('p95_ms'), ' ms', quiet=quiet)} "
+            f"| {_fmt(None if rate is None else rate * 100, ' %', 2, quiet=quiet)} "
+            f"| {', '.join(over) or 'none'} |"
+        )
+
+    lines += ["", f"## Overnight alerts ({len(night.alerts)} change(s))", ""]
+    if night.alerts:
+        lines += ["| time | app | alert | change | detail |", "|---|---|---|---|---|"]
+        for c in night.alerts:
+            what = "no data" if c.condition == "no_data" else c.severity.value
+            silenced = " (silenced)" if c.silenced_until else ""
+            lines.append(
+                f"| {report.local(c.at)} | {c.app} | {c.rule.value} ({what}) "
+                f"| {c.change.value}{silenced} | {c.detail} |"
+            )
+    else:
+        lines.append("No alert fired or resolved overnight.")
+    if night.history_unreadable:
+        lines.append(f"({night.history_unreadable} unreadable line(s) in the alert history.)")
+    if night.still_firing:
+        lines += ["", "Still firing now:", ""]
+        lines += [
+            f"- **{a.app}** {a.label(report.tz)}, since {report.local(a.since)}: {a.detail}"
+            for a in night.still_firing
+        ]
+
+    lines += ["", "## Overnight errors (`fly logs | grep -i error`)", ""]
+    for app, review in night.errors.items():
+        if isinstance(review, str):
+            lines.append(f"- **{app}**: logs could not be read ({review})")
+            continue
+        lines.append(f"- **{app}**: {review.describe(night.max_pages)}")
+        lines += _error_block(review)
+    return lines
+
+
+def _error_block(review: ErrorReview) -> list[str]:
+    if not review.lines:
+        return []
+    out = ["", "```"]
+    for e in review.lines:
+        when = e.timestamp.isoformat(timespec="seconds") if e.timestamp else "?"
+        out.append(f"{when} {e.region or ''} {e.message}")
+    return [*out, "```", ""]
+
+
+def render_markdown(report: HealthReport) -> str:
+    """A markdown page: verdict, one row per app, dependencies, problems, then the night."""
+    lines = [
+        f"# Morning health check: {_WORD[report.verdict]}",
+        "",
+        f"Checked {report.local(report.checked_at)}. {report.summary()}",
+        "",
+        *_app_rows(report),
+    ]
     if report.dependencies:
         lines += ["", "## Dependencies", "", "| dependency | verdict | detail |", "|---|---|---|"]
-        lines += [f"| {d.app} | **{_ICON[d.verdict]}** | {d.detail} |" for d in report.dependencies]
-    problems = [(a.app, f) for a in report.apps for f in a.findings if f.verdict != Verdict.OK]
+        lines += [
+            f"| {d.app} | **{_WORD[verdict_of(d)]}** | {d.detail} |" for d in report.dependencies
+        ]
+    problems = [v for v in report._rules() if verdict_of(v) != Verdict.OK]
     if problems:
         lines += ["", "## Findings", ""]
-        lines += [f"- **{app}** {f.check}: {_ICON[f.verdict]}, {f.detail}" for app, f in problems]
-    lines += ["", "## Overnight errors (last 50 per app)", ""]
-    for app, logs in report.error_logs.items():
-        if isinstance(logs, str):
-            lines.append(f"- **{app}**: logs could not be read ({logs})")
-        elif not logs:
-            lines.append(f"- **{app}**: none")
-        else:
-            lines += [f"- **{app}**: {len(logs)} line(s)", "", "```"]
-            lines += [f"{e.timestamp} {e.region or ''} {e.message}" for e in logs]
-            lines += ["```", ""]
+        lines += [
+            f"- **{v.app}** {v.rule.value}: {_WORD[verdict_of(v)]}, {v.detail}" for v in problems
+        ]
+    if report.night is not None:
+        lines += _night_sections(report, report.night)
     return "\n".join(lines) + "\n"

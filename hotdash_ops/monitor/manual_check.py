@@ -14,8 +14,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from hotdash_ops.models import LogEntry
-from hotdash_ops.monitor.alert_rules import AppEvaluation, summarise
-from hotdash_ops.monitor.health import Finding, Verdict
+from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict, summarise
+from hotdash_ops.monitor.health import verdict_of
 
 MAX_LINES_SHOWN = 10
 
@@ -24,24 +24,17 @@ class ManualCheck(BaseModel):
     """What a manual health check found."""
 
     evaluations: list[AppEvaluation]
-    dependencies: list[Finding] = Field(default_factory=list)
+    dependencies: list[RuleVerdict] = Field(default_factory=list)
     error_logs: dict[str, list[LogEntry] | str] = Field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
         # "No traffic" is no failure; the summary names those apps (never "ok").
-        rules_ok = all(not v.outcome.alerting for e in self.evaluations for v in e.verdicts)
-        deps_ok = all(d.verdict in (Verdict.OK, Verdict.WARN) for d in self.dependencies)
-        return rules_ok and deps_ok
+        verdicts = [v for e in self.evaluations for v in e.verdicts] + self.dependencies
+        return all(not v.outcome.alerting for v in verdicts)
 
     def summary(self) -> str:
-        text = summarise(self.evaluations)
-        bad = [d.detail for d in self.dependencies if d.verdict in (Verdict.FAIL, Verdict.UNKNOWN)]
-        if bad:
-            text += f"; dependencies: {'; '.join(bad)}"
-        elif self.dependencies:
-            text += f"; {len(self.dependencies)} dependencies ok"
-        return text
+        return summarise(self.evaluations, self.dependencies)
 
     def error_cell(self, app: str) -> str:
         """The table cell: `3 error lines`, `none`, or `no data (...)`."""
@@ -61,7 +54,7 @@ def render_details(check: ManualCheck) -> str:
     if not check.dependencies:
         lines.append("No dependency listed for the checked apps.")
     for dep in check.dependencies:
-        lines.append(f"- **{dep.verdict.value}** {dep.detail}")
+        lines.append(f"- **{verdict_of(dep).value}** {dep.detail}")
     lines += ["", "## Recent error lines (`fly logs | grep -i error`)", ""]
     for e in check.evaluations:
         logs = check.error_logs.get(e.app)

@@ -136,19 +136,24 @@ async def fetch_fleet_metrics(
     window_minutes: int = 15,
     step_seconds: int = 60,
     now: datetime | None = None,
+    rate_minutes: int | None = None,
 ) -> FleetMetrics:
     """CPU, memory, p95, 5xx ratio and request rate of `apps` over the last `window_minutes`.
 
-    The runbook's `fly-metrics-dashboard.sh`, as one range query per figure.
+    The runbook's `fly-metrics-dashboard.sh`, as one range query per figure. Each sample's
+    rates are taken over `rate_minutes` (default the whole window); a long window read for its
+    peaks (the morning check's night) asks for short rates, or every sample would be the
+    night's average.
     """
     end = now or datetime.now(UTC)
     start = end - timedelta(minutes=window_minutes)
+    rate_window = rate_minutes or window_minutes
     figures: dict[str, dict[str, float | None]] = {app: {} for app in apps}
     peaks: dict[str, dict[str, float]] = {app: {} for app in apps}
     errors: dict[str, str] = {}
 
     async def one(figure: str) -> tuple[str, PromResult | FlyError]:
-        promql = build_query(figure, window_minutes=window_minutes, apps=list(apps))
+        promql = build_query(figure, window_minutes=rate_window, apps=list(apps))
         try:
             return figure, await prom.query_range(promql, start, end, step_seconds)
         except FlyError as exc:

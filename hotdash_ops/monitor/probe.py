@@ -13,6 +13,7 @@ autostarts) is still requested: the answer shows it is down.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import httpx
 from pydantic import BaseModel
@@ -78,12 +79,16 @@ async def probe(
     budget_ms: float | None = None,
     timeout: float = 10.0,
     redactor: Redactor | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> ProbeResult:
-    """GET `url` once without following redirects (a 302 is checked as a 302)."""
+    """GET `url` once without following redirects (a 302 is checked as a 302), with
+    `headers` (a dependency's key: never part of the result)."""
     redactor = redactor or default_redactor()
     started = time.perf_counter()
     try:
-        response = await client.get(url, follow_redirects=False, timeout=timeout)
+        response = await client.get(
+            url, follow_redirects=False, timeout=timeout, headers=dict(headers or {})
+        )
     except httpx.TimeoutException:
         return ProbeResult(
             url=url,

@@ -44,7 +44,13 @@ def test_real_inventory_loads() -> None:
     assert supabase.url_env == "SUPABASE_URL" and supabase.expected_status == [200]
     assert supabase.resolved_url({"SUPABASE_URL": "http://127.0.0.1:9/x"}) == "http://127.0.0.1:9/x"
     assert all(a.health_path == "/health" for a in inv.apps)
-    assert all(a.dependencies == ["supabase"] for a in inv.web_apps)
+    staging, production = inv.environment_app("staging"), inv.environment_app("production")
+    assert staging.dependencies == production.dependencies == ["supabase", "shopify"]
+    assert inv.dependency("supabase").headers["apikey"].env == "SUPABASE_ANON_KEY"
+    shopify = inv.dependency("shopify").headers["X-Shopify-Access-Token"]
+    assert (shopify.env, shopify.secret_block) == ("SHOPIFY_ACCESS_TOKEN", "shopify-access-token")
+    assert inv.environment_of("hotdash-production") == "production"
+    assert inv.environment_of("hotdash-chatwoot") is None
     assert "https://fly.io/dashboard/personal/billing" in inv.billing_links
 
 
@@ -72,7 +78,22 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("org: x\napps:\n  - {name: good-app, role: web, dependencies: [redis]}\n", "redis"),
         ("org: x\ntimezone: Mars/Base\napps: []\n", "timezone"),
         ("org: x\napps: []\ntypo_key: 1\n", "typo_key"),
-        ("org: x\napps: []\ndependencies:\n  - {name: d, url: 'http://evil.example'}\n", "url"),
+        ("org: x\napps: []\ndependencies:\n  - {name: db, url: 'http://evil.example'}\n", "url"),
+        (
+            "org: x\napps: []\ndependencies:\n  - {name: db, url: 'https://x.example',"
+            " headers: {apikey: {env: SUPABASE_ANON}}}\n",
+            r"dependencies.0.headers.apikey.env: SUPABASE_ANON must end with _TOKEN, _SECRET",
+        ),
+        (
+            "org: x\napps: []\ndependencies:\n  - {name: db, url: 'https://x.example',"
+            " headers: {'bad header': {env: DB_KEY}}}\n",
+            r"dependencies.0.headers.bad header",
+        ),
+        (
+            "org: x\napps:\n  - {name: db, role: web}\ndependencies:\n"
+            "  - {name: db, url: 'https://x.example'}\n",
+            "dependencies.db: an app has the same name",
+        ),
         ("- just a list\n", "mapping"),
         ("org: [unclosed\n", "not valid YAML"),
     ],

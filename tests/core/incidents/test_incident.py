@@ -26,7 +26,8 @@ from hotdash_ops.incidents.response import (
 )
 from hotdash_ops.inventory import ROLE_THRESHOLDS, Thresholds, load_inventory
 from hotdash_ops.models import AppStatus, Release
-from hotdash_ops.monitor.health import Finding, Verdict
+from hotdash_ops.monitor.alert_rules import Outcome, RuleName, RuleVerdict
+from hotdash_ops.monitor.alert_rules import Severity as Sev
 from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.monitor.probe import ProbeResult
 from hotdash_ops.redaction import Redactor
@@ -77,7 +78,7 @@ def facts(
     version: int = 3,
     health: int | None = 200,
     metrics: dict[str, float] | None = None,
-    deps: list[Finding] | None = None,
+    deps: list[RuleVerdict] | None = None,
     machines: int = 1,
     check: str = "passing",
 ) -> IncidentFacts:
@@ -172,8 +173,8 @@ def test_at_the_maximum_scale_up_is_not_offered() -> None:
 
 
 def test_dependency_down_recommends_no_change_even_after_a_deploy() -> None:
-    dep = Finding(app="supabase", check="dependency", verdict=Verdict.FAIL,
-                  detail="supabase: answered 503 (expected 200)")  # fmt: skip
+    dep = RuleVerdict(app="supabase", rule=RuleName.DEPENDENCY, outcome=Outcome.FAIL,
+                      severity=Sev.CRITICAL, detail="supabase: answered 503 (expected 200)")  # fmt: skip
     d = diagnose(
         facts(releases=[release(2, 3000), release(3, 10)], health=503, deps=[dep]),
         POLICY,

@@ -7,6 +7,7 @@ import pytest
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import (
+    APP_RULES,
     MonitorFigures,
     Outcome,
     RuleName,
@@ -45,7 +46,7 @@ def verdict(spec: AppSpec, fig: MonitorFigures, rule: RuleName):
 
 def test_healthy_web_app_passes_every_rule() -> None:
     result = evaluate_app(WEB, figures())
-    assert [v.rule for v in result.verdicts] == list(RuleName)
+    assert [v.rule for v in result.verdicts] == list(APP_RULES)
     assert all(v.outcome == Outcome.PASS for v in result.verdicts), result.verdicts
 
 
@@ -242,10 +243,24 @@ def test_table_row_has_every_figure_and_every_rule() -> None:
     assert row["health status"] == "200"
     assert row["health"] == "pass"
     assert row["alerts"] == "cpu pending"
-    for rule in RuleName:
+    for rule in APP_RULES:
         assert rule.value in row
     no_data = table_row(evaluate_app(WEB, figures(mem_pct=None)))
     assert no_data["memory"] == "NO DATA" and no_data["mem %"] is None
+
+
+def test_dependency_row_has_the_app_columns_and_its_verdict_under_health() -> None:
+    from hotdash_ops.inventory import Dependency
+    from hotdash_ops.monitor.alert_rules import dependency_row, evaluate_dependency
+
+    dep = Dependency(name="shopify", url="https://x.myshopify.com/admin/api/2025-10/shop.json")
+    refused = evaluate_dependency(dep, ProbeResult(url=dep.url, expected_status=200, status=401))
+    row = dependency_row(refused, alerts="dependency pending")
+    app_row = table_row(evaluate_app(WEB, figures()))
+    assert list(row) == list(app_row)  # one table, one header
+    assert (row["app"], row["role"], row["health status"]) == ("shopify", "dependency", "401")
+    assert row["health"] == "FAIL (critical)" and row["cpu"] == "" and row["cpu %"] is None
+    assert row["alerts"] == "dependency pending"
 
 
 def test_summary_counts_failing_and_no_data_apps() -> None:
@@ -259,12 +274,16 @@ def test_summary_counts_failing_and_no_data_apps() -> None:
 def test_manual_check_verdict_counts_dependencies_and_shows_error_lines() -> None:
     from datetime import UTC, datetime
 
+    from hotdash_ops.inventory import Dependency
     from hotdash_ops.models import LogEntry
-    from hotdash_ops.monitor.health import Finding, Verdict
+    from hotdash_ops.monitor.alert_rules import evaluate_dependency
     from hotdash_ops.monitor.manual_check import ManualCheck, render_details
 
     ok = evaluate_app(WEB, figures())
-    dep_ok = Finding(app="supabase", check="dependency", verdict=Verdict.OK, detail="supabase: 200")
+    supabase = Dependency(name="supabase", url="https://x.supabase.co/rest/v1/")
+    dep_ok = evaluate_dependency(
+        supabase, ProbeResult(url=supabase.url, expected_status=200, status=200)
+    )
     logs = {
         "web-app": [
             LogEntry(timestamp=datetime(2025, 10, 14, tzinfo=UTC), level="error", message="boom")
@@ -276,12 +295,14 @@ def test_manual_check_verdict_counts_dependencies_and_shows_error_lines() -> Non
     assert check.error_cell("web-app") == "1 error line"
     assert "2025-10-14T00:00:00+00:00 [error] boom" in render_details(check)
 
-    down = dep_ok.model_copy(update={"verdict": Verdict.FAIL, "detail": "supabase: answered 503"})
+    down = evaluate_dependency(
+        supabase, ProbeResult(url=supabase.url, expected_status=200, status=503)
+    )
     failing = ManualCheck(
         evaluations=[ok], dependencies=[down], error_logs={"web-app": "FlyUnavailable"}
     )
     assert not failing.healthy
-    assert "dependencies: supabase: answered 503" in failing.summary()
+    assert "dependencies: supabase: answered 503 (expected 200)" in failing.summary()
     assert failing.error_cell("web-app") == "no data (FlyUnavailable)"
     no_data = ManualCheck(evaluations=[evaluate_app(WEB, figures(cpu_pct=None))])
     assert not no_data.healthy

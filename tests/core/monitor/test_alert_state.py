@@ -249,12 +249,64 @@ def test_critical_alert_emits_fired_once_and_resolved_once() -> None:
     assert run(v(PASS, health)).events == []  # resolved notice retried, event not repeated
 
 
-def test_warning_alert_emits_no_event_and_held_critical_waits() -> None:
+def test_fired_events_once_per_level_never_for_no_data_or_dependencies() -> None:
     run = Run(AlertPolicy(fire_after=1))
-    assert run(v(FAIL)).events == []
+    # A warning is an incident too (degraded: P2, or P1 on production): one event.
+    [warn] = run(v(FAIL)).events
+    assert (warn.name, warn.rule, warn.severity) == ("hotdash.alert.fired", RuleName.CPU, "warning")
+    assert run(v(FAIL)).events == []  # still the same: nothing new
+    # The same rule turning critical (5xx over the critical ratio) is news: a second event.
+    rate = v(FAIL, RuleName.ERROR_RATE)
+    assert [e.severity for e in run(v(FAIL), rate).events] == ["warning"]
     crit = v(FAIL, RuleName.ERROR_RATE, severity=Severity.CRITICAL)
-    assert run(crit, held={APP}).events == []
-    assert [e.name for e in run(crit).events] == ["hotdash.alert.fired"]
+    assert run(v(FAIL), crit, held={APP}).events == []  # held: waits for the lock
+    [worse] = run(v(FAIL), crit).events
+    assert (worse.rule, worse.severity) == (RuleName.ERROR_RATE, "critical")
+    assert run(v(FAIL), crit).events == []
+    # "No data" is not an app's incident; a dependency down is not one app's incident.
+    assert run(v(NO_DATA, RuleName.MEMORY)).events == []
+    dep = RuleVerdict(app="supabase", rule=RuleName.DEPENDENCY, outcome=FAIL,
+                      severity=Severity.CRITICAL, detail="supabase: answered 503")  # fmt: skip
+    t = run(dep)
+    assert t.events == [] and kinds(t) == [NoticeKind.FIRING]
+    # Resolving the ones that had an event says so once.
+    done = run(v(PASS), v(PASS, RuleName.ERROR_RATE))
+    assert sorted((e.name, e.rule) for e in done.events) == [
+        ("hotdash.alert.resolved", RuleName.CPU),
+        ("hotdash.alert.resolved", RuleName.ERROR_RATE),
+    ]
+
+
+def test_changes_record_fired_worse_and_resolved_for_the_history() -> None:
+    run = Run()
+    assert run(v(FAIL)).changes == []  # pending is not news
+    [fired] = run(v(FAIL)).changes
+    assert (fired.change, fired.key, fired.at) == ("fired", f"{APP}/cpu", at(2))
+    crit = v(FAIL, severity=Severity.CRITICAL)
+    assert [c.change for c in run(crit).changes] == ["worse"]
+    assert run(crit).changes == []
+    [resolved] = run(v(PASS)).changes
+    assert resolved.change == "resolved" and resolved.detail == "cpu: 40.0 % <= 80 %"
+
+
+def test_a_silence_holds_notices_and_events_shows_until_and_expiry_sends() -> None:
+    until = at(4)
+    run = Run(AlertPolicy(fire_after=1))
+    crit = v(FAIL, RuleName.HEALTH, severity=Severity.CRITICAL)
+    t = advance(run.book, [crit], at(1), silenced={APP: until}, policy=run.policy)
+    assert t.notices == [] and t.events == []
+    entry = t.book.alerts[f"{APP}/health"]
+    assert entry.status == AlertStatus.FIRING and entry.silenced_until == until
+    assert entry.label() == "health firing (critical) silenced until 2025-10-14 10:00 UTC"
+    # Recorded all the same, with the silence it fired under.
+    [change] = t.changes
+    assert change.change == "fired" and change.silenced_until == until
+    run.book = mark_delivered(t.book, t.notices, at(1))
+    # The silence is over (or expired): the still-firing alert goes out, and its event.
+    after = advance(run.book, [crit], at(5), policy=run.policy)
+    assert kinds(after) == [NoticeKind.FIRING]
+    assert [e.name for e in after.events] == ["hotdash.alert.fired"]
+    assert after.book.alerts[f"{APP}/health"].silenced_until is None
 
 
 def test_whole_fleet_run_drops_alerts_of_apps_no_longer_in_the_inventory() -> None:
@@ -299,7 +351,7 @@ def test_unreadable_store_is_set_aside_and_reported(tmp_path: Path) -> None:
     path.write_text('{"version": 1, "alerts": {"x": ')
     book, warning = AlertStore(path).load()
     assert book == AlertBook()
-    assert warning is not None and "unreadable alert state set aside" in warning
+    assert warning is not None and "unreadable state set aside" in warning
     assert not path.exists()
     [aside] = list(tmp_path.glob("alerts.json.unreadable-*"))
     assert aside.read_text().startswith('{"version": 1')
