@@ -1,11 +1,16 @@
-"""daily-health-check against flysim (real HTTP) and a real Prefect server."""
+"""daily-health-check against flysim (real HTTP) and a real Prefect server: the monitor's rules
+now, the night's peaks, alerts and error lines, and one notification when it fails."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from flows.daily_health_check import daily_health_check
+from flows.infrastructure_monitor import infrastructure_monitor
 from tests.artifacts import artifact_of
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -23,32 +28,53 @@ async def report_of(state) -> str:
 
 
 def row_of(report: str, app: str) -> str:
-    [row] = [line for line in report.splitlines() if line.startswith(f"| {app} |")]
-    return row
+    """The app's row in the first table (the apps now)."""
+    return next(line for line in report.splitlines() if line.startswith(f"| {app} |"))
 
 
-async def test_healthy_fleet_completes_with_a_row_per_app(flysim) -> None:
+async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
+    flysim, receiver: Receiver
+) -> None:
     state = await daily_health_check(return_state=True)
     assert state.is_completed(), state.message
+    assert state.message == "all 5 apps and 2 dependencies healthy"
     report = await report_of(state)
     for app in APPS:
         assert "**ok**" in row_of(report, app)
-    assert "supabase" in report
+    assert "| supabase | **ok** | supabase: answered 200" in report
+    assert "| shopify | **ok** | shopify: answered 200" in report
+    # The night: from 18:00 yesterday, Los Angeles time, peaks and the error lines over it.
+    assert "## Overnight peaks (" in report and " 18:00 P" in report
+    assert "| hotdash-staging | 18.0 % | 52.0 % | 340 ms | 0.20 % | none |" in report
+    assert "No alert fired or resolved overnight." in report
+    # The scenario's 5 lines of the last 10 hours, one an error; the second page is empty.
+    assert "- **hotdash-staging**: 1 error line(s) in 5 log lines (2 page(s))" in report
+    assert "Shopify webhook signature mismatch" in report
+    assert receiver.messages == []  # a healthy morning tells nobody
 
 
-async def test_staging_health_503_fails_the_run_and_names_staging(flysim) -> None:
+async def test_staging_503_fails_the_run_names_staging_and_notifies_once(
+    flysim, receiver: Receiver
+) -> None:
     flysim.patch_app("hotdash-staging", endpoints={"/health": {"status": 503}})
     state = await daily_health_check(return_state=True)
     assert state.is_failed()
-    assert "hotdash-staging" in state.message and "503" in state.message
+    assert "hotdash-staging: health: /health answered 503 (expected 200)" in state.message
     assert "hotdash-production" not in state.message
     report = await report_of(state)
     assert "FAILING" in row_of(report, "hotdash-staging")
     assert "503" in row_of(report, "hotdash-staging")
     assert "**ok**" in row_of(report, "hotdash-production")
+    [message] = receiver.messages
+    assert message["subject"] == "Morning health check: FAILING"
+    assert state.message in message["body"]
+    run_id = str(state.state_details.flow_run_id)
+    assert f"/runs/flow-run/{run_id}" in message["body"]
 
 
-async def test_api_timing_out_shows_apps_as_unknown_never_healthy(flysim, monkeypatch) -> None:
+async def test_api_timing_out_shows_apps_as_unknown_never_healthy(
+    flysim, monkeypatch, receiver: Receiver
+) -> None:
     monkeypatch.setenv("FLY_HTTP_TIMEOUT_SECONDS", "0.5")
     for app in APPS:
         flysim.patch_app(app, fault={"mode": "timeout", "scope": "reads", "hang_seconds": 5})
@@ -58,4 +84,37 @@ async def test_api_timing_out_shows_apps_as_unknown_never_healthy(flysim, monkey
     for app in APPS:
         row = row_of(report, app)
         assert "UNKNOWN" in row and "**ok**" not in row
-    assert "could not" in state.message or "unknown" in state.message.lower()
+    assert "no data" in state.message
+    assert "- **hotdash-staging**: logs could not be read (FlyUnavailable" in report
+    assert [m["subject"] for m in receiver.messages] == ["Morning health check: UNKNOWN"]
+
+
+async def test_the_nights_alerts_are_in_the_report(flysim, receiver: Receiver) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    # Two monitor runs with CPU high: the alert fires; then it resolves.
+    flysim.patch_app("hotdash-staging", metrics={"cpu_pct": 93.5})
+    for _ in range(2):
+        assert (await infrastructure_monitor(return_state=True)).is_completed()
+    state = await daily_health_check(since=since, return_state=True)
+    report = await report_of(state)
+    assert "## Overnight alerts (1 change(s))" in report
+    assert "| hotdash-staging | cpu (warning) | fired | cpu: 93.5 % > 80 % |" in report
+    assert "Still firing now:" in report and "hotdash-staging** cpu firing (warning)" in report
+    assert "CPU 93.5 %" not in report  # the peak is in its own table
+    assert "| hotdash-staging | 93.5 % |" in report and "cpu_pct > 80" in report
+
+    flysim.patch_app("hotdash-staging", metrics={"cpu_pct": 20.0})
+    assert (await infrastructure_monitor(return_state=True)).is_completed()
+    later = await report_of(await daily_health_check(since=since, return_state=True))
+    assert "## Overnight alerts (2 change(s))" in later
+    assert "| cpu (warning) | resolved | cpu: 20.0 % <= 80 % |" in later
+    assert "Still firing now:" not in later
+
+
+async def test_since_in_the_future_is_refused_before_any_read(flysim) -> None:
+    state = await daily_health_check(
+        since=datetime.now(UTC) + timedelta(hours=1), return_state=True
+    )
+    assert state.is_failed()
+    assert "since: " in state.message and "is not in the past" in state.message
+    assert flysim.state()["mutations"] == []
