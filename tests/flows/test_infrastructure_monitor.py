@@ -163,6 +163,10 @@ async def test_critical_alert_emits_fired_event_and_resolved_event(
     assert event.resource.id == f"fly.app.{STAGING}"
     assert event.resource.name == STAGING
     assert event.payload["app"] == STAGING and event.payload["severity"] == "critical"
+    # What the incident's severity is mapped from, and the result (staging down: P1).
+    assert event.payload["environment"] == "staging"
+    assert event.payload["incident_severity"] == "P1"
+    assert event.resource["hotdash.incident-severity"] == "P1"
 
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
     await monitor()
@@ -298,3 +302,52 @@ async def test_an_auto_stopped_background_app_is_judged_from_its_machines_not_wo
     woken = [m for m in flysim.state()["mutations"] if m["kind"] == "machine_start"]
     assert woken == []
     assert flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["state"] == "stopped"
+async def test_severity_of_the_incident_follows_what_fired_and_where(
+    flysim, receiver: Receiver
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    production = "hotdash-production"
+    flysim.patch_app(production, endpoints={"/health": {"status": 503}})  # production down
+    flysim.patch_app(STAGING, metrics={"mem_pct": 97.0})  # staging degraded
+    flysim.patch_app("hotdash-chatwoot", metrics={"p95_ms": 4000.0})  # latency, no environment
+    flysim.patch_app(production, metrics={"cpu_pct": 95.0})  # and production degraded
+    await monitor()
+    await monitor()
+    fired = await wait_for_events("hotdash.alert.fired", started)
+    got = {(e.payload["app"], e.payload["rule"]): e.payload["incident_severity"] for e in fired}
+    assert got[(production, "health")] == "P0"
+    assert got[(production, "cpu")] == "P1"
+    assert got[(STAGING, "memory")] == "P2"
+    assert got[("hotdash-chatwoot", "response_time")] == "P2"
+
+
+async def test_a_dependency_is_checked_every_tick_and_alerts_like_an_app(
+    flysim, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, state_dir: Path
+) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    first = await monitor()
+    rows = await artifact_rows(first)
+    assert rows["supabase"]["role"] == "dependency" and rows["supabase"]["health"] == "pass"
+    assert rows["shopify"]["health status"] == "200"
+    assert first.message.endswith("2 dependencies ok. alerts: 0 firing, 0 pending, 0 message(s) sent")
+
+    monkeypatch.setenv("SUPABASE_ANON_KEY", "revoked-key")  # Supabase refuses it: 401
+    pending = await monitor()
+    assert receiver.messages == []  # one bad sample is not an incident
+    assert (await artifact_rows(pending))["supabase"]["alerts"] == "dependency pending"
+    fired = await monitor()
+    assert "dependencies: supabase: answered 401 (expected 200)" in fired.message
+    [message] = receiver.messages
+    assert message["subject"] == (
+        "[FIRING critical] supabase: Dependency down (supabase: answered 401 (expected 200))"
+    )
+    assert "A 401 or 403 means its key was refused" in message["body"]
+    assert "revoked-key" not in json.dumps(receiver.messages)  # a key is never shown
+    # Not one app's incident: no hotdash.alert.fired for it.
+    events = await wait_for_events("hotdash.alert.fired", started, timeout=2)
+    assert [e for e in events if e.payload["app"] == "supabase"] == []
+
+    monkeypatch.setenv("SUPABASE_ANON_KEY", "flysim-supabase-anon-key")
+    await monitor()
+    assert receiver.subjects()[-1] == "[RESOLVED] supabase: Dependency down"
+    assert alert_state(state_dir) == {}

@@ -45,7 +45,7 @@ async def test_one_app_or_all_reported_with_error_lines_and_database_never_alert
         assert row[rule] == "pass", rule
 
     assert row["error logs"] == "none"
-    assert "1 dependencies ok" in ok.message
+    assert "2 dependencies ok" in ok.message  # supabase and shopify, with their keys
 
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
     bad = await check(app=STAGING)
@@ -53,7 +53,7 @@ async def test_one_app_or_all_reported_with_error_lines_and_database_never_alert
     assert "hotdash-staging: machines, health" in bad.message
     assert (await artifact_rows(bad))[STAGING]["error logs"] == "1 error line"
     details = str((await artifact_of(bad, "manual-health-check-details")).data)
-    assert "**ok** supabase: 200" in details
+    assert "**ok** supabase: answered 200" in details
     assert "Shopify webhook signature mismatch" in details
 
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
@@ -86,3 +86,39 @@ async def test_unknown_app_is_refused_before_any_check(flysim) -> None:
     state = await check(app="hotdash-nope")
     assert state.is_failed()
     assert "app 'hotdash-nope' is not in the inventory" in state.message
+
+
+async def test_the_database_is_asked_with_its_key_from_the_environment_or_a_secret_block(
+    flysim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from tests.conftest import DEPENDENCY_KEYS
+
+    # A refused key is the database answering 401, like Supabase's gateway: a failure.
+    monkeypatch.setenv("SUPABASE_ANON_KEY", "not-the-project-key")
+    refused = await check(app=STAGING)
+    assert refused.is_failed()
+    assert "dependencies: supabase: answered 401 (expected 200)" in refused.message
+    # No key configured at all: not asked (it would only be refused), and never healthy.
+    monkeypatch.delenv("SUPABASE_ANON_KEY")
+    unset = await check(app=STAGING)
+    assert unset.is_failed()
+    assert (
+        "supabase: not checked (header apikey: neither SUPABASE_ANON_KEY is set nor a Secret "
+        "block supabase-anon-key)"
+    ) in unset.message
+    # The Secret block named in the inventory instead of the environment.
+    await Secret(value=DEPENDENCY_KEYS["SUPABASE_ANON_KEY"]).save(  # type: ignore[misc]
+        "supabase-anon-key", overwrite=True
+    )
+    try:
+        from_block = await check(app=STAGING)
+        assert from_block.is_completed(), from_block.message
+        assert "2 dependencies ok" in from_block.message
+    finally:
+        from prefect import get_client
+
+        async with get_client() as client:
+            block = await client.read_block_document_by_name("supabase-anon-key", "secret")
+            await client.delete_block_document(block.id)
