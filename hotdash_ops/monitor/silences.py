@@ -18,11 +18,25 @@ from collections.abc import Collection
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
 
 from hotdash_ops.locked_file import LockedJsonFile
+from hotdash_ops.validation import app_name
 
 EVERY_APP = "*"
+SilenceAction = Literal["create", "list", "expire"]
+
+
+def silence_target(value: str) -> str:
+    """An app or dependency name, or `*` for every one (the name is checked against the
+    inventory by `check_request`)."""
+    return value if value == EVERY_APP else app_name(value, "app")
+
+
+SilenceTarget = Annotated[str, AfterValidator(silence_target)]
+SilenceId = Annotated[str, Field(pattern=r"^sil-[0-9a-f]{8}$", description="sil-xxxxxxxx")]
 MAX_MINUTES = 7 * 24 * 60  # a silence longer than a week is a muted monitor, not planned work
 KEEP_ENDED = timedelta(days=7)
 SILENCES_FILE = "silences.json"
@@ -78,6 +92,38 @@ class SilenceBook(BaseModel):
                 if silence.covers(app) and silence.ends_at > out.get(app, silence.starts_at):
                     out[app] = silence.ends_at
         return out
+
+
+def check_request(
+    action: str,
+    *,
+    app: str | None,
+    reason: str | None,
+    requested_by: str | None,
+    silence_id: str | None,
+    known: Collection[str],
+) -> None:
+    """What each action needs; ValueError names the first field that is missing or wrong."""
+    if action == "create":
+        if app is None:
+            raise ValueError("app: required to create a silence (an app, or * for every app)")
+        if app != EVERY_APP and app not in known:
+            raise ValueError(
+                f"app: {app!r} is not an app or dependency of the inventory "
+                f"(known: {', '.join(sorted(known))}, or *)"
+            )
+        for name, value in (("reason", reason), ("requested_by", requested_by)):
+            if not value:
+                raise ValueError(f"{name}: required to create a silence")
+        if silence_id is not None:
+            raise ValueError("silence_id: only used by action expire")
+    elif action == "expire":
+        if not silence_id:
+            raise ValueError("silence_id: required to expire a silence (see action list)")
+        if not requested_by:
+            raise ValueError("requested_by: required to expire a silence")
+    elif action != "list":
+        raise ValueError(f"action: must be create, list or expire, not {action!r}")
 
 
 def new_silence_id() -> str:
