@@ -1,7 +1,9 @@
 """Incident Response (runbook): identify & assess, contain & mitigate, communicate, root cause.
 
-Started by a person (Prefect UI: app, severity, summary, who reports) or by a critical alert
-(`hotdash.alert.fired` through the deployment's trigger in prefect.yaml).
+Started by a person (Prefect UI: app, severity, summary, who reports) or by an alert
+(`hotdash.alert.fired` through the deployment's trigger in prefect.yaml), with the severity the
+inventory maps the alert to (runbook Severity Levels: production down P0, staging down or
+production degraded P1, a monitoring alert P2; hotdash_ops.incidents.severity).
 
 1. Identify & Assess: `fly status`, recent error logs, a metrics snapshot, recent releases,
    `/health` and the dependencies -> a first diagnosis with its evidence
@@ -12,6 +14,11 @@ Started by a person (Prefect UI: app, severity, summary, who reports) or by a cr
    the guardrails hold (at most N automatic actions per app per hour, a cool-down); otherwise a
    person decides. The action runs through the same tasks as the rollback and scale-app flows
    and `fly apps restart`, under the app's lock; then /health is watched until it recovers.
+   The decision form holds no process: the run is suspended like deploy-production's
+   approvals and survives worker and server restarts (tasks/incident_decision.py). The
+   response target drives the rest: a P0 escalates at once, a P1 still undecided after 30
+   minutes and a P2 after 2 hours escalate (the `hotdash-escalation` block) through timer runs
+   of `incident-response-deadline`, which also ends the wait at the decision deadline.
 3. Communicate: the incident channel when the incident opens (and a decision is needed),
    stakeholders and the channel when it is mitigated, the status page webhook, and an entry in
    `<state>/incident-log.md`.
@@ -24,17 +31,22 @@ tasks/incident_decision.py holds the decision form.
 
 One incident per app at a time: a run that finds an earlier incident-response run for the same
 app still open (running, pending or paused) ends at once and says which run handles it (an
-alert that fires again while people work on it must not start a second response).
+alert that fires again while people work on it must not start a second response); when it is
+more severe than the open one (a P0 while a P2 waits), the open incident is escalated.
+
+Everything before the decision is `replay_safe`: a suspended run replays from the top when it
+resumes, and reads, notifications and audit records must not happen twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from prefect import flow, get_run_logger
-from prefect.exceptions import FlowPauseTimeout
+from prefect import flow, get_run_logger, task
 from prefect.states import Completed, Failed, State
 from pydantic import Field
 
@@ -48,8 +60,6 @@ from hotdash_ops.incidents.response import (
     IncidentFacts,
     IncidentPolicy,
     Severity,
-    action_history,
-    automatic_decision,
     diagnose,
     incident_policy,
     scale_up_count,
@@ -61,20 +71,24 @@ from hotdash_ops.scaling import scaling_policy
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.app_lock import app_lock
+from tasks.approvals import replay_safe
 from tasks.audit import audit_log
 from tasks.fleet_reads import read_error_logs, read_metrics
 from tasks.fly_deploys import app_status, list_releases, rollback_app
 from tasks.http_checks import check_dependencies, check_health_endpoints
-from tasks.incident_decision import ask_a_person
+from tasks.incident_decision import ask_a_person, waiting_run
 from tasks.incidents import (
     FLOW_NAME,
-    announce_opened,
+    act_at_deadline,
+    already_open,
     announce_undecided,
     communicate,
+    decided,
     draft_postmortem,
     find_open_incident,
     now,
     open_incident,
+    plan_decision,
     publish_assessment,
     record_action,
     record_decision,
@@ -83,8 +97,10 @@ from tasks.restart import restart_app
 from tasks.scaling import read_app_scale, scale_count
 
 AUTOMATIC_ACTOR = "incident-response (automatic, P0)"
+UNDECIDED_ACTOR = "nobody (no decision in time)"
 RECOVERY_POLL_SECONDS = 5.0
 
+DeadlineKind = Literal["escalate", "expire"]
 Summary = Annotated[
     Reason, Field(description="What is wrong, in a line (lands in notifications and the log)")
 ]
@@ -108,15 +124,18 @@ async def incident_response(
     max_count = scaling_policy(inventory.scaling).max_count_for(app)
 
     # One incident per app at a time: an alert firing again while people work on it.
-    handled_by = await find_open_incident(app)
+    handled_by = await replay_safe(find_open_incident)(app)
     if handled_by is not None:
-        message = f"{app}: an incident is already open in run {handled_by}; nothing done here"
-        get_run_logger().info(message)
+        message = await replay_safe(already_open)(
+            handled_by, app, Severity(severity), summary, reported_by
+        )
         return Completed(message=message)
-    incident = open_incident(app, Severity(severity), summary, reported_by)
+    incident = await replay_safe(open_incident)(app, Severity(severity), summary, reported_by)
 
     # 1. Identify & Assess
-    assessment = await identify_and_assess(incident, spec, inventory, policy, max_count)
+    incident, assessment = await replay_safe(identify_and_assess)(
+        incident, spec, inventory, policy, max_count
+    )
     # 2. Contain & Mitigate
     decision = await decide(incident, assessment, policy)
     await contain_and_mitigate(incident, decision, spec, policy, max_count)
@@ -125,24 +144,28 @@ async def incident_response(
     # 4. Investigate Root Cause
     await draft_postmortem(incident)
 
+    if decision.decided_by == UNDECIDED_ACTOR:
+        return Failed(message=f"{incident.result()}: no decision in time")
     if incident.ended_well:
         return Completed(message=incident.result())
     return Failed(message=incident.result())
 
 
+@task(name="identify-and-assess")
 async def identify_and_assess(
     incident: IncidentRecord,
     spec: AppSpec,
     inventory: Inventory,
     policy: IncidentPolicy,
     max_count: int,
-) -> str:
+) -> tuple[IncidentRecord, str]:
     """Runbook 1. Identify & Assess: status, error logs, metrics, releases, health and the
     dependencies, then a first diagnosis with its evidence (the `incident-<app>` artifact,
-    whose text this returns)."""
+    whose text this returns with the assessed incident)."""
     facts, metrics = await read_facts(spec.name, spec, inventory)
     diagnosis = diagnose(facts, policy, max_count=max_count)
-    return await publish_assessment(incident, facts, diagnosis, metrics)
+    text = await publish_assessment(incident, facts, diagnosis, metrics)
+    return incident, text
 
 
 async def read_facts(
@@ -194,29 +217,31 @@ async def read_facts(
 
 async def decide(incident: IncidentRecord, assessment: str, policy: IncidentPolicy) -> Decision:
     """Runbook 2, the decision: a P0 acts on the recommendation at once when the inventory
-    allows it for the app and the guardrails hold; otherwise a person decides in the pause
-    form. People are told the incident is open (and whether a decision is needed) first."""
-    auto = automatic_decision(
-        incident.app,
-        incident.severity,
-        incident.assessed_diagnosis(),
-        history=action_history(audit_log().records(), incident.app),
-        now=now(),
-        policy=policy,
+    allows it for the app and the guardrails hold; otherwise a person decides in the form,
+    with escalation at the response target and an end at the decision deadline. People are
+    told the incident is open (and whether a decision is needed) first."""
+    flow_run_id, durable = waiting_run()
+    plan = await replay_safe(plan_decision)(
+        incident, policy, flow_run_id=flow_run_id, durable=durable
     )
-    await announce_opened(incident, auto)
-    if auto.act:
+    if plan.auto.act:
         decision = Decision(
             action=incident.recommended, decided_by=AUTOMATIC_ACTOR, automatic=True, at=now()
         )
     else:
-        get_run_logger().info("waiting for a decision: %s", auto.reason)
-        why = f"\n**Why a person decides**: {auto.reason}\n"
-        try:
-            decision = await ask_a_person(incident.recommended, assessment + why, policy)
-        except FlowPauseTimeout:
+        get_run_logger().info("waiting for a decision: %s", plan.auto.reason)
+        why = f"\n**Why a person decides**: {plan.auto.reason}\n"
+        until = f"**Decide before** {plan.deadline:%Y-%m-%d %H:%M} UTC (then nothing is done).\n"
+        asked = await ask_a_person(
+            incident.recommended, assessment + why + until, deadline=plan.deadline
+        )
+        await decided(plan)
+        if asked is None:
             await announce_undecided(incident, policy.decision_timeout_hours)
-            raise
+            asked = Decision(
+                action=Action.NONE, decided_by=UNDECIDED_ACTOR, automatic=False, at=plan.deadline
+            )
+        decision = asked
     record_decision(incident, decision)
     return decision
 
@@ -288,6 +313,19 @@ async def watch_recovery(spec: AppSpec, policy: IncidentPolicy) -> tuple[bool, s
         if asyncio.get_running_loop().time() >= deadline:
             return False, health.describe()
         await asyncio.sleep(RECOVERY_POLL_SECONDS)
+
+
+@flow(name="incident-response-deadline", log_prints=False)
+async def incident_deadline(flow_run_id: UUID, at: datetime, kind: DeadlineKind) -> str:
+    """Escalate an incident still undecided at its response target, or end its wait at the
+    decision deadline. Scheduled by incident-response itself; never started by hand.
+
+    Args:
+        flow_run_id: the incident-response run waiting for a decision
+        at: the response target (escalate) or the decision deadline (expire)
+        kind: escalate | expire
+    """
+    return await act_at_deadline(flow_run_id, at, kind)
 
 
 def _inventory_app(inventory: Inventory, app: str) -> AppSpec:

@@ -70,9 +70,7 @@ async def silence_alerts(
     tz = ZoneInfo(inventory.timezone)
     if action == "create":
         assert app is not None and reason is not None and requested_by is not None
-        silence = await add_silence(
-            app, duration_minutes, reason=reason, requested_by=requested_by
-        )
+        silence = await add_silence(app, duration_minutes, reason=reason, requested_by=requested_by)
         summary = f"silenced {silence.describe(tz, datetime.now(UTC))}"
     elif action == "expire":
         assert silence_id is not None and requested_by is not None

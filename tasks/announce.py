@@ -12,7 +12,7 @@ from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.urls import url_for
 
-from tasks.notify import notify
+from tasks.notify import escalation_block_names, notify
 
 
 def run_url(flow_run_id: UUID | str | None = None) -> str:
@@ -29,3 +29,16 @@ async def tell(subject: str, body: str) -> bool:
     except Exception as exc:  # any delivery failure is only logged
         get_run_logger().warning("notification %r not delivered: %s", subject, exc)
         return False
+
+
+async def escalate(subject: str, body: str) -> bool:
+    """Tell the escalation block(s) (`hotdash-escalation`), never failing the caller; when no
+    escalation block exists or it cannot be reached, the alert blocks get it marked
+    `[ESCALATION]`, so an escalation is never lost."""
+    names = escalation_block_names()
+    try:
+        if await notify(subject, body, blocks_named=names):
+            return True
+    except Exception as exc:  # any delivery failure: fall back to the alert blocks
+        get_run_logger().warning("escalation %r not delivered to %s: %s", subject, names, exc)
+    return await tell(f"[ESCALATION] {subject}", body)

@@ -27,24 +27,16 @@ time) never counts.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from prefect import get_client, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import DEFAULT
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
-from prefect.deployments import arun_deployment
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
-from prefect.input.run_input import keyset_from_paused_state
-from prefect.states import Cancelled, Paused, Suspended
 from prefect.tasks import Task
 from pydantic import BaseModel, ValidationError
 
@@ -66,14 +58,22 @@ from hotdash_ops.deploys.approvals import (
 from hotdash_ops.validation import field_problems
 from tasks.announce import run_url, tell
 from tasks.audit import audit
+from tasks.deadline_timer import (
+    cancel_timer,
+    received_at,
+    schedule_timer,
+    state_name,
+    still_waiting,
+    wait_for_answer,
+    wait_until,
+    wake,
+)
 from tasks.reports import publish_markdown
 
 POLL_ENV = "HOTDASH_APPROVAL_POLL_SECONDS"  # blocking pause only; suspend needs no polling
 DEFAULT_POLL_SECONDS = 10
-PREFECT_TIMEOUT_GRACE = timedelta(minutes=15)
 DEADLINE_FLOW = "deploy-production-approval-deadline"
 GATED_FLOW = "deploy-production"
-MAX_EARLY_SECONDS = 600  # how early a timer run may start and still wait for the deadline
 DEADLINE_ACTOR = "approval-deadline"
 UNNAMED_ACTOR = "(no valid name)"  # an answer refused before its name could be trusted
 # What the deadline timer answers: valid for the form's schema (a blank name would be refused
@@ -183,41 +183,13 @@ async def record_decision(decision: Decision, *, app: str, url: str) -> Decision
 @task(name="schedule-approval-deadline")
 async def schedule_deadline_timer(flow_run_id: UUID, deadline: datetime) -> UUID | None:
     """Schedule `deploy-production-approval-deadline` at the deadline to wake the suspended
-    run; None (and a warning) when that deployment does not exist."""
-    async with get_client() as client:
-        deployments = await client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[DEADLINE_FLOW])), limit=1
-        )
-    if not deployments:
-        get_run_logger().warning(
-            "no deployment of %s: nobody will be told when the approval deadline passes "
-            "(Prefect still fails the run %s later)",
-            DEADLINE_FLOW,
-            PREFECT_TIMEOUT_GRACE,
-        )
-        return None
-    timer = await arun_deployment(
-        deployments[0].id,
-        parameters={"flow_run_id": str(flow_run_id), "deadline": deadline.isoformat()},
-        scheduled_time=deadline,
-        timeout=0,
-        as_subflow=False,
+    run (tasks.deadline_timer); None (and a warning) when that deployment does not exist."""
+    return await schedule_timer(
+        DEADLINE_FLOW,
+        {"flow_run_id": str(flow_run_id), "deadline": deadline.isoformat()},
+        deadline,
         idempotency_key=f"approval-deadline-{flow_run_id}",
     )
-    get_run_logger().info("approval deadline %s: timer run %s", deadline.isoformat(), timer.id)
-    return timer.id
-
-
-async def cancel_deadline_timer(timer_id: UUID | None) -> None:
-    """The gates are decided: the timer run is not needed (it would find nothing to do)."""
-    if timer_id is None:
-        return
-    async with get_client() as client:
-        timer = await client.read_flow_run(timer_id)
-        if timer.state is not None and timer.state.is_scheduled():
-            await client.set_flow_run_state(
-                timer_id, Cancelled(message="approval decided before the deadline"), force=True
-            )
 
 
 @task(name="expire-approval")
@@ -225,63 +197,26 @@ async def expire_approval(flow_run_id: UUID, deadline: datetime) -> str:
     """At the deadline: resume the run if it still waits at a gate. The answer arrives after
     the deadline, so the gate records a timeout (it is never taken as a person's decision).
     Only deploy-production runs are touched, and only once their deadline has passed."""
-    logger = get_run_logger()
-    early = (deadline - datetime.now(UTC)).total_seconds()
-    if early > MAX_EARLY_SECONDS:
-        raise ValueError(f"deadline: {deadline.isoformat()} is still {early:.0f} s away")
-    if early > 0:
-        await asyncio.sleep(early)  # a worker may start a scheduled run a little early
-    async with get_client() as client:
-        run = await client.read_flow_run(flow_run_id)
-        flow = await client.read_flow(run.flow_id)
-    if flow.name != GATED_FLOW:
-        raise ValueError(f"flow_run_id: {flow_run_id} is a {flow.name} run, not {GATED_FLOW}")
-    if run.state is None or not run.state.is_paused():
-        state = run.state.name if run.state else "unknown"
-        logger.info("run %s is %s: decided before the deadline", flow_run_id, state)
-        return f"nothing to do: the run is {state}"
-    try:
-        await aresume_flow_run(flow_run_id, run_input=DEADLINE_ANSWER)
-    except FlowPauseTimeout:
+    await wait_until(deadline)
+    decided = state_name(await still_waiting(flow_run_id, GATED_FLOW))
+    if decided is not None:
+        get_run_logger().info("run %s is %s: decided before the deadline", flow_run_id, decided)
+        return f"nothing to do: the run is {decided}"
+    if not await wake(flow_run_id, DEADLINE_ANSWER):
         return "Prefect had already expired the run"
-    logger.warning("approval deadline %s passed: run %s woken", deadline, flow_run_id)
+    get_run_logger().warning("approval deadline %s passed: run %s woken", deadline, flow_run_id)
     return "woken at the deadline: the gate rejects the deploy (approval timed out)"
-
-
-async def _received_at(flow_run_id: UUID, key: str, *, durable: bool) -> datetime:
-    """When the answer at `key` was stored (server time): it, not the replay, meets the
-    deadline."""
-    state: State[Any] = Suspended(pause_key=key) if durable else Paused(pause_key=key)
-    response_key = keyset_from_paused_state(state)["response"]
-    async with get_client() as client:
-        found = await client.filter_flow_run_input(
-            flow_run_id, key_prefix=response_key, limit=1, exclude_keys=set()
-        )
-    stamped = [f.created for f in found if f.key == response_key and f.created is not None]
-    return stamped[0] if stamped else datetime.now(UTC)
 
 
 async def _wait(
     key: str, description: str, *, durable: bool, deadline: datetime
 ) -> ApprovalInput | None:
-    """The answer at `key`, or None when the deadline passes first (blocking pause)."""
-    remaining = (deadline - datetime.now(UTC)).total_seconds()
-    if remaining <= 0:
-        return None
+    """The answer at `key` (suspended or paused: tasks.deadline_timer.wait_for_answer), or
+    None when a blocking pause reaches the deadline first."""
     form = ApprovalInput.with_initial_data(description=description)
-    backstop = int(remaining + PREFECT_TIMEOUT_GRACE.total_seconds())
-    if durable:
-        # Exits this process (Pause) the first time; returns the stored answer on replay.
-        return await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
-    try:
-        return await asyncio.wait_for(
-            apause_flow_run(
-                wait_for_input=form, key=key, timeout=backstop, poll_interval=_poll_seconds()
-            ),
-            timeout=remaining,
-        )
-    except TimeoutError:
-        return None
+    return await wait_for_answer(
+        form, key, durable=durable, deadline=deadline, poll_seconds=_poll_seconds()
+    )
 
 
 def _awaiting_body(
@@ -337,7 +272,7 @@ async def request_approvals(
             break
         approvers[gate] = ended.approver
     assert ended is not None
-    await cancel_deadline_timer(timer)
+    await cancel_timer(timer, "approval decided before the deadline")
     approved = ended.verdict is Verdict.APPROVED
     if approved:
         names = " and ".join(approvers[g] for g in GATES)
@@ -393,7 +328,7 @@ async def _one_gate(
                     requester=request.requested_by,
                     allowed=allowed,
                     other_approver=other_approver,
-                    received_at=await _received_at(flow_run_id, key, durable=durable),
+                    received_at=await received_at(flow_run_id, key, durable=durable),
                     deadline=deadline,
                 )
         decision = await replay_safe(record_decision)(decision, app=request.app, url=url)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.errors import FlyError
 from hotdash_ops.models import LogEntry, Machine
@@ -46,21 +47,21 @@ async def for_each_app(
     return dict(zip(apps, results, strict=True))
 
 
-@task(name="read-machines")
+@task(name="read-machines", cache_policy=NO_CACHE)
 async def read_machines(apps: list[str]) -> dict[str, list[Machine] | str]:
     """Runbook: `fly status --app <app>` for every app, through the Machines API."""
     async with fly_access.machines_client() as client:
         return await for_each_app(apps, client.list_machines)
 
 
-@task(name="read-metrics")
+@task(name="read-metrics", cache_policy=NO_CACHE)
 async def read_metrics(apps: list[str], window_minutes: int = 15) -> FleetMetrics:
     """Runbook: the metrics dashboard: CPU, memory, p95 latency, 5xx ratio over the window."""
     async with fly_access.prometheus_client() as prom:
         return await fetch_fleet_metrics(prom, apps, window_minutes=window_minutes)
 
 
-@task(name="read-error-logs")
+@task(name="read-error-logs", cache_policy=NO_CACHE)
 async def read_error_logs(apps: list[str], limit: int = 50) -> dict[str, list[LogEntry] | str]:
     """Runbook: `fly logs --app <app> | grep -i error | tail -50`, through the logs API."""
     async with fly_access.logs_client() as client:
@@ -71,7 +72,7 @@ async def read_error_logs(apps: list[str], limit: int = 50) -> dict[str, list[Lo
         return await for_each_app(apps, errors_of)
 
 
-@task(name="read-metric-peaks")
+@task(name="read-metric-peaks", cache_policy=NO_CACHE)
 async def read_metric_peaks(apps: list[str], start: datetime, end: datetime) -> FleetMetrics:
     """Runbook: the metrics dashboard over a long range (the night): each figure's mean and
     peak of 5-minute rates, one range query per figure for every app."""
@@ -87,7 +88,7 @@ async def read_metric_peaks(apps: list[str], start: datetime, end: datetime) -> 
         )
 
 
-@task(name="read-error-lines-between")
+@task(name="read-error-lines-between", cache_policy=NO_CACHE)
 async def read_error_lines_between(
     apps: list[str], start: datetime, end: datetime, *, max_pages: int, shown: int
 ) -> dict[str, ErrorReview | str]:

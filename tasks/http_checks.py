@@ -12,6 +12,7 @@ import os
 
 import httpx
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
@@ -41,7 +42,7 @@ async def probe_many(
         return list(await asyncio.gather(*(one(*t) for t in targets)))
 
 
-@task(name="check-health-endpoints")
+@task(name="check-health-endpoints", cache_policy=NO_CACHE)
 async def check_health_endpoints(
     apps: list[AppSpec], machines: dict[str, list[Machine] | str] | None = None
 ) -> dict[str, ProbeResult]:
@@ -75,7 +76,7 @@ def dependency_headers(dep: Dependency) -> dict[str, str] | str:
     return headers
 
 
-@task(name="check-dependencies")
+@task(name="check-dependencies", cache_policy=NO_CACHE)
 async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict]:
     """Runbook "Verify dependencies (Supabase, Shopify)" and "Database": `curl
     https://<project>.supabase.co/rest/v1/` (with its `apikey`), judged by the `dependency`

@@ -16,6 +16,7 @@ import asyncio
 
 import httpx
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from hotdash_ops.fly.sharding import run_sharded
@@ -36,7 +37,7 @@ def _transport(tls: object) -> httpx.AsyncHTTPTransport:
     return httpx.AsyncHTTPTransport(verify=tls, limits=limits)  # type: ignore[arg-type]
 
 
-@task(name="read-fleet-machines")
+@task(name="read-fleet-machines", cache_policy=NO_CACHE)
 async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]:
     """Runbook: `fly status --app <app>` for every app (Machines API); an unreadable app's
     entry is the error text (reported as no data, never as healthy)."""
@@ -52,7 +53,7 @@ async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]
     return dict(zip(apps, results, strict=True))
 
 
-@task(name="check-fleet-health")
+@task(name="check-fleet-health", cache_policy=NO_CACHE)
 async def check_fleet_health(
     apps: list[AppSpec], machines: dict[str, list[Machine] | str] | None = None
 ) -> dict[str, ProbeResult]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.redaction import default_redactor
 
@@ -14,7 +15,7 @@ def _clean(description: str | None) -> str | None:
     return default_redactor().redact(description) if description else description
 
 
-@task(name="publish-markdown")
+@task(name="publish-markdown", cache_policy=NO_CACHE)
 async def publish_markdown(key: str, markdown: str, description: str | None = None) -> None:
     """A markdown artifact under a stable key (each run adds a version)."""
     await acreate_markdown_artifact(
@@ -22,7 +23,7 @@ async def publish_markdown(key: str, markdown: str, description: str | None = No
     )
 
 
-@task(name="publish-table")
+@task(name="publish-table", cache_policy=NO_CACHE)
 async def publish_table(
     key: str, rows: list[dict[str, Any]], description: str | None = None
 ) -> None:

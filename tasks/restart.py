@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from tasks import fly_access
 from tasks.audit import audited
 
 
-@task(name="restart-app")
+@task(name="restart-app", cache_policy=NO_CACHE)
 async def restart_app(app: str, *, actor: str, reason: str) -> str:
     """`fly apps restart APP`: a rolling restart of the app's machines. Not retried (a second
     restart is a second outage window); audited whether it worked or not."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.fly.app_config import ServiceSettings
 from hotdash_ops.models import Machine
@@ -20,7 +21,7 @@ from tasks.audit import audited
 from tasks.fly_deploys import release_service_settings
 
 
-@task(name="read-app-scale")
+@task(name="read-app-scale", cache_policy=NO_CACHE)
 async def read_app_scale(app: str) -> AppScale:
     """Runbook: Check current size (`fly status --app <app>`, `fly scale show`), read through the
     Machines API (`GET /v1/apps/{app}/machines`; the client retries the read)."""
@@ -29,7 +30,7 @@ async def read_app_scale(app: str) -> AppScale:
     return describe_app(app, machines)
 
 
-@task(name="scale-vm")
+@task(name="scale-vm", cache_policy=NO_CACHE)
 async def scale_vm(
     app: str, size: VmSize, memory_mb: int | None, *, actor: str, reason: str
 ) -> str:
@@ -43,7 +44,7 @@ async def scale_vm(
     return result.stdout.strip()
 
 
-@task(name="scale-count")
+@task(name="scale-count", cache_policy=NO_CACHE)
 async def scale_count(
     app: str, count: int, max_per_region: int | None, *, actor: str, reason: str
 ) -> str:
@@ -68,7 +69,7 @@ def _services_set(machines: list[Machine], want: ServiceSettings) -> bool:
     return True
 
 
-@task(name="set-min-running")
+@task(name="set-min-running", cache_policy=NO_CACHE)
 async def set_min_running(
     app: str, want: ServiceSettings, *, actor: str, reason: str
 ) -> int | None:

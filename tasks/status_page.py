@@ -19,6 +19,7 @@ from typing import Literal
 
 import httpx
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.redaction import default_redactor
 from hotdash_ops.validation import service_url
@@ -33,7 +34,7 @@ def status_page_url() -> str | None:
     return service_url(raw, ENV_URL) if raw else None
 
 
-@task(name="update-status-page", retries=2, retry_delay_seconds=2)
+@task(name="update-status-page", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 async def update_status_page(
     *, incident: str, app: str, status: PageStatus, severity: str, message: str
 ) -> bool:

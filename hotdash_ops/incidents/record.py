@@ -34,6 +34,18 @@ from hotdash_ops.monitor.metrics import AppMetrics
 Notice = tuple[str, str]  # (subject, body)
 
 
+def escalation_notice(
+    *, app: str, severity: Severity, summary: str, incident: str, run_url: str | None, why: str
+) -> Notice:
+    """To the escalation block: an incident that needs a person now (runbook Severity Levels:
+    P0 at once, P1 and P2 when their response target passes undecided)."""
+    return (
+        f"[{severity}] ESCALATED {app}: {summary}",
+        f"{why}.\nIncident {incident} on {app} ({severity}, respond {RESPONSE_TEXT[severity]})"
+        f": {summary}\nDecide now: resume the run {run_url or incident}",
+    )
+
+
 class IncidentRecord(BaseModel):
     """An incident: the report, the run's steps, and what each step found or did."""
 
@@ -154,7 +166,18 @@ class IncidentRecord(BaseModel):
         """Nobody decided in time."""
         return (
             f"[{self.severity}] {self.app}: no decision on incident {self.incident}",
-            f"Nobody decided within {timeout_hours:g} h; nothing was done.",
+            f"Nobody decided within {timeout_hours:g} h; nothing was done to {self.app}.",
+        )
+
+    def escalation(self, why: str) -> Notice:
+        """This incident to the escalation block."""
+        return escalation_notice(
+            app=self.app,
+            severity=self.severity,
+            summary=self.summary,
+            incident=self.incident,
+            run_url=self.run_url,
+            why=why,
         )
 
     def closing_notices(self) -> list[Notice]:

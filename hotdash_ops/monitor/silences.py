@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Collection
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field

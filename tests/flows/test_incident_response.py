@@ -8,7 +8,8 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from hotdash_ops.incidents.response import Severity
 from hotdash_ops.models import MachineConfig
 from tests.artifacts import artifact_of
 from tests.conftest import ROOT
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, delete_block
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -51,6 +52,18 @@ def status_page(monkeypatch) -> Iterator[list[dict]]:
     with Receiver() as rx:
         monkeypatch.setenv("STATUS_PAGE_WEBHOOK_URL", rx.url)
         yield rx.messages
+
+
+@contextmanager
+def escalation_block(rx: Receiver) -> Iterator[Receiver]:
+    """The `hotdash-escalation` notification block posting to `rx`."""
+    from tasks.notify import ESCALATION_BLOCK, save_webhook_block
+
+    save_webhook_block(rx.url, name=ESCALATION_BLOCK)
+    try:
+        yield rx
+    finally:
+        delete_block(ESCALATION_BLOCK)
 
 
 def inventory_with(tmp_path: Path, monkeypatch, **sections) -> None:
@@ -275,12 +288,22 @@ async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path)
     )
     paused = await wait_for_paused()
     second = await incident_response(
-        app=APP, severity=Severity.P1, summary="again", reported_by="b", return_state=True
+        app=APP, severity=Severity.P2, summary="again", reported_by="b", return_state=True
     )
     assert second.is_completed()
     assert second.message == (
         f"{APP}: an incident is already open in run {paused.name}; nothing done here"
     )
+    # A more severe report on the same app joins it too, and escalates it now.
+    with Receiver() as escalations, escalation_block(escalations):
+        worse = await incident_response(
+            app=APP, severity=Severity.P0, summary="now down", reported_by="monitor",
+            return_state=True,
+        )  # fmt: skip
+    assert worse.message.endswith("nothing done here; escalated as P0 (it was P2)")
+    [escalated] = escalations.messages
+    assert escalated["subject"] == f"[P0] ESCALATED {APP}: now down"
+    assert f"while incident {paused.name} (P2) is open: it is now P0" in escalated["body"]
     await resume(paused, {"action": "none", "decided_by": "a"})
     state = await asyncio.wait_for(first, 60)
     assert state.is_completed(), state.message
@@ -299,3 +322,93 @@ async def test_unknown_app_is_refused_before_anything_happens(flysim, tmp_path) 
     assert "app: app 'hotdash-nope' is not in the inventory" in str(exc)
     assert flysim.state() == before
     assert not (tmp_path / "state" / "audit.jsonl").exists()
+
+
+async def test_undecided_p2_escalates_at_its_response_target_then_a_person_decides(
+    flysim, tmp_path, monkeypatch, receiver: Receiver
+) -> None:
+    from flows.incident_response import incident_deadline
+
+    # The response target from the inventory: seconds here, 2 hours in the shipped one.
+    inventory_with(tmp_path, monkeypatch, incident={"escalate_after_minutes": {"P2": 1}})
+    with Receiver() as escalations, escalation_block(escalations):
+        run = asyncio.create_task(
+            incident_response(
+                app="hotdash-chatwoot",
+                severity=Severity.P2,
+                summary="chatwoot slow",
+                reported_by="monitor",
+                return_state=True,
+            )  # fmt: skip
+        )
+        paused = await wait_for_paused("hotdash-chatwoot")
+        assert escalations.messages == []  # P2: not at once
+        # The timer run incident-response schedules (run here directly, as the worker would).
+        at = datetime.now(UTC)
+        timer = await incident_deadline(
+            flow_run_id=paused.id, at=at, kind="escalate", return_state=True
+        )
+        assert timer.is_completed(), timer.message
+        assert (await timer.result()).startswith(f"escalated incident {paused.name} (P2")
+        [escalated] = escalations.messages
+        assert escalated["subject"] == "[P2] ESCALATED hotdash-chatwoot: chatwoot slow"
+        assert "No decision at the P2 response target" in escalated["body"]
+        assert f"/runs/flow-run/{paused.id}" in escalated["body"]
+        # The incident channel is reminded too; the run still waits for a person.
+        assert receiver.subjects()[-1] == (
+            f"[P2] hotdash-chatwoot: still no decision on incident {paused.name}"
+        )
+        await resume(paused, {"action": "none", "decided_by": "carol"})
+        state = await asyncio.wait_for(run, 60)
+    assert state.is_completed(), state.message
+    # Decided: a later timer finds nothing to do.
+    late = await incident_deadline(flow_run_id=paused.id, at=at, kind="escalate",
+                                   return_state=True)  # fmt: skip
+    assert await late.result() == "nothing to do: the run is Completed"
+
+
+async def test_p0_escalates_at_once_and_no_decision_in_time_ends_with_nothing_done(
+    flysim, tmp_path, monkeypatch, receiver: Receiver
+) -> None:
+    # The decision deadline from the inventory: seconds here, 4 hours in the shipped one.
+    inventory_with(tmp_path, monkeypatch, incident={"decision_timeout_hours": 0.003})
+    flysim.patch_app("hotdash-production", endpoints={"/health": {"status": 503}})
+    with Receiver() as escalations, escalation_block(escalations):
+        state = await asyncio.wait_for(
+            incident_response(app="hotdash-production", severity=Severity.P0,
+                              summary="production down", reported_by="monitor",
+                              return_state=True),
+            60,
+        )  # fmt: skip
+    [escalated] = escalations.messages  # P0: at once, before anyone is asked
+    assert escalated["subject"] == "[P0] ESCALATED hotdash-production: production down"
+    assert escalated["body"].startswith("P0: the response is immediate.")
+    assert state.is_failed()
+    assert state.message == (
+        "hotdash-production: none by nobody (no decision in time); no change made, still "
+        "investigating: no decision in time"
+    )
+    assert flysim.state()["mutations"] == []  # nothing was done to production
+    name = state.state_details.flow_run_id
+    assert any(s.startswith("[P0] hotdash-production: no decision on incident") for s in
+               receiver.subjects()), name  # fmt: skip
+
+
+async def test_the_deadline_timer_only_acts_on_incident_runs_and_never_early(flysim) -> None:
+    from prefect import flow
+
+    from flows.incident_response import incident_deadline
+
+    @flow(name="not-an-incident")
+    async def other() -> None:
+        return None
+
+    stranger = await other(return_state=True)
+    wrong = await incident_deadline(flow_run_id=stranger.state_details.flow_run_id,
+                                    at=datetime.now(UTC), kind="expire",
+                                    return_state=True)  # fmt: skip
+    assert wrong.is_failed() and "is a not-an-incident run, not incident-response" in wrong.message
+    early = await incident_deadline(flow_run_id=stranger.state_details.flow_run_id,
+                                    at=datetime.now(UTC) + timedelta(hours=1),
+                                    kind="escalate", return_state=True)  # fmt: skip
+    assert early.is_failed() and "at: " in early.message and "s away" in early.message

@@ -329,7 +329,9 @@ async def test_a_dependency_is_checked_every_tick_and_alerts_like_an_app(
     rows = await artifact_rows(first)
     assert rows["supabase"]["role"] == "dependency" and rows["supabase"]["health"] == "pass"
     assert rows["shopify"]["health status"] == "200"
-    assert first.message.endswith("2 dependencies ok. alerts: 0 firing, 0 pending, 0 message(s) sent")
+    assert first.message.endswith(
+        "2 dependencies ok. alerts: 0 firing, 0 pending, 0 message(s) sent"
+    )
 
     monkeypatch.setenv("SUPABASE_ANON_KEY", "revoked-key")  # Supabase refuses it: 401
     pending = await monitor()

@@ -15,11 +15,16 @@ APP = "paged-app"
 
 def make_app_with_logs(sim: Sim, lines: int) -> None:
     logs = [
-        {"message": f"line {i:03d}", "level": "error" if i % 10 == 0 else "info",
-         "minutes_ago": lines - i}  # fmt: skip
+        {
+            "message": f"line {i:03d}",
+            "level": "error" if i % 10 == 0 else "info",
+            "minutes_ago": lines - i,
+        }  # fmt: skip
         for i in range(lines)
     ]
-    sim.ctl.post("/_sim/apps", json={"name": APP, "machines": [{}], "logs": logs}).raise_for_status()
+    sim.ctl.post(
+        "/_sim/apps", json={"name": APP, "machines": [{}], "logs": logs}
+    ).raise_for_status()
 
 
 def test_without_a_token_the_newest_page_with_one_the_oldest_after_it(sim: Sim) -> None:

@@ -90,13 +90,30 @@ def test_health_that_does_not_answer_is_one_verdict_failing() -> None:
         ({"machines": []}, RuleName.MACHINES, Verdict.FAIL),
         ({"machines": [machine("stopped")]}, RuleName.MACHINES, Verdict.FAIL),
         ({"machines": [machine(checks=["warning"])]}, RuleName.MACHINES, Verdict.WARN),
-        ({"health": ProbeResult(url="u", expected_status=200, status=503)}, RuleName.HEALTH,
-         Verdict.FAIL),  # fmt: skip
+        (
+            {"health": ProbeResult(url="u", expected_status=200, status=503)},
+            RuleName.HEALTH,
+            Verdict.FAIL,
+        ),  # fmt: skip
         ({"metrics": None}, RuleName.CPU, Verdict.UNKNOWN),
-        ({"metrics": AppMetrics(app="web-app", cpu_pct=81, mem_pct=30, p95_ms=300,
-                                error_rate=0, rps=1)}, RuleName.CPU, Verdict.WARN),  # fmt: skip
-        ({"metrics": AppMetrics(app="web-app", cpu_pct=20, mem_pct=30, p95_ms=300,
-                                error_rate=0.06, rps=1)}, RuleName.ERROR_RATE, Verdict.FAIL),  # fmt: skip
+        (
+            {
+                "metrics": AppMetrics(
+                    app="web-app", cpu_pct=81, mem_pct=30, p95_ms=300, error_rate=0, rps=1
+                )
+            },
+            RuleName.CPU,
+            Verdict.WARN,
+        ),  # fmt: skip
+        (
+            {
+                "metrics": AppMetrics(
+                    app="web-app", cpu_pct=20, mem_pct=30, p95_ms=300, error_rate=0.06, rps=1
+                )
+            },
+            RuleName.ERROR_RATE,
+            Verdict.FAIL,
+        ),  # fmt: skip
     ],
 )
 def test_rule_outcomes_are_named_for_reports(

@@ -106,8 +106,9 @@ def test_report_leads_with_the_verdict_and_covers_the_night() -> None:
         end=end,
         peaks={"web-app": AppMetrics(app="web-app", peaks={"cpu_pct": 91.0})},
         alerts=[fired],
-        errors={"web-app": ErrorReview.of([entry(1, "boom", "error")], pages=1, complete=True,
-                                          cap=50)},  # fmt: skip
+        errors={
+            "web-app": ErrorReview.of([entry(1, "boom", "error")], pages=1, complete=True, cap=50)
+        },  # fmt: skip
         max_pages=50,
     )
     report = HealthReport(checked_at=end, specs=[spec], evaluations=[e], dependencies=[],
