@@ -75,7 +75,7 @@ from tasks.approvals import replay_safe
 from tasks.audit import audit_log
 from tasks.fleet_reads import read_error_logs, read_metrics
 from tasks.fly_deploys import app_status, list_releases, rollback_app
-from tasks.http_checks import check_dependencies, check_health_endpoints
+from tasks.http_checks import check_dependencies, check_health_endpoints, watch_health
 from tasks.incident_decision import ask_a_person, waiting_run
 from tasks.incidents import (
     FLOW_NAME,
@@ -98,7 +98,6 @@ from tasks.scaling import read_app_scale, scale_count
 
 AUTOMATIC_ACTOR = "incident-response (automatic, P0)"
 UNDECIDED_ACTOR = "nobody (no decision in time)"
-RECOVERY_POLL_SECONDS = 5.0
 
 DeadlineKind = Literal["escalate", "expire"]
 Summary = Annotated[
@@ -119,7 +118,7 @@ async def incident_response(
         reported_by: who reports it (a person, or the monitor for alerts)
     """
     inventory = fly_access.inventory()
-    spec = _inventory_app(inventory, app)
+    spec = inventory.app_or_refuse(app)
     policy = incident_policy(inventory.incident)
     max_count = scaling_policy(inventory.scaling).max_count_for(app)
 
@@ -261,7 +260,7 @@ async def contain_and_mitigate(
         incident, decision, max_count=max_count, scale_up_to=policy.scale_up_to
     )
     record_action(incident, outcome)
-    recovered, health = await watch_recovery(spec, policy)
+    recovered, health = await watch_health(spec, policy.recovery_timeout_seconds)
     incident.watched(recovered, health, now())
 
 
@@ -303,18 +302,6 @@ async def mitigate(
     )
 
 
-async def watch_recovery(spec: AppSpec, policy: IncidentPolicy) -> tuple[bool, str]:
-    """Is /health answering as expected again? Checked until the recovery timeout."""
-    deadline = asyncio.get_running_loop().time() + policy.recovery_timeout_seconds
-    while True:
-        health = (await check_health_endpoints([spec]))[spec.name]
-        if health.status_ok:
-            return True, health.describe()
-        if asyncio.get_running_loop().time() >= deadline:
-            return False, health.describe()
-        await asyncio.sleep(RECOVERY_POLL_SECONDS)
-
-
 @flow(name="incident-response-deadline", log_prints=False)
 async def incident_deadline(flow_run_id: UUID, at: datetime, kind: DeadlineKind) -> str:
     """Escalate an incident still undecided at its response target, or end its wait at the
@@ -326,13 +313,6 @@ async def incident_deadline(flow_run_id: UUID, at: datetime, kind: DeadlineKind)
         kind: escalate | expire
     """
     return await act_at_deadline(flow_run_id, at, kind)
-
-
-def _inventory_app(inventory: Inventory, app: str) -> AppSpec:
-    try:
-        return inventory.app(app)
-    except KeyError as exc:
-        raise ValueError(f"app: {exc.args[0]}") from None
 
 
 if __name__ == "__main__":

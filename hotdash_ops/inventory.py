@@ -62,6 +62,10 @@ class SmokeCheck(_Strict):
         return value
 
 
+# An environment's name as a form field (staging, production); checked against the inventory.
+EnvironmentName = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="staging or production")
+]
 # An HTTP header name (RFC 9110 token characters).
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=100)]
 
@@ -231,6 +235,20 @@ class Inventory(_Strict):
             known = ", ".join(self.environments)
             raise KeyError(f"environment {env!r} is not in the inventory (known: {known})")
         return self.app(self.environments[env].app)
+
+    def app_or_refuse(self, name: str) -> AppSpec:
+        """`app`, with a refusal naming the `app` field (a form's input)."""
+        try:
+            return self.app(name)
+        except KeyError as exc:
+            raise ValueError(f"app: {exc.args[0]}") from None
+
+    def environment_app_or_refuse(self, env: str) -> AppSpec:
+        """`environment_app`, with a refusal naming the `environment` field (a form's input)."""
+        try:
+            return self.environment_app(env)
+        except KeyError as exc:
+            raise ValueError(f"environment: {exc.args[0]}") from None
 
     def dependency(self, name: str) -> Dependency:
         """The dependency called `name`."""

@@ -87,3 +87,10 @@ Justification = Annotated[
     Field(max_length=500),
     AfterValidator(_justification),
 ]
+
+# Text to look for (a log filter): one line, bounded, never blank.
+SearchText = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="Only lines containing this (any case)"),
+    AfterValidator(_one_line),
+]

@@ -19,7 +19,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.errors import FlyError
-from hotdash_ops.models import LogEntry, Machine
+from hotdash_ops.fly.logs import LogWindow
+from hotdash_ops.models import App, LogEntry, Machine
 from hotdash_ops.monitor.log_review import error_lines
 from hotdash_ops.monitor.metrics import FleetMetrics, fetch_fleet_metrics
 from hotdash_ops.monitor.overnight import ErrorReview, step_seconds
@@ -103,3 +104,28 @@ async def read_error_lines_between(
             )
 
         return await for_each_app(apps, review)
+
+
+@task(name="read-logs-between", cache_policy=NO_CACHE)
+async def read_logs_between(
+    app: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_pages: int,
+    region: str | None = None,
+    instance: str | None = None,
+) -> LogWindow:
+    """Runbook Quick Reference: `fly logs --app <app> [--region R] [--machine ID]` over a time
+    range, paged through the logs API (at most `max_pages` pages)."""
+    async with fly_access.logs_client() as client:
+        return await client.between(
+            app, start, end, max_pages=max_pages, region=region, instance=instance
+        )
+
+
+@task(name="read-org-apps", cache_policy=NO_CACHE)
+async def read_org_apps(org: str) -> list[App]:
+    """Runbook Quick Reference: `fly apps list` (Machines API `GET /v1/apps?org_slug=`)."""
+    async with fly_access.machines_client() as client:
+        return await client.list_apps(org)

@@ -21,6 +21,7 @@ from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
 
 MAX_CONNECTIONS = 20
+HEALTH_POLL_SECONDS = 5.0
 
 
 async def probe_many(
@@ -62,6 +63,19 @@ async def check_health_endpoints(
         )  # fmt: skip
         for a in apps
     }
+
+
+async def watch_health(spec: AppSpec, timeout_seconds: float) -> tuple[bool, str]:
+    """After a change (a restart, a mitigation): `curl /health` until it answers as expected
+    or `timeout_seconds` pass; (recovered, what it answered last)."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        health = (await check_health_endpoints([spec]))[spec.name]
+        if health.status_ok:
+            return True, health.describe()
+        if asyncio.get_running_loop().time() >= deadline:
+            return False, health.describe()
+        await asyncio.sleep(HEALTH_POLL_SECONDS)
 
 
 def dependency_headers(dep: Dependency) -> dict[str, str] | str:

@@ -1,4 +1,4 @@
-"""The overnight error review: which log lines count as errors."""
+"""The overnight error review: which log lines count as errors; and `app-logs`' filter."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ def error_lines(entries: Iterable[LogEntry], *, limit: int = 50) -> list[LogEntr
         if (e.level or "").lower() in _ERROR_LEVELS or _ERROR_WORD.search(e.message or "")
     ]
     return hits[-limit:] if limit > 0 else []
+
+
+def matching(entries: Iterable[LogEntry], text: str | None) -> list[LogEntry]:
+    """The entries whose message contains `text`, any case (`grep -i TEXT`); all without."""
+    if not text:
+        return list(entries)
+    needle = text.casefold()
+    return [e for e in entries if needle in (e.message or "").casefold()]
