@@ -3,46 +3,56 @@
 * list: `fly volumes list` of one app or every app, with each volume's monthly cost;
 * extend: `fly volumes extend <id> --size N`; a size that does not grow the volume is refused
   before any fly command; the run says whether the machine must restart to see the new size;
-* delete-unused: the volumes attached to no machine. A dry run (the default) only lists them.
-  Applying pauses for a confirmation whose form lists exactly which volumes go and what they
-  cost; after `confirm`, only those volumes are deleted, each only if it is still unattached,
-  each under the app's lock and audited with who confirmed.
+* delete-unused: the volumes attached to no machine, of one app or, with `app: "*"` given on
+  purpose, of every app (never implied by leaving `app` empty). A dry run (the default) only
+  lists them. Applying pauses with a form that lists them and what they cost, with one switch
+  per volume, all off: the person confirming chooses them one by one. Each chosen volume is
+  snapshotted (`fly volumes snapshots create`, read back until created), then deleted, only if
+  it is still unattached, under the app's lock, both steps audited with who confirmed. A
+  volume whose snapshot did not finish is kept.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
-from prefect.flow_runs import apause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, create_model
 
 from hotdash_ops.cost import volumes
 from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.operator_input import PersonName, Requester
-from hotdash_ops.validation import AppName, VolumeId, field_problems
+from hotdash_ops.validation import EVERY_APP, AppOrEvery, VolumeId, field_problems
 from tasks import fly_access
+from tasks.deadline_timer import wait_for_answer
 from tasks.reports import publish_markdown, publish_table
-from tasks.volumes import DeleteOutcome, extend_volume, list_volumes
-from tasks.volumes import delete_volume as delete_volume_task
+from tasks.volumes import DeleteOutcome, extend_volume, list_volumes, snapshot_and_delete
 
 PAUSE_KEY = "delete-volumes"
 DEFAULT_POLL_SECONDS = 10
 
 
-class ConfirmVolumeDeletion(RunInput):
-    """The confirmation form: the description above it lists the volumes and their cost."""
+class ChooseVolumes(RunInput):
+    """The choice form: one switch per unattached volume (added per run), and who chooses."""
 
-    confirm: bool = Field(
-        default=False, description="On: delete exactly the volumes listed above. Off: keep all."
-    )
     confirmed_by: PersonName = Field(
-        description="Your name (recorded in the audit log with each deletion)."
+        description="Your name (recorded in the audit log with each snapshot and deletion)."
     )
+
+
+def choice_form(rows: list[volumes.VolumeRow], description: str) -> type[ChooseVolumes]:
+    """The form for these volumes: a switch named by each volume's id, off by default."""
+    switches: dict[str, Any] = {
+        row.id: (bool, Field(default=False, description=volumes.choice_label(row))) for row in rows
+    }
+    form = create_model("ChooseVolumes", __base__=ChooseVolumes, **switches)
+    form._description = description
+    return form
 
 
 def _poll_seconds() -> int:
@@ -69,24 +79,26 @@ def _table(rows: list[volumes.VolumeRow]) -> list[dict[str, object]]:
 @flow(name="manage-volumes", log_prints=False)
 async def manage_volumes(
     action: Literal["list", "extend", "delete-unused"] = "list",
-    app: AppName | None = None,
+    app: AppOrEvery | None = None,
     volume_id: VolumeId | None = None,
     size_gb: Annotated[int, Field(ge=1, le=500)] | None = None,
     dry_run: bool = True,
     confirm_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24.0,
     requested_by: Requester | None = None,
+    snapshot_wait_minutes: Annotated[float, Field(gt=0, le=120)] = 10.0,
 ) -> State:
-    """List volumes, extend one, or delete the unattached ones (after a confirmation).
+    """List volumes, extend one, or delete unattached ones (chosen one by one, snapshot first).
 
     Args:
         action: list | extend | delete-unused
-        app: the app (required for extend; default for list and delete-unused: every app of
-            the inventory)
+        app: the app, or * for every app of the inventory (extend: one app; delete-unused:
+            required; list: default every app)
         volume_id: the volume to extend (extend only)
         size_gb: the new size in GB, bigger than the current one (extend only)
-        dry_run: delete-unused only lists what would go (default); off asks to confirm
-        confirm_timeout_hours: how long delete-unused waits for the confirmation
+        dry_run: delete-unused only lists what would go (default); off asks to choose
+        confirm_timeout_hours: how long delete-unused waits for the choice
         requested_by: who asks (audit log); default: this flow run
+        snapshot_wait_minutes: how long a volume's snapshot may take before it is kept
     """
     logger = get_run_logger()
     volumes.check_request(action, app=app, volume_id=volume_id, size_gb=size_gb)
@@ -113,7 +125,7 @@ async def manage_volumes(
         return Completed(message=summary)
 
     # Runbook: List volumes (`fly volumes list --app <app>`)
-    apps = [app] if app else [a.name for a in inventory.apps]
+    apps = [app] if app and app != EVERY_APP else [a.name for a in inventory.apps]
     read = await list_volumes(apps)
     unreadable = {a: v for a, v in read.items() if isinstance(v, str)}
     rows = volumes.volume_rows({a: v for a, v in read.items() if not isinstance(v, str)}, prices)
@@ -144,41 +156,54 @@ async def manage_volumes(
         )
         return Completed(message=summary)
 
+    # Each volume chosen one by one in the form; none unless switched on.
+    description = volumes.confirmation_text(unused)
+    deadline = datetime.now(UTC) + timedelta(hours=confirm_timeout_hours)
     try:
-        answer = await apause_flow_run(
-            wait_for_input=ConfirmVolumeDeletion.with_initial_data(
-                description=volumes.confirmation_text(unused)
-            ),
-            timeout=int(confirm_timeout_hours * 3600),
-            poll_interval=_poll_seconds(),
-            key=PAUSE_KEY,
+        answer = await wait_for_answer(
+            choice_form(unused, description),
+            PAUSE_KEY,
+            durable=False,
+            deadline=deadline,
+            poll_seconds=_poll_seconds(),
         )
     except ValidationError as exc:  # e.g. a blank name: the schema takes it, PersonName not
         summary = f"confirmation refused ({field_problems(exc)}): nothing deleted"
         await publish_markdown("manage-volumes", f"# Delete unused volumes\n\n{summary}\n", summary)
         return Failed(message=summary)
-    if not answer.confirm:
-        summary = f"not confirmed by {answer.confirmed_by}: nothing deleted"
+    if answer is None:
+        summary = f"no choice within {confirm_timeout_hours:g} h: nothing deleted"
+        await publish_markdown("manage-volumes", f"# Delete unused volumes\n\n{summary}\n", summary)
+        return Failed(message=summary)
+    chosen = [row for row in unused if getattr(answer, row.id, False) is True]
+    if not chosen:
+        summary = f"no volume chosen by {answer.confirmed_by}: nothing deleted"
         await publish_markdown("manage-volumes", f"# Delete unused volumes\n\n{summary}\n", summary)
         return Completed(message=summary)
 
-    reason = f"delete unused volume: requested by {actor}, confirmed by {answer.confirmed_by}"
+    reason = f"delete unused volume: requested by {actor}, chosen by {answer.confirmed_by}"
     outcomes: list[DeleteOutcome] = []
-    for row in unused:
+    for row in chosen:
         outcomes.append(
-            await delete_volume_task(row.app, row.id, actor=answer.confirmed_by, reason=reason)
+            await snapshot_and_delete(
+                row.app,
+                row.id,
+                actor=answer.confirmed_by,
+                reason=reason,
+                snapshot_wait_seconds=snapshot_wait_minutes * 60,
+            )
         )
-    deleted = [o.volume_id for o in outcomes if o.deleted]
+    deleted = [f"{o.volume_id} (snapshot {o.snapshot_id})" for o in outcomes if o.deleted]
     kept = [f"{o.volume_id} ({o.note})" for o in outcomes if not o.deleted]
-    summary = f"deleted {len(deleted)} volume(s) confirmed by {answer.confirmed_by}: " + (
-        ", ".join(deleted) or "none"
+    summary = (
+        f"deleted {len(deleted)} of {len(unused)} volume(s), chosen by {answer.confirmed_by}: "
+        + (", ".join(deleted) or "none")
     )
     if kept:
         summary += f"; kept {', '.join(kept)}"
     await publish_markdown(
         "manage-volumes",
-        f"# Delete unused volumes\n\n{volumes.confirmation_text(unused)}\n\n"
-        f"**Result:** {summary}\n",
+        f"# Delete unused volumes\n\n{description}\n\n**Result:** {summary}\n",
         description=summary,
     )
     logger.info("%s (requested by %s)", summary, actor)

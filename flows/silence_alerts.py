@@ -26,10 +26,10 @@ from hotdash_ops.monitor.silences import (
     MAX_MINUTES,
     SilenceAction,
     SilenceId,
-    SilenceTarget,
     check_request,
 )
 from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.validation import AppOrEvery
 from tasks import fly_access
 from tasks.reports import publish_table
 from tasks.silences import add_silence, end_silence, read_silences
@@ -40,7 +40,7 @@ ARTIFACT_KEY = "silence-alerts"
 @flow(name="silence-alerts", log_prints=False)
 async def silence_alerts(
     action: SilenceAction = "create",
-    app: SilenceTarget | None = None,
+    app: AppOrEvery | None = None,
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = 60,
     reason: Reason | None = None,
     requested_by: Requester | None = None,

@@ -30,6 +30,8 @@ Server: ``FLY_API_HOSTNAME`` (default ``http://127.0.0.1:4280``). Commands::
     volumes list -a APP [--json] [--all]
     volumes extend VOL -s N -a APP [--yes] [--json]
     volumes destroy VOL -a APP [--yes]       (aliases: delete, rm)
+    volumes snapshots create VOL -a APP [--json]   # prints "Scheduled to snapshot volume VOL"
+    volumes snapshots list VOL -a APP [--json]
     secrets list -a APP [--json]
     logs -a APP [--no-tail] [--json] [-r REGION] [-m MACHINE]
     platform vm-sizes [--json]
@@ -278,6 +280,26 @@ def cmd_volumes_delete(args: argparse.Namespace, client: Client) -> None:
     _confirm(args, f"Deleting a volume is not reversible. Delete {args.volume}?")
     volume = client.call("DELETE", f"/v1/apps/{app}/volumes/{args.volume}", app)
     print(f"Destroyed volume ID: {volume['id']} name: {volume['name']}")
+
+
+def cmd_volumes_snapshots_create(args: argparse.Namespace, client: Client) -> None:
+    # flyctl prints this line whether or not --json is given (flyctl
+    # internal/command/volumes/snapshots/create.go).
+    app = _need_app(args)
+    client.call("POST", f"/v1/apps/{app}/volumes/{args.volume}/snapshots", app)
+    print(f"Scheduled to snapshot volume {args.volume}")
+
+
+def cmd_volumes_snapshots_list(args: argparse.Namespace, client: Client) -> None:
+    app = _need_app(args)
+    snapshots = client.call("GET", f"/v1/apps/{app}/volumes/{args.volume}/snapshots", app)
+    _show(
+        args,
+        sorted(snapshots, key=lambda s: s["created_at"]),
+        ["ID", "STATUS", "SIZE", "VOL SIZE", "CREATED AT", "RETENTION DAYS"],
+        lambda s: [s["id"], s["status"], s["size"], s["volume_size"], s["created_at"],
+                   s["retention_days"]],
+    )  # fmt: skip
 
 
 def cmd_secrets_list(args: argparse.Namespace, client: Client) -> None:
@@ -719,6 +741,18 @@ def build_parser() -> argparse.ArgumentParser:
     _app(p)
     _yes(p)
     _flag(p, "volume")
+    # volumes/snapshots: create and list take only --app and --json (no --yes)
+    snapshots = add(volumes, "snapshots", None, aliases=["snapshot", "snaps"]).add_subparsers(
+        dest="snapshots_command", required=True, parser_class=_Parser
+    )
+    for name, func, aliases in (
+        ("create", cmd_volumes_snapshots_create, []),  # snapshots/create.go
+        ("list", cmd_volumes_snapshots_list, ["ls"]),  # snapshots/list.go
+    ):
+        p = add(snapshots, name, func, aliases=aliases)
+        _flag(p, "volume")
+        _flag(p, "-a", "--app", help="Application name")
+        _json(p)
 
     secrets = add(sub, "secrets", None).add_subparsers(
         dest="secrets_command", required=True, parser_class=_Parser

@@ -28,6 +28,12 @@ def volume_id(rng: random.Random) -> str:
     return "vol_" + "".join(rng.choice(_VOL_ALPHABET) for _ in range(16))
 
 
+def snapshot_id(rng: random.Random) -> str:
+    """A volume snapshot id like ``vs_MgLAggLZkYx89fLy``."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789"
+    return "vs_" + "".join(rng.choice(alphabet) for _ in range(16))
+
+
 def digest(text: str) -> str:
     """A stable hex digest (16 chars) as Fly shows for secrets."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]

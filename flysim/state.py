@@ -220,6 +220,7 @@ class Volume:
     zone: str = "a1b2"
     encrypted: bool = True
     destroyed_at: float | None = None  # when `scheduling_destroy` becomes `pending_destroy`
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # VolumeSnapshot JSON
 
     @property
     def gone(self) -> bool:
@@ -951,6 +952,27 @@ class Backend:
             volume.destroyed_at = time.time() + self.timing.volume_destroy_seconds
             self._record(app, "volume_delete", volume=volume_id, size_gb=volume.size_gb)
             return volume
+
+    def snapshot_volume(self, app_name: str, volume_id: str) -> dict[str, Any]:
+        """``POST /apps/{app}/volumes/{id}/snapshots``: an on-demand snapshot, kept
+        ``snapshot_retention`` days (5, Fly's default) also after the volume is deleted."""
+        with self.lock:
+            app = self.app(app_name)
+            volume = self.volume(app_name, volume_id)
+            if volume.gone:
+                raise NotFound(f"volume not found: {volume_id}")
+            snapshot = {
+                "id": ids.snapshot_id(app.rng),
+                "created_at": iso(now()),
+                "digest": ids.digest(f"{volume_id}:{len(volume.snapshots)}"),
+                "retention_days": 5,
+                "size": volume.size_gb * 1024**3 // 2,
+                "status": "created",
+                "volume_size": volume.size_gb * 1024**3,
+            }
+            volume.snapshots.append(snapshot)
+            self._record(app, "volume_snapshot", volume=volume_id, snapshot=snapshot["id"])
+            return snapshot
 
     def extend_volume(self, app_name: str, volume_id: str, body: Any) -> tuple[Volume, bool]:
         """``PUT /apps/{app}/volumes/{id}/extend``: grow only; returns (volume, needs_restart)."""

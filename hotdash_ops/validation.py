@@ -75,6 +75,15 @@ def app_name(value: str, field: str = "app") -> str:
     return value
 
 
+EVERY_APP = "*"
+
+
+def app_or_every(value: str, field: str = "app") -> str:
+    """A Fly app name, or `*` for every app (given explicitly, never implied by leaving it
+    empty)."""
+    return value if value == EVERY_APP else app_name(value, field)
+
+
 def image_ref(value: str, field: str = "image") -> str:
     """A container image reference such as `registry.fly.io/app:deployment-01H...`."""
     no_option(value, field)
@@ -232,6 +241,7 @@ def service_url(value: str, field: str = "url") -> str:
 
 
 AppName = Annotated[str, AfterValidator(app_name)]
+AppOrEvery = Annotated[str, AfterValidator(app_or_every)]
 ImageRef = Annotated[str, AfterValidator(image_ref)]
 VolumeId = Annotated[str, AfterValidator(volume_id)]
 MachineId = Annotated[str, AfterValidator(machine_id)]

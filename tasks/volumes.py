@@ -3,14 +3,18 @@
 Listing reads the Machines API (`fly volumes list -a APP --json`; volumes being destroyed are
 gone). Extending goes through the Machines API's extend, which answers `needs_restart`
 (`fly volumes extend --json` prints only the Volume and drops it: flyctl
-internal/command/volumes/extend.go); deleting through flyctl (`fly volumes delete`). Both under
-the app's lock, audited, sent once. Every refusal (a size that does not grow the volume, a
-volume that is attached) happens before any change.
+internal/command/volumes/extend.go); snapshotting and deleting through flyctl (`fly volumes
+snapshots create`, `fly volumes delete`). All under the app's lock, audited, sent once. Every
+refusal (a size that does not grow the volume, a volume that is attached) happens before any
+change. A volume is deleted only after a snapshot of it exists: flyctl only schedules one, so
+it is read back (Machines API) until it is created, and a volume whose snapshot did not finish
+is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -18,7 +22,7 @@ from pydantic import BaseModel
 
 from hotdash_ops.cost import volumes
 from hotdash_ops.errors import FlyError
-from hotdash_ops.models import Volume
+from hotdash_ops.models import Volume, VolumeSnapshot
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.audit import audited
@@ -79,19 +83,48 @@ async def extend_volume(
 
 
 class DeleteOutcome(BaseModel):
-    """One volume of the confirmed list: deleted, or why not."""
+    """One volume of the chosen ones: deleted (after its snapshot), or why not."""
 
     app: str
     volume_id: str
     deleted: bool
+    snapshot_id: str | None = None
     note: str = ""
 
 
-@task(name="delete-volume", retries=0, cache_policy=NO_CACHE)
-async def delete_volume(
-    app: str, volume_id: str, *, actor: str, reason: str | None = None
+class SnapshotNotReady(RuntimeError):
+    """The snapshot flyctl scheduled was not created in time: the volume is kept."""
+
+
+SNAPSHOT_POLL_SECONDS = 1.0
+SNAPSHOT_DONE = "created"
+
+
+async def _new_snapshot(
+    app: str, volume_id: str, known: set[str], wait_seconds: float
+) -> VolumeSnapshot:
+    """The snapshot that was not in `known` once it is created (`fly volumes snapshots list`);
+    SnapshotNotReady after `wait_seconds`."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    async with fly_access.machines_client() as client:
+        while True:
+            for snap in await client.list_volume_snapshots(app, volume_id):
+                if snap.id not in known and (snap.status or "").lower() == SNAPSHOT_DONE:
+                    return snap
+            if asyncio.get_running_loop().time() >= deadline:
+                raise SnapshotNotReady(
+                    f"the snapshot of {volume_id} was not created within {wait_seconds:g} s"
+                )
+            await asyncio.sleep(SNAPSHOT_POLL_SECONDS)
+
+
+@task(name="snapshot-and-delete-volume", retries=0, cache_policy=NO_CACHE)
+async def snapshot_and_delete(
+    app: str, volume_id: str, *, actor: str, reason: str | None, snapshot_wait_seconds: float
 ) -> DeleteOutcome:
-    """Runbook: `fly volumes delete <volume-id> --app <app>`, only if still unattached."""
+    """Runbook: Delete unused volume (`fly volumes delete <volume-id> --app <app>`), after
+    `fly volumes snapshots create <volume-id> --app <app>`; only if still unattached. Both
+    steps are audited (`volume.snapshot`, `volume.delete`)."""
     logger = get_run_logger()
     async with app_lock(app):
         try:
@@ -104,15 +137,36 @@ async def delete_volume(
             return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=note)
         detail = {"volume_id": volume_id, "name": volume.name, "size_gb": volume.size_gb}
         try:
+            async with fly_access.machines_client() as client:
+                known = {s.id or "" for s in await client.list_volume_snapshots(app, volume_id)}
+            with audited(
+                actor=actor,
+                action="volume.snapshot",
+                target=app,
+                detail={**detail, "requested_at": datetime.now(UTC).isoformat()},
+                reason=reason,
+                errors=(FlyError, SnapshotNotReady),
+            ) as step:
+                await asyncio.to_thread(fly_access.flyctl().volume_snapshot, app, volume_id)
+                snapshot = await _new_snapshot(app, volume_id, known, snapshot_wait_seconds)
+                step.detail["snapshot_id"] = snapshot.id
+        except (FlyError, SnapshotNotReady) as exc:  # audited as failed; the volume stays
+            return DeleteOutcome(
+                app=app, volume_id=volume_id, deleted=False, note=f"kept, no snapshot: {exc}"
+            )
+        try:
             with audited(
                 actor=actor,
                 action="volume.delete",
                 target=app,
-                detail=detail,
+                detail={**detail, "snapshot_id": snapshot.id},
                 reason=reason,
                 errors=FlyError,
             ):
                 await asyncio.to_thread(fly_access.flyctl().volume_delete, app, volume_id)
         except FlyError as exc:  # audited as failed; the other volumes still go
-            return DeleteOutcome(app=app, volume_id=volume_id, deleted=False, note=str(exc))
-    return DeleteOutcome(app=app, volume_id=volume_id, deleted=True)
+            return DeleteOutcome(
+                app=app, volume_id=volume_id, deleted=False, snapshot_id=snapshot.id,
+                note=str(exc),
+            )  # fmt: skip
+    return DeleteOutcome(app=app, volume_id=volume_id, deleted=True, snapshot_id=snapshot.id)

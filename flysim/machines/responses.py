@@ -229,6 +229,19 @@ async def volumes_extend(request: Request, backend: Backend) -> Response:
     return JSONResponse({"needs_restart": needs_restart, "volume": volume_json(volume)})
 
 
+async def volumes_list_snapshots(request: Request, backend: Backend) -> Response:
+    """``GET /v1/apps/{app}/volumes/{volume_id}/snapshots`` -> [VolumeSnapshot]."""
+    with backend.lock:
+        volume = backend.volume(request.path_params["app"], request.path_params["volume_id"])
+        return JSONResponse(list(volume.snapshots))
+
+
+async def create_volume_snapshot(request: Request, backend: Backend) -> Response:
+    """``POST /v1/apps/{app}/volumes/{volume_id}/snapshots``: 200, no body (the spec)."""
+    backend.snapshot_volume(request.path_params["app"], request.path_params["volume_id"])
+    return Response(status_code=200)
+
+
 async def secrets_list(request: Request, backend: Backend) -> Response:
     """``GET /v1/apps/{app}/secrets`` -> AppSecrets (names and digests)."""
     with backend.lock:

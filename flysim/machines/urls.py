@@ -28,6 +28,8 @@ ROUTES = [
     ("/v1/apps/{app}/volumes/{volume_id}", r.volumes_get_by_id, ["GET"], False),
     ("/v1/apps/{app}/volumes/{volume_id}", r.volume_delete, ["DELETE"], True),
     ("/v1/apps/{app}/volumes/{volume_id}/extend", r.volumes_extend, ["PUT"], True),
+    ("/v1/apps/{app}/volumes/{volume_id}/snapshots", r.volumes_list_snapshots, ["GET"], False),
+    ("/v1/apps/{app}/volumes/{volume_id}/snapshots", r.create_volume_snapshot, ["POST"], True),
     ("/v1/apps/{app}/secrets", r.secrets_list, ["GET"], False),
 ]
 

@@ -17,6 +17,7 @@ from hotdash_ops.cost.estimate import VOLUME_GONE_STATES
 from hotdash_ops.cost.pricing import PriceTable
 from hotdash_ops.fly.flyctl import MAX_VOLUME_GB
 from hotdash_ops.models import Volume
+from hotdash_ops.validation import EVERY_APP
 
 Action = Literal["list", "extend", "delete-unused"]
 
@@ -75,6 +76,8 @@ def check_request(
     action: str, *, app: str | None, volume_id: str | None, size_gb: int | None
 ) -> None:
     """The parameters each action needs; ValueError names the missing or extra field."""
+    if action == "extend" and app == EVERY_APP:
+        raise ValueError("app: extend acts on one app's volume, not *")
     if action == "extend":
         missing = [
             n
@@ -90,6 +93,12 @@ def check_request(
         for name, value in (("volume_id", volume_id), ("size_gb", size_gb)):
             if value is not None:
                 raise ValueError(f"{name}: only used by action extend, not {action}")
+        if action == "delete-unused" and app is None:
+            # Never every app by leaving a field empty: `*` says so on purpose.
+            raise ValueError(
+                "app: required for delete-unused: the app whose unattached volumes to delete, "
+                "or * for every app"
+            )
     else:
         raise ValueError(f"action: must be list, extend or delete-unused, not {action!r}")
 
@@ -115,12 +124,24 @@ def money(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def choice_label(row: VolumeRow) -> str:
+    """A volume's switch in the form: what it is and what it costs."""
+    return (
+        f"{row.app}: {row.name}, {row.size_gb} GB in {row.region}, {money(row.monthly)}/month "
+        "(on: snapshot it, then delete it)"
+    )
+
+
 def confirmation_text(volumes: Sequence[VolumeRow]) -> str:
-    """The pause form's description: exactly which volumes go, and what they cost."""
+    """The pause form's description: the unattached volumes, what they cost, and how the
+    choice works (one switch per volume, all off: nothing is deleted)."""
     total = sum(v.monthly for v in volumes)
     lines = [
-        f"**Delete {len(volumes)} unattached volume(s)?** This cannot be undone "
-        "(Fly keeps a deleted volume's snapshots for their retention period only).",
+        f"**{len(volumes)} unattached volume(s).** Choose below, one by one, which to delete; "
+        "none is chosen until you switch it on. Each chosen volume is snapshotted first "
+        "(`fly volumes snapshots create`; Fly keeps a snapshot for its retention period, "
+        "5 days by default, also after the volume is gone), then deleted, and only if it is "
+        "still unattached. Deleting cannot be undone otherwise.",
         "",
         "| app | volume | name | size | region | monthly cost |",
         "| --- | --- | --- | ---: | --- | ---: |",
@@ -131,7 +152,7 @@ def confirmation_text(volumes: Sequence[VolumeRow]) -> str:
     ]
     lines += [
         "",
-        f"Saving: {money(total)} per month. Only these volumes are deleted, and each only if it "
-        "is still unattached. Set **confirm** and your name in **confirmed_by** to go ahead.",
+        f"All of them: {money(total)} per month. Write your name in **confirmed_by**; it is "
+        "recorded with each snapshot and deletion.",
     ]
     return "\n".join(lines)

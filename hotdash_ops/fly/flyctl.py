@@ -323,6 +323,15 @@ class Flyctl:
         validation.app_name(app)
         return self.run(["apps", "restart", app])
 
+    def volume_snapshot(self, app: str, volume_id: str) -> FlyctlResult:
+        """`fly volumes snapshots create ID -a APP`: schedules an on-demand snapshot. flyctl
+        takes no --yes and prints "Scheduled to snapshot volume ID" even with --json
+        (`internal/command/volumes/snapshots/create.go`): the snapshot is read back with
+        `MachinesClient.list_volume_snapshots`."""
+        validation.app_name(app)
+        validation.volume_id(volume_id)
+        return self.run(["volumes", "snapshots", "create", volume_id, "-a", app])
+
     def volume_delete(self, app: str, volume_id: str) -> FlyctlResult:
         """`fly volumes delete ID -a APP --yes` (runbook: Delete unused volume)."""
         validation.app_name(app)

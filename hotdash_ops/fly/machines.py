@@ -24,12 +24,14 @@ from hotdash_ops.models import (
     SecretInfo,
     Volume,
     VolumeExtendResult,
+    VolumeSnapshot,
 )
 
 NONCE_HEADER = "fly-machine-lease-nonce"  # fly-go flaps/flaps_machines.go NonceHeader
 _MACHINES = TypeAdapter(list[Machine])
 _VOLUMES = TypeAdapter(list[Volume])
 _SECRETS = TypeAdapter(list[SecretInfo])
+_SNAPSHOTS = TypeAdapter(list[VolumeSnapshot])
 
 
 def _seg(value: str) -> str:
@@ -66,6 +68,13 @@ class MachinesClient(FlyHttpClient):
         validation.app_name(app)
         volumes = _VOLUMES.validate_python(await self._get_json(f"/v1/apps/{_seg(app)}/volumes"))
         return [v for v in volumes if not v.destroyed]
+
+    async def list_volume_snapshots(self, app: str, volume_id: str) -> list[VolumeSnapshot]:
+        """GET /v1/apps/{app}/volumes/{id}/snapshots (like `fly volumes snapshots list`)."""
+        validation.app_name(app)
+        validation.volume_id(volume_id)
+        path = f"/v1/apps/{_seg(app)}/volumes/{_seg(volume_id)}/snapshots"
+        return _SNAPSHOTS.validate_python(await self._get_json(path) or [])
 
     async def list_secrets(self, app: str) -> list[SecretInfo]:
         """GET /v1/apps/{app}/secrets -> names and digests (like `fly secrets list`)."""

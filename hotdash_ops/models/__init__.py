@@ -22,7 +22,7 @@ from hotdash_ops.models.release import Release
 from hotdash_ops.models.secrets import SecretInfo
 from hotdash_ops.models.status import AppStatus
 from hotdash_ops.models.vm import DEFAULT_VM_SIZE, VM_PRESETS, validate_vm
-from hotdash_ops.models.volume import DESTROYED_STATES, Volume, VolumeExtendResult
+from hotdash_ops.models.volume import DESTROYED_STATES, Volume, VolumeExtendResult, VolumeSnapshot
 
 __all__ = [
     "DEFAULT_VM_SIZE",
@@ -48,6 +48,7 @@ __all__ = [
     "SecretInfo",
     "Volume",
     "VolumeExtendResult",
+    "VolumeSnapshot",
     "parse_flyctl_log_stream",
     "parse_logs_api",
     "parse_logs_page",

@@ -60,3 +60,15 @@ class VolumeExtendResult(FlyModel):
 
     needs_restart: bool | None = None
     volume: Volume
+
+
+class VolumeSnapshot(FlyModel):
+    """Machines API `VolumeSnapshot` (`fly volumes snapshots list VOL --json`)."""
+
+    id: str | None = None  # flyctl shows a snapshot without one as "(pending)"
+    status: str | None = None
+    created_at: datetime | None = None
+    digest: str | None = None
+    retention_days: int | None = None
+    size: int | None = None
+    volume_size: int | None = None

@@ -19,22 +19,12 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from hotdash_ops.locked_file import LockedJsonFile
-from hotdash_ops.validation import app_name
+from hotdash_ops.validation import EVERY_APP
 
-EVERY_APP = "*"
 SilenceAction = Literal["create", "list", "expire"]
-
-
-def silence_target(value: str) -> str:
-    """An app or dependency name, or `*` for every one (the name is checked against the
-    inventory by `check_request`)."""
-    return value if value == EVERY_APP else app_name(value, "app")
-
-
-SilenceTarget = Annotated[str, AfterValidator(silence_target)]
 SilenceId = Annotated[str, Field(pattern=r"^sil-[0-9a-f]{8}$", description="sil-xxxxxxxx")]
 MAX_MINUTES = 7 * 24 * 60  # a silence longer than a week is a muted monitor, not planned work
 KEEP_ENDED = timedelta(days=7)

@@ -57,6 +57,9 @@ async def test_client_requests_and_flysim_responses_follow_the_spec(flysim: Flys
         await c.update_machine("hotdash-agent-service", machine.id, machine.config)
         volume = (await c.list_volumes("hotdash-chatwoot"))[0]
         await c.extend_volume("hotdash-chatwoot", volume.id, volume.size_gb + 1)
+        # The snapshots a deletion waits for (flyctl creates them: flysim-fly's POST is
+        # checked by the snapshot test in tests/flysim/test_cli.py).
+        await c.list_volume_snapshots("hotdash-chatwoot", volume.id)
 
     kinds = {(r.request.method, r.request.url.path.count("/")) for r in transport.exchanges}
     assert len(transport.exchanges) >= 3 + 5 * len(APPS) and ("POST", 5) in kinds

@@ -72,6 +72,7 @@ async def paused_delete_unused(**params: Any) -> tuple[asyncio.Task[Any], str]:
                 flow_filter=FlowFilter(name=FlowFilterName(any_=["manage-volumes"]))
             )
         }
+    params.setdefault("app", "*")
     run = asyncio.create_task(
         manage_volumes(action="delete-unused", dry_run=False, return_state=True, **params)
     )
@@ -118,7 +119,7 @@ async def test_volumes_in_flys_destroy_pipeline_are_gone_for_the_list_cost_and_d
 
 async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:
     before = cost_sim.state()
-    state = await manage_volumes(action="delete-unused", return_state=True)
+    state = await manage_volumes(action="delete-unused", app="*", return_state=True)
     assert state.is_completed(), state.message
     after = cost_sim.state()
     assert after["apps"] == before["apps"] and after["mutations"] == []
@@ -128,31 +129,46 @@ async def test_delete_unused_dry_run_changes_nothing(cost_sim) -> None:
     assert state.message == "dry run: 1 unattached volume(s) would be deleted, saving $0.75"
 
 
-async def test_delete_unused_removes_only_the_unattached_volume_after_confirmation(
-    cost_sim,
-) -> None:
+async def test_delete_unused_snapshots_then_deletes_only_the_volumes_chosen(cost_sim) -> None:
+    # A second unattached volume, in another app: the person chooses one of the two.
+    cost_sim.patch_app("hotdash-chatwoot", volumes_add=[
+        {"id": "vol_cwtold000000001", "name": "chatwoot_old", "size_gb": 2}])  # fmt: skip
     before = cost_sim.state()
     run = asyncio.create_task(
         manage_volumes(
-            action="delete-unused", dry_run=False, requested_by="Sam Lead", return_state=True
-        )
+            action="delete-unused",
+            app="*",
+            dry_run=False,
+            requested_by="Sam Lead",
+            return_state=True,
+        )  # fmt: skip
     )
     run_id = await paused_run_id(set())
-    # Paused: nothing is deleted yet, and the form says exactly what will go and what it costs.
+    # Waiting: nothing is deleted yet; the form lists what could go, one switch each, all off.
     assert cost_sim.state()["mutations"] == []
     description = await read_flow_run_input("paused-delete-volumes-description", flow_run_id=run_id)
     assert f"`{UNUSED}`" in description and "$0.75" in description
+    assert "`vol_cwtold000000001`" in description and "snapshotted first" in description
     for kept in ("vol_stgdata00000001", "vol_mcpindex0000001", "vol_cwtstore0000001"):
         assert kept not in description
+    schema = await read_flow_run_input("paused-delete-volumes-schema", flow_run_id=run_id)
+    switches = {k: v for k, v in schema["properties"].items() if k.startswith("vol_")}
+    assert set(switches) == {UNUSED, "vol_cwtold000000001"}
+    assert all(v["type"] == "boolean" and v["default"] is False for v in switches.values())
+    assert switches[UNUSED]["description"].startswith("hotdash-staging: staging_old, 5 GB in")
 
-    await aresume_flow_run(run_id, run_input={"confirm": True, "confirmed_by": "Dana Ops"})
+    await aresume_flow_run(run_id, run_input={UNUSED: True, "confirmed_by": "Dana Ops"})
     state = await asyncio.wait_for(run, 60)
     assert state.is_completed(), state.message
-    assert state.message == f"deleted 1 volume(s) confirmed by Dana Ops: {UNUSED}"
+    assert state.message.startswith(
+        f"deleted 1 of 2 volume(s), chosen by Dana Ops: {UNUSED} (snapshot vs_"
+    )
 
     after = cost_sim.state()
+    # The snapshot first, then the deletion; the other volume untouched.
     assert [(m["app"], m["kind"], m["detail"]["volume"]) for m in after["mutations"]] == [
-        ("hotdash-staging", "volume_delete", UNUSED)
+        ("hotdash-staging", "volume_snapshot", UNUSED),
+        ("hotdash-staging", "volume_delete", UNUSED),
     ]
     staging = volumes_of(after, "hotdash-staging")
     # Fly's destroy pipeline: scheduling_destroy, then pending_destroy (0.1 s in the tests)
@@ -163,21 +179,29 @@ async def test_delete_unused_removes_only_the_unattached_volume_after_confirmati
     )
     for app in ("hotdash-llamaindex-mcp", "hotdash-chatwoot"):
         assert volumes_of(after, app) == volumes_of(before, app)
-    [record] = audit_records()
-    assert (record["actor"], record["action"], record["target"]) == (
-        "Dana Ops",
-        "volume.delete",
-        "hotdash-staging",
-    )
-    assert record["detail"]["volume_id"] == UNUSED and "Sam Lead" in record["reason"]
+    snapshot, delete = audit_records()
+    assert [(r["actor"], r["action"], r["target"]) for r in (snapshot, delete)] == [
+        ("Dana Ops", "volume.snapshot", "hotdash-staging"),
+        ("Dana Ops", "volume.delete", "hotdash-staging"),
+    ]
+    assert delete["detail"]["snapshot_id"] == snapshot["detail"]["snapshot_id"]
+    assert delete["detail"]["volume_id"] == UNUSED and "Sam Lead" in delete["reason"]
 
 
-async def test_a_refused_confirmation_deletes_nothing(cost_sim) -> None:
+async def test_delete_unused_never_acts_on_every_app_unless_star_is_given(cost_sim) -> None:
+    with pytest.raises(ValueError, match=r"app: required for delete-unused: .* or \* for every"):
+        await manage_volumes(action="delete-unused", dry_run=False)
+    one = await manage_volumes(action="delete-unused", app="hotdash-chatwoot", return_state=True)
+    assert one.message == "no unattached volumes: nothing to delete"
+    assert cost_sim.state()["mutations"] == []
+
+
+async def test_nothing_chosen_deletes_nothing(cost_sim) -> None:
     run, run_id = await paused_delete_unused()
-    await aresume_flow_run(run_id, run_input={"confirm": False, "confirmed_by": "Dana Ops"})
+    await aresume_flow_run(run_id, run_input={"confirmed_by": "Dana Ops"})  # all switches off
     state = await asyncio.wait_for(run, 60)
     assert state.is_completed()
-    assert state.message == "not confirmed by Dana Ops: nothing deleted"
+    assert state.message == "no volume chosen by Dana Ops: nothing deleted"
     assert cost_sim.state()["mutations"] == []
     assert audit_records() == []
 
@@ -187,10 +211,10 @@ async def test_a_forged_or_blank_name_deletes_nothing(cost_sim) -> None:
     # A second line in the name: the server refuses it against the form's schema.
     with pytest.raises(RuntimeError, match="confirmed_by"):
         await aresume_flow_run(
-            run_id, run_input={"confirm": True, "confirmed_by": "Dana\nApproved by the CTO"}
+            run_id, run_input={UNUSED: True, "confirmed_by": "Dana\nApproved by the CTO"}
         )
     # A blank name passes the schema; the flow's own rule refuses it.
-    await aresume_flow_run(run_id, run_input={"confirm": True, "confirmed_by": "   "})
+    await aresume_flow_run(run_id, run_input={UNUSED: True, "confirmed_by": "   "})
     state = await asyncio.wait_for(run, 60)
     assert state.is_failed()
     assert state.message == (
@@ -252,3 +276,17 @@ async def test_extend_needs_a_size(cost_sim) -> None:
     with pytest.raises(ValueError, match="size_gb: required for action extend"):
         await manage_volumes(action="extend", app="hotdash-staging", volume_id=UNUSED)
     assert cost_sim.state()["mutations"] == []
+
+
+async def test_a_volume_whose_snapshot_fails_is_kept(cost_sim) -> None:
+    cost_sim.patch_app("hotdash-staging", fault={"mode": "503", "scope": "mutations", "times": 1})
+    run, run_id = await paused_delete_unused(app="hotdash-staging")
+    await aresume_flow_run(run_id, run_input={UNUSED: True, "confirmed_by": "Dana Ops"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_failed()
+    assert state.message.startswith(
+        f"deleted 0 of 1 volume(s), chosen by Dana Ops: none; kept {UNUSED} (kept, no snapshot: "
+    )
+    assert cost_sim.state()["mutations"] == []  # neither a snapshot nor a deletion
+    [record] = audit_records()
+    assert (record["action"], record["detail"]["outcome"]) == ("volume.snapshot", "failed")

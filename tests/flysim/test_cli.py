@@ -160,3 +160,21 @@ def test_config_show_prints_the_current_releases_config(sim: Sim) -> None:
     assert config["http_service"]["auto_stop_machines"] == "stop"
     assert config["http_service"]["min_machines_running"] == 1
     assert config["mounts"] == [{"source": "chatwoot_storage", "destination": "/data"}]
+def test_volume_snapshot_create_and_list_as_flyctl_does(sim: Sim) -> None:
+    vol = "vol_staging0old0data1"
+    made = sim.fly("volumes", "snapshots", "create", vol, "-a", STAGING, "--json")
+    # flyctl prints this line, not JSON, even with --json (snapshots/create.go).
+    assert made.returncode == 0 and made.stdout == f"Scheduled to snapshot volume {vol}\n"
+    listed = json.loads(
+        sim.fly("volumes", "snapshots", "list", vol, "-a", STAGING, "--json").stdout
+    )
+    [snap] = listed
+    assert snap["id"].startswith("vs_") and snap["status"] == "created"
+    assert snap["retention_days"] == 5 and snap["volume_size"] == 1024**3
+    assert sim.api.get(f"/v1/apps/{STAGING}/volumes/{vol}/snapshots").json() == listed
+    # flyctl's create takes no --yes: refused like an unknown flag.
+    refused = sim.fly("volumes", "snapshots", "create", vol, "-a", STAGING, "--yes")
+    assert (refused.returncode, refused.stderr.strip()) == (1, "Error: unknown flag: --yes")
+    # The snapshot outlives the volume's deletion (kept for its retention days).
+    assert sim.fly("volumes", "delete", vol, "-a", STAGING, "--yes").returncode == 0
+    assert sim.api.get(f"/v1/apps/{STAGING}/volumes/{vol}/snapshots").json() == listed
