@@ -6,18 +6,27 @@ outside the per-CPU rules, a count above the configured maximum, machines that d
 `--max-per-region`) is refused with the reason before any fly command and before the lock;
 nothing is changed. The change runs under the app's lock, is audited, and the run's artifact
 shows every setting before and after.
+
+Scaling production to 0 machines, or below its `min_running`, first pauses for a confirmation
+whose form says what goes down (how many machines, where, that production would serve
+nothing); until someone confirms with their name nothing changes, and the change is audited
+with who confirmed.
 """
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from prefect import flow, get_run_logger
+from prefect.input import RunInput
 from prefect.runtime import flow_run
-from prefect.states import Completed, State
-from pydantic import Field
+from prefect.states import Completed, Failed, State
+from pydantic import Field, ValidationError
 
 from hotdash_ops.inventory import Inventory
+from hotdash_ops.operator_input import PersonName
 from hotdash_ops.scaling import (
     ABSOLUTE_MAX_COUNT,
     AutoStop,
@@ -29,10 +38,12 @@ from hotdash_ops.scaling import (
     plan_scale,
     render_diff,
     scaling_policy,
+    what_goes_down,
 )
-from hotdash_ops.validation import AppName
+from hotdash_ops.validation import AppName, field_problems
 from tasks import fly_access
 from tasks.app_lock import app_lock
+from tasks.deadline_timer import wait_for_answer
 from tasks.reports import publish_markdown
 from tasks.scaling import apply_scale_plan, read_app_scale
 
@@ -48,6 +59,37 @@ def artifact_key(app: str) -> str:
     return f"scale-{app}"
 
 
+CONFIRM_KEY = "confirm-scale-down"
+
+
+class ConfirmScaleDown(RunInput):
+    """The confirmation of a production scale-down; what goes down is described above it."""
+
+    confirm: bool = Field(default=False, description="On: scale down as described. Off: keep.")
+    confirmed_by: PersonName = Field(description="Your name (recorded in the audit log).")
+
+
+async def confirm_scale_down(text: str, timeout_minutes: int) -> ConfirmScaleDown | str:
+    """The confirmation, or why nothing is changed (refused, not given in time)."""
+    deadline = datetime.now(UTC) + timedelta(minutes=timeout_minutes)
+    poll = max(1, int(os.environ.get("HOTDASH_PAUSE_POLL_SECONDS", "10")))
+    try:
+        answer = await wait_for_answer(
+            ConfirmScaleDown.with_initial_data(description=text),
+            CONFIRM_KEY,
+            durable=False,
+            deadline=deadline,
+            poll_seconds=poll,
+        )
+    except ValidationError as exc:  # a blank name: the schema takes it, PersonName not
+        return f"confirmation refused ({field_problems(exc)})"
+    if answer is None:
+        return f"no confirmation within {timeout_minutes} min"
+    if not answer.confirm:
+        return f"not confirmed by {answer.confirmed_by}"
+    return answer
+
+
 @flow(name="scale-app")
 async def scale_app(
     app: AppName,
@@ -57,6 +99,7 @@ async def scale_app(
     max_per_region: Annotated[int, Field(ge=1, le=ABSOLUTE_MAX_COUNT)] | None = None,
     min_running: Annotated[int, Field(ge=0, le=ABSOLUTE_MAX_COUNT)] | None = None,
     auto_stop: AutoStop | None = None,
+    confirm_timeout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60,
 ) -> State:
     """Scale a Fly app; only the settings given change.
 
@@ -69,6 +112,7 @@ async def scale_app(
         max_per_region: at most this many machines per region (only with count)
         min_running: machines Fly Proxy keeps running (`min_machines_running`)
         auto_stop: what Fly Proxy does with idle machines: off, stop or suspend
+        confirm_timeout_minutes: how long a production scale-down waits for its confirmation
     """
     logger = get_run_logger()
     request = ScaleRequest(
@@ -101,6 +145,22 @@ async def scale_app(
 
     actor = f"scale-app/{flow_run.get_name() or 'local'}"
     reason = "scale-app: " + ", ".join(f"{k}={v}" for k, v in request.given().items())
+    # Production to 0 machines or below min_running: a person confirms what goes down first.
+    down = what_goes_down(request, before, inventory.environment_of(app))
+    if down is not None:
+        await publish_markdown(artifact_key(app), down, description="waiting for a confirmation")
+        answer = await confirm_scale_down(down, confirm_timeout_minutes)
+        if isinstance(answer, str):
+            summary = f"{app}: {answer}: nothing changed"
+            await publish_markdown(
+                artifact_key(app), f"{down}\n\n**{summary}**\n", description=summary
+            )
+            logger.warning(summary)
+            return (
+                Completed(message=summary) if answer.startswith("not ") else Failed(message=summary)
+            )
+        actor = answer.confirmed_by
+        reason += f"; scale-down confirmed by {answer.confirmed_by}"
     async with app_lock(app):
         # Read again under the lock: another change may have landed while we waited.
         before = await read_app_scale(app)

@@ -357,6 +357,41 @@ def plan_scale(request: ScaleRequest, current: AppScale, policy: ScalingPolicy) 
     )
 
 
+def current_min_running(current: AppScale) -> int:
+    """The highest `min_machines_running` any of the app's machines' services asks for."""
+    return max((int(k) for k in current.min_running), default=0)
+
+
+def what_goes_down(request: ScaleRequest, current: AppScale, environment: str | None) -> str | None:
+    """What a production scale-down takes away, as the confirmation says it; None when the
+    request needs no confirmation (not production, no count, or a count that keeps the app up
+    and at least `min_running` machines)."""
+    if environment != "production" or request.count is None:
+        return None
+    floor = request.min_running if request.min_running is not None else current_min_running(current)
+    if request.count > 0 and request.count >= floor:
+        return None
+    app, gone = current.app, max(0, current.machines - request.count)
+    where = ", ".join(f"{r}: {n}" for r, n in current.regions.items()) or "no region"
+    lines = [
+        f"**Scale {app} (production) from {current.machines} machine(s) to {request.count}?**",
+        "",
+        f"- {gone} machine(s) are destroyed (now {current.started} started; regions {where}).",
+    ]
+    if request.count == 0:
+        lines.append(
+            f"- With no machine, {app} serves nothing: every request fails until it is "
+            "scaled up again. Production is DOWN."
+        )
+    if request.count < floor:
+        lines.append(
+            f"- {request.count} is fewer than min_running {floor}: Fly Proxy cannot keep "
+            f"{floor} machine(s) running, so capacity drops below what production is set to keep."
+        )
+    lines += ["", "Set **confirm** and your name in **confirmed_by** to go ahead."]
+    return "\n".join(lines)
+
+
 class DiffRow(BaseModel):
     """One setting before and after."""
 

@@ -210,3 +210,25 @@ def test_policy_from_the_inventory_and_bad_policies() -> None:
         scaling_policy({"max_count": 1000})
     with pytest.raises(ValueError, match=r"scaling\.maxcount: Extra inputs are not permitted"):
         scaling_policy({"maxcount": 3})
+
+
+def test_what_goes_down_only_for_production_to_zero_or_below_min_running() -> None:
+    from hotdash_ops.scaling import AppScale, ScaleRequest, what_goes_down
+
+    prod = AppScale(app="web", machines=3, started=3, regions={"ord": 2, "iad": 1},
+                    min_running={"2": 3})  # fmt: skip
+    assert what_goes_down(ScaleRequest(app="web", count=0), prod, "staging") is None
+    assert (
+        what_goes_down(ScaleRequest(app="web", vm_size="shared-cpu-2x"), prod, "production") is None
+    )
+    assert what_goes_down(ScaleRequest(app="web", count=2), prod, "production") is None
+    below = what_goes_down(ScaleRequest(app="web", count=1), prod, "production")
+    assert below is not None
+    assert "1 is fewer than min_running 2" in below and "serves nothing" not in below
+    assert "2 machine(s) are destroyed (now 3 started; regions ord: 2, iad: 1)" in below
+    down = what_goes_down(ScaleRequest(app="web", count=0), prod, "production")
+    assert down is not None and "Production is DOWN" in down
+    # A new min_running given with the count is the floor that counts.
+    assert (
+        what_goes_down(ScaleRequest(app="web", count=1, min_running=1), prod, "production") is None
+    )

@@ -150,3 +150,83 @@ async def test_refusal_is_explained_in_the_artifact(flysim) -> None:
     report = await report_of(state)
     assert "refused" in report and "Nothing was changed" in report
     assert "count: 11 is over the maximum of 10" in report
+
+
+PROD = "hotdash-production"
+
+
+async def paused_scale(**params) -> tuple:
+    """scale-app started in the background; its run once it waits for the confirmation."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    run = asyncio.create_task(scale_app(return_state=True, **params))
+    for _ in range(300):
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["scale-app"]))
+            )
+        waiting = [r for r in runs if r.state and r.state.is_paused()]
+        if waiting:
+            return run, waiting[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError("scale-app never paused")
+
+
+async def test_production_to_zero_waits_for_a_confirmation_that_says_what_goes_down(
+    flysim, tmp_path, monkeypatch
+) -> None:
+    import asyncio
+
+    from prefect.flow_runs import aresume_flow_run
+    from prefect.input.actions import read_flow_run_input
+
+    monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
+    run, paused = await paused_scale(app=PROD, count=0)
+    assert len(machines_of(flysim, PROD)) == 2  # nothing happens while it waits
+    text = await read_flow_run_input("paused-confirm-scale-down-description", flow_run_id=paused.id)
+    assert text.startswith(f"**Scale {PROD} (production) from 2 machine(s) to 0?**")
+    assert "2 machine(s) are destroyed (now 2 started; regions ord: 2)" in text
+    assert "serves nothing" in text and "fewer than min_running 1" in text
+    await aresume_flow_run(paused.id, run_input={"confirm": False, "confirmed_by": "Dana Ops"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed()
+    assert state.message == f"{PROD}: not confirmed by Dana Ops: nothing changed"
+    assert len(machines_of(flysim, PROD)) == 2 and audit_actions(tmp_path) == []
+
+    run, paused = await paused_scale(app=PROD, count=0)
+    await aresume_flow_run(paused.id, run_input={"confirm": True, "confirmed_by": "Dana Ops"})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed(), state.message
+    assert machines_of(flysim, PROD) == []
+    [record] = audit_actions(tmp_path)
+    assert (record["actor"], record["action"]) == ("Dana Ops", "scale.count")
+    assert "scale-down confirmed by Dana Ops" in record["reason"]
+
+
+async def test_below_min_running_on_production_asks_and_staging_does_not(
+    flysim, tmp_path, monkeypatch
+) -> None:
+    import asyncio
+
+    from prefect.flow_runs import aresume_flow_run
+
+    monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
+    from prefect.input.actions import read_flow_run_input
+
+    # Staging to 0: no confirmation (not production).
+    assert (await scale_app(app=APP, count=0, return_state=True)).is_completed()
+    # Production kept at 2 running; then 2 -> 1 is below min_running: a confirmation.
+    assert (await scale_app(app=PROD, min_running=2, return_state=True)).is_completed()
+    run, paused = await paused_scale(app=PROD, count=1)
+    text = await read_flow_run_input("paused-confirm-scale-down-description", flow_run_id=paused.id)
+    assert "1 is fewer than min_running 2" in text and "serves nothing" not in text
+    await aresume_flow_run(paused.id, run_input={"confirm": True, "confirmed_by": "   "})
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_failed()
+    assert state.message == (
+        f"{PROD}: confirmation refused (confirmed_by: must not be empty): nothing changed"
+    )
+    assert len(machines_of(flysim, PROD)) == 2
