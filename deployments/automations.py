@@ -3,8 +3,14 @@
 `create_automations()` makes (or replaces, by name) the automation that tells people when no
 `infrastructure-monitor` run has COMPLETED for 35 minutes: two 15-minute ticks missed plus
 five minutes of grace. It is a proactive event trigger on `prefect.flow-run.Completed` of
-that flow, so it fires on the *absence* of the heartbeat, whatever the cause: worker down,
-server restarted without the worker, schedule paused, every run crashing or cancelled. With
+that flow's deployment, so it fires on the *absence* of the heartbeat, whatever the cause:
+worker down, server restarted without the worker, schedule paused, every run crashing or
+cancelled. Only runs that checked count: a run of the `infrastructure-monitor` deployment (a
+`manual-health-check`, or the monitor's flow run by hand outside the deployment, is not the
+heartbeat) that completed with the state `Completed`. A run that skipped itself as stale
+ends in a Completed state named `Skipped` (flows/infrastructure_monitor.py), whose event is
+`prefect.flow-run.Skipped` (the server names state events after the state's name,
+`prefect.server.models.events.flow_run_state_change_event`), so it keeps nobody quiet. With
 `after` equal to `expect`, every completion opens a new 35-minute window, so the alarm comes
 35 minutes (plus the server's ~5 s evaluation tick) after the LAST completed run; it repeats
 every 35 minutes until a run completes again, and it also fires when no run ever completes
@@ -29,6 +35,7 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.exceptions import ObjectNotFound
 
 MONITOR_FLOW = "infrastructure-monitor"
+MONITOR_DEPLOYMENT = "infrastructure-monitor"  # prefect.yaml's deployment of the flow
 MONITOR_SILENT = "infrastructure-monitor-silent"
 ALERT_BLOCK = "hotdash-alerts"
 BLOCK_TYPES = ("custom-webhook", "slack-webhook")  # the kinds tasks/notify.py sends through
@@ -75,7 +82,14 @@ def monitor_silent_automation(
         enabled=True,
         trigger=EventTrigger(
             match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related={"prefect.resource.role": "flow", "prefect.resource.name": MONITOR_FLOW},
+            # Every spec must match one related resource: the flow and its deployment.
+            match_related=[
+                {"prefect.resource.role": "flow", "prefect.resource.name": MONITOR_FLOW},
+                {
+                    "prefect.resource.role": "deployment",
+                    "prefect.resource.name": MONITOR_DEPLOYMENT,
+                },
+            ],
             # `after` = `expect`: each completion starts a fresh window, so the alarm goes
             # off `within` after the LAST completion (not at the end of a fixed window).
             after={"prefect.flow-run.Completed"},

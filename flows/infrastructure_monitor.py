@@ -19,7 +19,9 @@ The runbook's Manual Health Checks are their own flow, `manual-health-check`
 
 Deployed with concurrency limit 1 / CANCEL_NEW (never overlaps itself) and a 10-minute run
 timeout (a hung run cannot cancel the next ticks); a scheduled run starting more than
-`stale_after_minutes` late is skipped as stale (no backlog catch-up).
+`stale_after_minutes` late is skipped as stale (no backlog catch-up): it ends in a Completed
+state named `Skipped`, which the "monitor is silent" automation does not count as a heartbeat
+(deployments/automations.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from tasks.reports import publish_table
 # With CANCEL_NEW a hung run would cancel every later tick: end it well before the next one.
 RUN_TIMEOUT_SECONDS = 600
 MONITOR_ARTIFACT = "infrastructure-monitor"
+SKIPPED = "Skipped"  # the state name of a stale run: not a heartbeat
 
 
 @flow(name="infrastructure-monitor", log_prints=False, timeout_seconds=RUN_TIMEOUT_SECONDS)
@@ -66,7 +69,7 @@ async def infrastructure_monitor(
     stale = stale_reason(flow_run.scheduled_start_time, datetime.now(UTC), stale_after_minutes)
     if stale:
         logger.warning(stale)
-        return Completed(message=stale)
+        return Completed(message=stale, name=SKIPPED)
 
     inventory = fly_access.inventory()
     specs = [inventory.app(app)] if app else inventory.apps
