@@ -13,6 +13,9 @@ Settings (environment):
     HOTDASH_STATE_DIR         the one folder holding all state (default .state/stack-<port>),
                               reused by the next run; keyed by port so two stacks never collide
     ALERT_WEBHOOK_URL         when set, a webhook notification block is created from it
+    ESCALATION_WEBHOOK_URL    when set, the `hotdash-escalation` block (incidents past their
+                              response target) is created from it; else escalations go to
+                              the alerts block, marked [ESCALATION]
     HOTDASH_REPOSITORY        the HotDash repository deploy-staging builds from (default: a local
                               repository made at first start from deployments/demo-checkout,
                               <state>/hotdash.git, so the deploys run offline)
@@ -340,6 +343,12 @@ class Stack:
             say("alerts        webhook block created from ALERT_WEBHOOK_URL")
         else:
             say("alerts        no ALERT_WEBHOOK_URL: messages kept in <state>/notifications.jsonl")
+        if os.environ.get("ESCALATION_WEBHOOK_URL"):
+            self.run_python(
+                "from tasks.notify import ESCALATION_BLOCK, save_webhook_block; "
+                "save_webhook_block(name=ESCALATION_BLOCK, env='ESCALATION_WEBHOOK_URL')"
+            )
+            say("escalation    webhook block created from ESCALATION_WEBHOOK_URL")
         # After the block, so the "monitor silent for 35 minutes" automation can notify it.
         self.run_python("from deployments.automations import create_automations as c; c()")
         say("automations   infrastructure-monitor-silent (no completed monitor run in 35 min)")

@@ -25,6 +25,8 @@ from hotdash_ops.cost import findings as cost_findings
 from hotdash_ops.cost import snapshots as cost_snapshots
 from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.cost.report import CostReview, money, percent, render_weekly, review_rows
+from hotdash_ops.incidents.response import incident_policy
+from hotdash_ops.incidents.severity import RESPONSE_TEXT
 from tasks import fly_access
 from tasks.announce import tell
 from tasks.cost_pulls import read_org_apps, read_resources, read_week_usage
@@ -120,11 +122,14 @@ async def weekly_cost_review(
     pct = change.total_change_pct
     if pct is not None and pct > spike_pct:
         cur = estimate.currency
+        # Runbook Severity Levels: a cost spike is P2 (respond within 2 hours; the inventory's
+        # incident.severity.cost_spike).
+        severity = incident_policy(inventory.incident).severity.cost_spike
         await tell(
-            f"Cost spike: fleet estimate up {percent(pct)} this week",
+            f"[{severity}] Cost spike: fleet estimate up {percent(pct)} this week",
             f"Estimated {money(estimate.total, cur)}/month, up {money(change.total_change, cur)} "
             f"({percent(pct)}) since {change.baseline_at:%Y-%m-%d}. See the "
-            f"'{REPORT_KEY}' artifact.",
+            f"'{REPORT_KEY}' artifact. {severity}: respond {RESPONSE_TEXT[severity]}.",
         )
     if not estimate.complete:
         return Failed(message=review.summary())

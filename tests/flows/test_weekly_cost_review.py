@@ -139,7 +139,8 @@ async def test_week_over_week_change_after_a_machine_is_added(cost_sim, monkeypa
     assert len(_snapshot_files(cost_sim)) == 2
     sent = Path(os.environ["HOTDASH_STATE_DIR"]) / "notifications.jsonl"
     [message] = [json.loads(line) for line in sent.read_text().splitlines()]
-    assert message["subject"] == "Cost spike: fleet estimate up +2.7 % this week"
+    assert message["subject"] == "[P2] Cost spike: fleet estimate up +2.7 % this week"
+    assert "P2: respond under 2 hours." in message["body"]
     assert f"since {t0:%Y-%m-%d}" in message["body"]
 
     artifacts = await artifacts_of(second)
