@@ -21,6 +21,7 @@ from pydantic import Field
 from hotdash_ops.fly.logs import MAX_PAGES
 from hotdash_ops.monitor.log_review import matching
 from hotdash_ops.operator_input import SearchText
+from hotdash_ops.redaction import default_redactor
 from hotdash_ops.validation import AppName, MachineId, Region
 from tasks import fly_access
 from tasks.fleet_reads import read_logs_between
@@ -79,7 +80,7 @@ async def app_logs(
             f" in {region}" if region else "",
         ]  # fmt: skip
     )
-    summary = (
+    summary = default_redactor().redact(
         f"{app}: last {len(shown)} of {len(found)} line(s){where} from "
         f"{start.astimezone(tz):%Y-%m-%d %H:%M} to {end.astimezone(tz):%H:%M %Z}; "
         f"{window.describe(max_pages)}"

@@ -16,6 +16,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import Field
 
 from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.redaction import default_redactor
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.app_lock import app_lock
@@ -53,8 +54,9 @@ async def restart_app(
         # Verify: /health answers as expected again.
         healthy, health = await watch_health(spec, verify_seconds)
 
-    summary = f"{app} restarted by {requested_by} ({why}); " + (
-        f"healthy: {health}" if healthy else f"NOT healthy after {verify_seconds} s: {health}"
+    summary = default_redactor().redact(
+        f"{app} restarted by {requested_by} ({why}); "
+        + (f"healthy: {health}" if healthy else f"NOT healthy after {verify_seconds} s: {health}")
     )
     await publish_markdown(f"restart-{app}", f"# Restart {app}\n\n{summary}\n", summary)
     logger.info(summary)

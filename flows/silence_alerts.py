@@ -78,7 +78,7 @@ async def silence_alerts(
             silence_id, requested_by=requested_by, reason=reason or "expired by hand"
         )
         summary = (
-            f"expired {silence.id} ({silence.app}) by {requested_by}: its alerts are sent "
+            f"expired {silence.id} ({silence.app}) by {silence.expired_by}: its alerts are sent "
             "from the next monitor run"
         )
     else:

@@ -17,6 +17,7 @@ from hotdash_ops.monitor.silences import (
     create_silence,
     expire_silence,
 )
+from hotdash_ops.redaction import default_redactor
 from tasks import fly_access
 from tasks.audit import audit
 
@@ -35,7 +36,9 @@ def read_silences() -> SilenceBook:
 @task(name="silence-alerts", cache_policy=NO_CACHE)
 async def add_silence(app: str, minutes: int, *, reason: str, requested_by: str) -> Silence:
     """Hold the alerts of `app` (or `*`) back for `minutes` (Alertmanager's `amtool silence
-    add`); audited `silence.create`."""
+    add`); audited `silence.create`. Typed text is stored redacted (a pasted token)."""
+    redact = default_redactor().redact
+    reason, requested_by = redact(reason), redact(requested_by)
     store = silence_store()
     async with store.locked():
         book, _ = store.load()
@@ -62,6 +65,8 @@ async def add_silence(app: str, minutes: int, *, reason: str, requested_by: str)
 async def end_silence(silence_id: str, *, requested_by: str, reason: str) -> Silence:
     """End a silence now (`amtool silence expire`): the next monitor run sends what is still
     firing; audited `silence.expire`."""
+    redact = default_redactor().redact
+    reason, requested_by = redact(reason), redact(requested_by)
     store = silence_store()
     async with store.locked():
         book, _ = store.load()

@@ -286,8 +286,27 @@ class Kind:
                 and len(value) <= self.max_len
                 and all(isinstance(a, str) and APP_RULE.fullmatch(a) for a in value)
             )
-        if k in ("image", "volume_id", "release_tag", "ref"):
+        if k in ("image", "volume_id", "release_tag", "ref", "machine_id", "region"):
             return argv_token(value)
+        if k == "app_or_every":
+            return value == "*" or (
+                isinstance(value, str) and APP_RULE.fullmatch(value) is not None
+            )
+        if k == "clock":
+            return (
+                isinstance(value, str)
+                and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value, re.ASCII) is not None
+            )
+        if k == "environment":
+            return (
+                isinstance(value, str)
+                and re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value, re.ASCII) is not None
+            )
+        if k == "silence_id":
+            return (
+                isinstance(value, str)
+                and re.fullmatch(r"sil-[0-9a-f]{8}", value, re.ASCII) is not None
+            )
         if k == "url":
             return https_url(value)
         if k == "text":
@@ -400,6 +419,38 @@ def _volume_checks(params: dict[str, Any]) -> None:
     )
 
 
+def _inventory() -> Any:
+    from hotdash_ops.inventory import load_inventory
+    from tests.conftest import ROOT
+
+    return load_inventory(ROOT / "deployments/inventory.yaml")
+
+
+def _silence_checks(params: dict[str, Any]) -> None:
+    from hotdash_ops.monitor.silences import check_request
+
+    inventory = _inventory()
+    check_request(
+        params["action"],
+        app=params["app"],
+        reason=params["reason"],
+        requested_by=params["requested_by"],
+        silence_id=params["silence_id"],
+        known={a.name for a in inventory.apps} | {d.name for d in inventory.dependencies},
+    )
+
+
+def _restart_checks(params: dict[str, Any]) -> None:
+    inventory = _inventory()
+    inventory.app_or_refuse(params["app"])
+    if inventory.environment_of(params["app"]) == "production" and not params["reason"]:
+        raise ValueError("reason: required to restart production")
+
+
+def _environment_checks(params: dict[str, Any]) -> None:
+    _inventory().environment_app_or_refuse(params["environment"])
+
+
 def all_flows() -> dict[str, Flow[Any, Any]]:
     """Every flow defined in the `flows` package, by name."""
     import flows
@@ -422,7 +473,17 @@ def flow_specs() -> list[FlowSpec]:
         if name in flows:  # flows still being written appear when their module lands
             specs.append(FlowSpec(flows[name], baseline, params, **kw))
 
-    add("daily-health-check", {}, {"app": app(optional=True)})
+    add(
+        "daily-health-check",
+        {},
+        {
+            "app": app(optional=True),
+            "night_starts": Kind("clock", "18:00"),
+            "since": Kind("datetime", "2025-10-13T18:00:00-07:00", optional=True),
+            "max_log_pages": integer(1, 500),
+            "error_lines": integer(0, 1000),
+        },
+    )
     add(
         "infrastructure-monitor",
         {},
@@ -517,6 +578,7 @@ def flow_specs() -> list[FlowSpec]:
             "max_per_region": integer(1, 100, optional=True),
             "min_running": integer(0, 100, optional=True),
             "auto_stop": choice("off", "stop", "suspend", optional=True),
+            "confirm_timeout_minutes": integer(1, 24 * 60),
         },
         own_checks=_scale_checks,
     )
@@ -546,15 +608,74 @@ def flow_specs() -> list[FlowSpec]:
         {"action": "extend", "app": APP, "volume_id": "vol_staging0old0data1", "size_gb": 2},
         {
             "action": choice("list", "extend", "delete-unused"),
-            "app": app(optional=True),
+            "app": Kind("app_or_every", APP, optional=True),
             "volume_id": Kind("volume_id", "vol_staging0old0data1", optional=True),
             "size_gb": integer(1, 500, optional=True),
             "dry_run": Kind("bool", True),
             "confirm_timeout_hours": number(0, 24 * 14),
             "requested_by": text(100, optional=True),
+            "snapshot_wait_minutes": number(0, 120),
         },
         own_checks=_volume_checks,
     )
+    add(
+        "incident-response-deadline",
+        {
+            "flow_run_id": "5f0c1b1e-6a43-4f55-9c55-0d1c3a8b9a10",
+            "at": "2025-10-14T09:00Z",
+            "kind": "escalate",
+        },
+        {
+            "flow_run_id": Kind("uuid", "5f0c1b1e-6a43-4f55-9c55-0d1c3a8b9a10"),
+            "at": Kind("datetime", "2025-10-14T09:00:00Z"),
+            "kind": choice("escalate", "expire"),
+        },
+    )
+    add(
+        "silence-alerts",
+        {"app": APP, "reason": "database migration", "requested_by": "alice@hotdash.test"},
+        {
+            "action": choice("create", "list", "expire"),
+            "app": Kind("app_or_every", APP, optional=True),
+            "duration_minutes": integer(1, 7 * 24 * 60),
+            "reason": text(500, "database migration", optional=True),
+            "requested_by": text(100, optional=True),
+            "silence_id": Kind("silence_id", "sil-0a1b2c3d", optional=True),
+        },
+        own_checks=_silence_checks,
+    )
+    add(
+        "restart-app",
+        {"app": APP, "requested_by": "alice@hotdash.test"},
+        {
+            "app": app(),
+            "requested_by": text(100),
+            "reason": text(500, "memory leak", optional=True),
+            "verify_seconds": integer(0, 1800),
+        },
+        own_checks=_restart_checks,
+    )
+    add(
+        "app-logs",
+        {"app": APP},
+        {
+            "app": app(),
+            "lines": integer(1, 5000),
+            "filter": text(200, "error", optional=True),
+            "instance": Kind("machine_id", "3d8d9e1b2c4f87", optional=True),
+            "region": Kind("region", "ord", optional=True),
+            "since_minutes": integer(1, 7 * 24 * 60),
+            "max_pages": integer(1, 500),
+        },
+    )
+    add("list-apps", {}, {})
+    add(
+        "smoke-test",
+        {},
+        {"environment": Kind("environment", "staging")},
+        own_checks=_environment_checks,
+    )
+    add("parity-check", {}, {})
     return specs
 
 

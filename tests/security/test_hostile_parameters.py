@@ -25,7 +25,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from prefect import get_client
-from prefect.exceptions import ParameterTypeError, PrefectHTTPStatusError
+from prefect.exceptions import (
+    ParameterBindError,
+    ParameterTypeError,
+    PrefectHTTPStatusError,
+    SignatureMismatchError,
+)
 
 from tests.conftest import ROOT
 from tests.git_origin import Origin
@@ -58,6 +63,16 @@ MAX_MESSAGE = 2000  # a refusal is read by a person: no megabyte echo of the inp
 
 SPECS = flow_specs()
 IDS = [s.name for s in SPECS]
+# A flow without parameters is attacked with parameters it does not have.
+EXTRA = {"app": "hotdash-production", "--app": "x", "org": "personal", "FLY_API_TOKEN": "t"}
+
+
+def refuse_unknown_parameters(spec: FlowSpec) -> None:
+    """Every unknown parameter is refused by Prefect's binding, naming it."""
+    for name, value in EXTRA.items():
+        verdict = judge(spec, name, value)
+        assert verdict.refused and name in verdict.message, (name, verdict)
+        count(spec.name, "fast_refused")
 
 
 @pytest.fixture(autouse=True)
@@ -93,6 +108,11 @@ def test_every_flow_parameter_has_a_kind() -> None:
 def test_validator_matches_prefect(spec: FlowSpec) -> None:
     """The cached validator gives Flow.validate_parameters' verdicts (checked on a sample,
     since Prefect's own costs 15 ms a call)."""
+    if not spec.params:
+        for name, value in EXTRA.items():
+            with pytest.raises(SignatureMismatchError, match=name):
+                spec.flow.validate_parameters({name: value})
+        return
 
     @settings(max_examples=15, deadline=None, database=None, derandomize=True)
     @given(data=st.data())
@@ -119,6 +139,9 @@ def test_validator_matches_prefect(spec: FlowSpec) -> None:
 def test_hostile_values_are_refused_naming_the_field_or_accepted_in_a_safe_shape(
     spec: FlowSpec,
 ) -> None:
+    if not spec.params:
+        refuse_unknown_parameters(spec)
+        return
     seen: Counter[str] = Counter()
 
     @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -180,6 +203,14 @@ def test_refused_runs_change_nothing(
     prefect_server: str,
     tmp_path: Path,
 ) -> None:
+    if not spec.params:
+        # A run given a parameter the flow does not have is refused before it starts.
+        for name, value in EXTRA.items():
+            with pytest.raises(ParameterBindError, match=f"unexpected keyword argument '{name}'"):
+                asyncio.run(spec.flow(**{name: value}))  # type: ignore[arg-type]
+        assert flysim.state()["mutations"] == [] and recorder.calls() == []
+        count(spec.name, "real_runs_refused_by_prefect", len(EXTRA))
+        return
     loop = asyncio.new_event_loop()
     before = steady_state(flysim.state())
     assert flysim.state()["mutations"] == []
@@ -374,3 +405,13 @@ async def test_flyctl_gets_an_argv_list_with_user_values_as_separate_elements(
     check_argv(recorder.calls(), [APP], HOSTILE_MARKERS)
     # The hostile text did reach the audit log, as text: it was in play, and stayed text.
     assert "rm -rf / $(id)" in (tmp_path / "state" / "audit.jsonl").read_text()
+    recorder.clear()
+
+    from flows.restart_app import restart_app
+
+    state = await restart_app(
+        app=APP, requested_by="ops", reason=HOSTILE_TEXT, verify_seconds=0, return_state=True
+    )
+    assert state.is_completed(), state.message
+    check_argv(recorder.calls(), [APP], HOSTILE_MARKERS)
+    assert recorder.calls() == [["apps", "restart", APP]]

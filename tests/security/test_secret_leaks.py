@@ -77,6 +77,8 @@ def leak_scenario(folder: Path) -> Path:
         "deploy_error": f"release command failed: invalid token {CANARY}",
     }
     data["external"]["supabase"]["endpoints"]["/rest/v1/"]["body"] = {"apikey": CANARY}
+    # The database's key is a secret too: the canary is what Supabase's stand-in requires.
+    data["external"]["supabase"]["auth"]["value"] = CANARY
     path = folder / "leak-scenario.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -136,6 +138,7 @@ def leak_env(
             for key, value in sim.env().items():
                 mp.setenv(key, value)
             mp.setenv("FLYCTL", str(recorder.path))
+            mp.setenv("SUPABASE_ANON_KEY", CANARY)
             mp.setenv("HOTDASH_INVENTORY", str(inventory))
             mp.setenv("HOTDASH_STATE_DIR", str(leak.state_dir))
             mp.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
@@ -189,17 +192,23 @@ async def _resume(tag: str, key: str | None, run_input: dict[str, Any]) -> None:
 
 async def run_every_flow(leak: Leak) -> None:
     """Each flow with parameters that make it do real work against flysim."""
+    from flows.app_logs import app_logs
     from flows.daily_health_check import daily_health_check
-    from flows.deploy_production import deploy_production
+    from flows.deploy_production import approval_deadline, deploy_production
     from flows.deploy_staging import deploy_staging
     from flows.enable_auto_stop import enable_auto_stop
-    from flows.incident_response import incident_response
+    from flows.incident_response import incident_deadline, incident_response
     from flows.infrastructure_monitor import infrastructure_monitor
+    from flows.list_apps import list_apps
     from flows.manage_volumes import manage_volumes
     from flows.manual_health_check import manual_health_check
     from flows.monthly_cost_report import monthly_cost_report
+    from flows.parity_check import run_parity_check
+    from flows.restart_app import restart_app
     from flows.rollback import rollback
     from flows.scale_app import scale_app
+    from flows.silence_alerts import silence_alerts
+    from flows.smoke_test import run_smoke_test
     from flows.weekly_cost_review import weekly_cost_review
 
     s = leak.states
@@ -238,6 +247,13 @@ async def run_every_flow(leak: Leak) -> None:
         {"action": "restart", "decided_by": "bob", "comment": f"restart; token {CANARY}"},
     )
     s["incident-response"] = await asyncio.wait_for(incident, 120)
+    # Its deadline timer, after the decision: reads the run, finds nothing to do.
+    s["incident-response-deadline"] = await incident_deadline(
+        flow_run_id=s["incident-response"].state_details.flow_run_id,
+        at=datetime.now(UTC),
+        kind="escalate",
+        return_state=True,
+    )
 
     with tags("leak-production"):
         production = asyncio.create_task(
@@ -257,6 +273,11 @@ async def run_every_flow(leak: Leak) -> None:
             {"approver": who, "approve": True, "comment": f"ok; saw {CANARY} in the logs"},
         )
     s["deploy-production"] = await asyncio.wait_for(production, 120)
+    s["deploy-production-approval-deadline"] = await approval_deadline(
+        flow_run_id=s["deploy-production"].state_details.flow_run_id,
+        deadline=datetime.now(UTC),
+        return_state=True,
+    )
 
     s["enable-auto-stop"] = await enable_auto_stop(
         apps=[BACKGROUND], dry_run=False, requested_by="alice", return_state=True
@@ -273,9 +294,22 @@ async def run_every_flow(leak: Leak) -> None:
     s["weekly-cost-review"] = await weekly_cost_review(return_state=True)
     s["monthly-cost-report"] = await monthly_cost_report(return_state=True)
     s["daily-health-check"] = await daily_health_check(return_state=True)
+    # A silence typed with the canary in its reason (a person pasting it): redacted.
+    s["silence-alerts"] = await silence_alerts(
+        app="*", duration_minutes=5, reason=f"maintenance; token {CANARY}", requested_by="alice",
+        return_state=True,
+    )  # fmt: skip
     s["infrastructure-monitor"] = await infrastructure_monitor(
         stale_after_minutes=0, return_state=True
     )
+    s["restart-app"] = await restart_app(
+        app=APP, requested_by="alice", reason="leak drill", verify_seconds=0, return_state=True
+    )
+    # Every log line of the app (each carries the canary) into its table artifact.
+    s["app-logs"] = await app_logs(app=APP, since_minutes=24 * 60, return_state=True)
+    s["list-apps"] = await list_apps(return_state=True)
+    s["smoke-test"] = await run_smoke_test(environment="production", return_state=True)
+    s["parity-check"] = await run_parity_check(return_state=True)
     # Reads every app's error lines (each carries the canary) into its details artifact.
     s["manual-health-check"] = await manual_health_check(return_state=True)
     # The token from the Secret block instead of the environment.
@@ -335,8 +369,10 @@ async def flow_runs(leak: Leak) -> list[Any]:
 
 
 def test_every_flow_did_real_work(leak_env: Leak) -> None:
+    from tests.security.hostile import all_flows
+
     states = leak_env.states
-    assert len(states) >= 12
+    assert {name.split(" (")[0] for name in states} == set(all_flows())  # every flow ran
     for name, state in states.items():
         if name in ("deploy-staging (fails)", "daily-health-check", "manual-health-check"):
             assert state.is_failed(), (name, state.message)
