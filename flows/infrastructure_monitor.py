@@ -9,7 +9,7 @@ and wait while the app is being deployed or under a silence (hotdash_ops.monitor
 (apps, then dependencies) is written every run.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
-a run makes five task runs plus one per message sent, whatever the fleet's size (the SQLite
+a run makes six task runs plus one per message sent, whatever the fleet's size (the SQLite
 server records ~35 task runs a second). The run ends Completed whenever it did its job,
 however unhealthy the fleet: that completion is the heartbeat the "monitor is silent"
 automation watches. It ends Failed when an alert could not be delivered.
