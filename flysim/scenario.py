@@ -89,6 +89,7 @@ class TimingSpec(_Model):
     smoke_check_seconds: float = Field(10.0, ge=0)
     wait_timeout_seconds: float = Field(300.0, gt=0)
     volume_destroy_seconds: float = Field(5.0, ge=0)
+    snapshot_seconds: float = Field(1.0, ge=0)  # an on-demand snapshot runs, then is created
 
     @classmethod
     def parse_overrides(cls, text: str) -> dict[str, float]:

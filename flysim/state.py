@@ -954,25 +954,39 @@ class Backend:
             return volume
 
     def snapshot_volume(self, app_name: str, volume_id: str) -> dict[str, Any]:
-        """``POST /apps/{app}/volumes/{id}/snapshots``: an on-demand snapshot, kept
-        ``snapshot_retention`` days (5, Fly's default) also after the volume is deleted."""
+        """``POST /apps/{app}/volumes/{id}/snapshots``: an on-demand snapshot. It is
+        ``running`` for the timing's ``snapshot_seconds``, then ``created`` (docs volumes/snapshots: "The
+        state of the new snapshot will go from waiting to running to created"), and kept
+        ``snapshot_retention`` days (5, Fly's default) also after the volume is deleted
+        (docs volumes/volume-manage, "Restore a deleted volume")."""
         with self.lock:
             app = self.app(app_name)
             volume = self.volume(app_name, volume_id)
             if volume.gone:
                 raise NotFound(f"volume not found: {volume_id}")
             snapshot = {
+                "_at": now().timestamp(),  # full precision; created_at is in whole seconds
                 "id": ids.snapshot_id(app.rng),
                 "created_at": iso(now()),
                 "digest": ids.digest(f"{volume_id}:{len(volume.snapshots)}"),
                 "retention_days": 5,
                 "size": volume.size_gb * 1024**3 // 2,
-                "status": "created",
+                "status": "running",
                 "volume_size": volume.size_gb * 1024**3,
             }
             volume.snapshots.append(snapshot)
             self._record(app, "volume_snapshot", volume=volume_id, snapshot=snapshot["id"])
-            return snapshot
+            return {k: v for k, v in snapshot.items() if not k.startswith("_")}
+
+    def volume_snapshots(self, app_name: str, volume_id: str) -> list[dict[str, Any]]:
+        """The volume's snapshots, each ``created`` once ``snapshot_seconds`` have passed."""
+        with self.lock:
+            volume = self.volume(app_name, volume_id)
+            done = now().timestamp() - self.timing.snapshot_seconds
+            for snap in volume.snapshots:
+                if snap["status"] == "running" and snap["_at"] <= done:
+                    snap["status"] = "created"
+            return [{k: v for k, v in s.items() if not k.startswith("_")} for s in volume.snapshots]
 
     def extend_volume(self, app_name: str, volume_id: str, body: Any) -> tuple[Volume, bool]:
         """``PUT /apps/{app}/volumes/{id}/extend``: grow only; returns (volume, needs_restart)."""

@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "deployments/scenarios/hotdash.yaml"
 BIN = Path(sys.executable).parent
 # Fly's times cut short for the tests (the scenario's are realistic, for the demo): machines
-# boot in 0.1 s, checks report 0.1 s later, flyctl waits 1.5 s for a machine, no smoke wait.
+# boot in 0.1 s, checks report 0.1 s later, flyctl waits 1.5 s for a machine, no smoke wait,
+# a volume snapshot is created 0.2 s after it was asked for.
 FAST_TIMING = (
     "boot_seconds=0.1,check_seconds=0.1,smoke_check_seconds=0,wait_timeout_seconds=1.5,"
-    "volume_destroy_seconds=0.1"
+    "volume_destroy_seconds=0.1,snapshot_seconds=0.2"
 )
 
 # Hypothesis profiles (HYPOTHESIS_PROFILE): `ci`, the default for `make check` and `make test`,

@@ -231,9 +231,8 @@ async def volumes_extend(request: Request, backend: Backend) -> Response:
 
 async def volumes_list_snapshots(request: Request, backend: Backend) -> Response:
     """``GET /v1/apps/{app}/volumes/{volume_id}/snapshots`` -> [VolumeSnapshot]."""
-    with backend.lock:
-        volume = backend.volume(request.path_params["app"], request.path_params["volume_id"])
-        return JSONResponse(list(volume.snapshots))
+    app, volume_id = request.path_params["app"], request.path_params["volume_id"]
+    return JSONResponse(backend.volume_snapshots(app, volume_id))
 
 
 async def create_volume_snapshot(request: Request, backend: Backend) -> Response:

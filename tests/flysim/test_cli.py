@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -165,12 +166,20 @@ def test_volume_snapshot_create_and_list_as_flyctl_does(sim: Sim) -> None:
     made = sim.fly("volumes", "snapshots", "create", vol, "-a", STAGING, "--json")
     # flyctl prints this line, not JSON, even with --json (snapshots/create.go).
     assert made.returncode == 0 and made.stdout == f"Scheduled to snapshot volume {vol}\n"
-    listed = json.loads(
-        sim.fly("volumes", "snapshots", "list", vol, "-a", STAGING, "--json").stdout
-    )
-    [snap] = listed
-    assert snap["id"].startswith("vs_") and snap["status"] == "created"
+
+    def snapshots() -> list[dict]:
+        out = sim.fly("volumes", "snapshots", "list", vol, "-a", STAGING, "--json").stdout
+        return json.loads(out)
+
+    [snap] = snapshots()
+    # Docs volumes/snapshots: waiting, running, then created (flysim: after the timing's
+    # snapshot_seconds, 0.2 s in the tests).
+    assert snap["id"].startswith("vs_") and snap["status"] == "running"
+    time.sleep(0.3)
+    listed = snapshots()
+    assert listed[0]["status"] == "created"
     assert snap["retention_days"] == 5 and snap["volume_size"] == 1024**3
+    assert len(listed) == 1
     assert sim.api.get(f"/v1/apps/{STAGING}/volumes/{vol}/snapshots").json() == listed
     # flyctl's create takes no --yes: refused like an unknown flag.
     refused = sim.fly("volumes", "snapshots", "create", vol, "-a", STAGING, "--yes")
