@@ -293,7 +293,8 @@ def test_volume_rows_unused_and_confirmation() -> None:
     ]
     text = confirmation_text([r for r in rows if r.unused])
     assert "| web | `vol_free` | vol_free | 5 GB | ord | $0.75 |" in text
-    assert "vol_used" not in text and "Saving: $0.75 per month" in text
+    assert "vol_used" not in text and "All of them: $0.75 per month" in text
+    assert "none is chosen until you switch it on" in text and "snapshotted first" in text
 
 
 def test_extend_only_grows() -> None:
