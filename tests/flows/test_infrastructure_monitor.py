@@ -156,7 +156,7 @@ async def test_critical_alert_emits_fired_event_and_resolved_event(
     await monitor()
     assert any("[FIRING critical] hotdash-staging: " in s for s in receiver.subjects())
     assert any("Health check failure" in s for s in receiver.subjects())
-    fired = await wait_for_events("hotdash.alert.fired", started)
+    fired = await wait_for_events("hotdash.alert.fired", started, rule="health")
     health = [e for e in fired if e.payload["rule"] == "health"]
     assert len(health) == 1
     event = health[0]
@@ -170,11 +170,15 @@ async def test_critical_alert_emits_fired_event_and_resolved_event(
 
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 200}})
     await monitor()
-    resolved = await wait_for_events("hotdash.alert.resolved", started)
+    resolved = await wait_for_events("hotdash.alert.resolved", started, rule="health")
     assert [e.payload["rule"] for e in resolved if e.payload["rule"] == "health"] == ["health"]
 
 
-async def wait_for_events(name: str, since: datetime, timeout: float = 20.0) -> list[Any]:
+async def wait_for_events(
+    name: str, since: datetime, timeout: float = 20.0, rule: str | None = None
+) -> list[Any]:
+    """The events `name` since `since`, once there is one (of `rule`, when given): events
+    reach the server in batches."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with get_client() as client:
         while True:
@@ -185,7 +189,8 @@ async def wait_for_events(name: str, since: datetime, timeout: float = 20.0) -> 
                 ),
                 limit=50,
             )
-            if page.events or asyncio.get_running_loop().time() > deadline:
+            found = [e for e in page.events if rule is None or e.payload.get("rule") == rule]
+            if found or asyncio.get_running_loop().time() > deadline:
                 return list(page.events)
             await asyncio.sleep(0.5)
 
@@ -313,8 +318,16 @@ async def test_severity_of_the_incident_follows_what_fired_and_where(
     flysim.patch_app(production, metrics={"cpu_pct": 95.0})  # and production degraded
     await monitor()
     await monitor()
-    fired = await wait_for_events("hotdash.alert.fired", started)
-    got = {(e.payload["app"], e.payload["rule"]): e.payload["incident_severity"] for e in fired}
+    wanted = {(production, "health"), (production, "cpu"), (STAGING, "memory"),
+              ("hotdash-chatwoot", "response_time")}  # fmt: skip
+    got: dict[tuple[str, str], str] = {}
+    for _ in range(40):  # events reach the server in batches
+        fired = await wait_for_events("hotdash.alert.fired", started)
+        got = {(e.payload["app"], e.payload["rule"]): e.payload["incident_severity"]
+               for e in fired}  # fmt: skip
+        if wanted <= set(got):
+            break
+        await asyncio.sleep(0.5)
     assert got[(production, "health")] == "P0"
     assert got[(production, "cpu")] == "P1"
     assert got[(STAGING, "memory")] == "P2"
