@@ -200,6 +200,8 @@ def check_schedule_timezone(inventory_path: Path) -> None:
             "; ".join(problems)
             + f". Set definitions.timezone in prefect.yaml to {inventory.timezone}."
         )
+
+
 # Which environment variable carries the key of each outside service (the inventory's
 # `dependencies:` headers) in the demo.
 _DEPENDENCY_KEY_ENV = {"supabase": "SUPABASE_ANON_KEY", "shopify": "SHOPIFY_ACCESS_TOKEN"}

@@ -955,8 +955,9 @@ class Backend:
 
     def snapshot_volume(self, app_name: str, volume_id: str) -> dict[str, Any]:
         """``POST /apps/{app}/volumes/{id}/snapshots``: an on-demand snapshot. It is
-        ``running`` for the timing's ``snapshot_seconds``, then ``created`` (docs volumes/snapshots: "The
-        state of the new snapshot will go from waiting to running to created"), and kept
+        ``running`` for the timing's ``snapshot_seconds``, then ``created`` (docs
+        volumes/snapshots: "The state of the new snapshot will go from waiting to running to
+        created"), and kept
         ``snapshot_retention`` days (5, Fly's default) also after the volume is deleted
         (docs volumes/volume-manage, "Restore a deleted volume")."""
         with self.lock:

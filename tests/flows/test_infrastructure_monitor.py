@@ -307,6 +307,8 @@ async def test_an_auto_stopped_background_app_is_judged_from_its_machines_not_wo
     woken = [m for m in flysim.state()["mutations"] if m["kind"] == "machine_start"]
     assert woken == []
     assert flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["state"] == "stopped"
+
+
 async def test_severity_of_the_incident_follows_what_fired_and_where(
     flysim, receiver: Receiver
 ) -> None:
