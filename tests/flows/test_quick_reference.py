@@ -18,6 +18,7 @@ from flows.restart_app import restart_app
 from flows.smoke_test import run_smoke_test
 from tests.artifacts import artifact_of
 from tests.conftest import ROOT
+from tests.timeline import most_down_at_once
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -38,6 +39,16 @@ def kinds(flysim) -> list[str]:
     return [m["kind"] for m in flysim.state()["mutations"]]
 
 
+def started_machines(flysim, app: str) -> list[str]:
+    return sorted(m["id"] for m in flysim.state()["apps"][app]["machines"]
+                  if m["state"] == "started")  # fmt: skip
+
+
+def restarted(flysim) -> list[str]:
+    return [m["detail"]["machine"] for m in flysim.state()["mutations"]
+            if m["kind"] == "machine_restart"]  # fmt: skip
+
+
 # -- restart-app ---------------------------------------------------------------------------
 
 
@@ -47,7 +58,8 @@ async def test_restart_is_rolling_locked_audited_and_verified_by_health(flysim) 
     assert state.is_completed(), state.message
     assert state.message.startswith(f"{STAGING} restarted by bob (restart requested); healthy: ")
     assert "answered 200" in state.message
-    assert kinds(flysim) == ["restart"]  # `fly apps restart`: flyctl's rolling restart
+    # `fly apps restart`: flyctl restarts each started machine through the Machines API.
+    assert sorted(restarted(flysim)) == started_machines(flysim, STAGING)
     [record] = audit(state_dir)
     assert (record["action"], record["target"], record["actor"]) == ("restart", STAGING, "bob")
     assert record["detail"]["outcome"] == "ok"
@@ -73,11 +85,32 @@ async def test_production_asks_for_a_reason_and_unknown_apps_are_refused(flysim)
 async def test_restart_that_does_not_bring_health_back_fails_saying_what_it_answered(
     flysim,
 ) -> None:
+    state_dir = Path(os.environ["HOTDASH_STATE_DIR"])
     flysim.patch_app(STAGING, endpoints={"/health": {"status": 503}})
     state = await restart_app(app=STAGING, requested_by="bob", verify_seconds=0, return_state=True)
+    # flyctl waits for the restarted machine's checks, which never pass: it gives up, and the
+    # run says so with what /health answers.
     assert state.is_failed()
-    assert "NOT healthy after 0 s:" in state.message and "answered 503" in state.message
-    assert kinds(flysim) == ["restart"]
+    assert state.message.startswith(
+        f"{STAGING}: restart by bob (restart requested) FAILED: `fly apps restart {STAGING}` "
+        "exited 1: "
+        "Error: timeout reached waiting for health checks to pass for machine "
+    )
+    assert "/health: " in state.message and "answered 503" in state.message
+    assert sorted(restarted(flysim)) == started_machines(flysim, STAGING)
+    [record] = audit(state_dir)
+    assert (record["action"], record["detail"]["outcome"]) == ("restart", "failed")
+
+
+async def test_a_healthy_restart_of_production_takes_its_machines_one_at_a_time(flysim) -> None:
+    machines = started_machines(flysim, PROD)
+    assert len(machines) == 2
+    state = await restart_app(app=PROD, requested_by="bob", reason="memory leak after v4",
+                              return_state=True)  # fmt: skip
+    assert state.is_completed(), state.message
+    assert sorted(restarted(flysim)) == machines
+    # flyctl waits for each machine's checks before the next: never both down at once.
+    assert most_down_at_once(flysim.state()["apps"][PROD]["timeline"]) == 1
 
 
 # -- app-logs ------------------------------------------------------------------------------
