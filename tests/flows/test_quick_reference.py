@@ -208,16 +208,32 @@ async def test_smoke_test_of_any_environment_with_the_deploy_flows_task(flysim) 
     assert kinds(flysim) == []
 
 
-async def test_parity_check_on_demand_is_deploy_stagings_check(flysim) -> None:
+async def test_parity_check_on_demand_is_deploy_stagings_check(
+    flysim, tmp_path: Path, monkeypatch
+) -> None:
     ok = await run_parity_check(return_state=True)
     assert ok.is_completed(), ok.message
     assert ok.message == "parity: no blocking difference, 4 info"
     assert "**Deploy may go on**" in str((await artifact_of(ok, f"parity-{STAGING}")).data)
 
+    # Production down is shown, never blocking (a hotfix must still reach staging).
     flysim.patch_app(PROD, endpoints={"/health": {"status": 503}})
+    down = await run_parity_check(return_state=True)
+    assert down.is_completed(), down.message
+    assert down.message.startswith(
+        "parity: no blocking difference, 5 info; /health failing: production (503 (expected 200)"
+    )
+
+    # What no deploy fixes blocks: a required secret production has and staging lacks.
+    data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
+    data["deploy"]["required_secrets"] = ["SENTRY_DSN"]
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(inventory))
     blocked = await run_parity_check(return_state=True)
     assert blocked.is_failed()
-    assert blocked.message == (
-        "parity: 1 blocking (/health), 4 info; a deploy to staging would stop here"
+    assert blocked.message.startswith(
+        "parity: 1 blocking (required secrets), 5 info; /health failing: production"
     )
+    assert blocked.message.endswith("; a deploy to staging would stop here")
     assert kinds(flysim) == []
