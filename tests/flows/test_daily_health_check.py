@@ -4,6 +4,7 @@ now, the night's peaks, alerts and error lines, and one notification when it fai
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -35,7 +36,10 @@ def row_of(report: str, app: str) -> str:
 async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
     flysim, receiver: Receiver
 ) -> None:
-    state = await daily_health_check(return_state=True)
+    # A night that holds the scenario's 10 hours of log lines whatever time the test runs
+    # (the default, 18:00 yesterday, is only 7 hours back at 01:00).
+    starts = (datetime.now(ZoneInfo("America/Los_Angeles")) - timedelta(hours=11)).strftime("%H:%M")
+    state = await daily_health_check(night_starts=starts, return_state=True)
     assert state.is_completed(), state.message
     assert state.message == "all 5 apps and 2 dependencies healthy"
     report = await report_of(state)
@@ -43,8 +47,8 @@ async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
         assert "**ok**" in row_of(report, app)
     assert "| supabase | **ok** | supabase: answered 200" in report
     assert "| shopify | **ok** | shopify: answered 200" in report
-    # The night: from 18:00 yesterday, Los Angeles time, peaks and the error lines over it.
-    assert "## Overnight peaks (" in report and " 18:00 P" in report
+    # The night: from `starts` yesterday, Los Angeles time, peaks and the error lines over it.
+    assert "## Overnight peaks (" in report and f" {starts} P" in report
     assert "| hotdash-staging | 18.0 % | 52.0 % | 340 ms | 0.20 % | none |" in report
     assert "No alert fired or resolved overnight." in report
     # The scenario's 5 lines of the last 10 hours, one an error; the second page is empty.
