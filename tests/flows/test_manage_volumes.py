@@ -113,7 +113,7 @@ async def test_volumes_in_flys_destroy_pipeline_are_gone_for_the_list_cost_and_d
     assert listed.message == f"4 volume(s), ${28 * vol:,.2f}/month"
     ids = {r["id"] for r in (await artifacts_of(listed))["manage-volumes-list"]}
     assert not ids & {"vol_forkclean000001", "vol_detaching000001", "vol_destroying00001"}
-    unused = await manage_volumes(action="delete-unused", return_state=True)
+    unused = await manage_volumes(action="delete-unused", app="hotdash-staging", return_state=True)
     assert [r["id"] for r in (await artifacts_of(unused))["manage-volumes-unused"]] == [UNUSED]
 
 
