@@ -57,6 +57,34 @@ async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
     assert receiver.messages == []  # a healthy morning tells nobody
 
 
+async def test_no_traffic_and_an_auto_stopped_app_as_the_monitor_judges_them(
+    flysim, receiver: Receiver
+) -> None:
+    # The monitor's engine, so the monitor's semantics: hotdash-llamaindex-mcp gets no requests
+    # any more ("no traffic": not healthy, not a problem); hotdash-agent-service is
+    # auto-stopped and is judged from its machine, not woken by a /health request.
+    flysim.patch_app("hotdash-llamaindex-mcp", metrics={"rps": 0})
+    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
+    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    state = await daily_health_check(return_state=True)
+
+    assert state.is_completed(), state.message
+    assert state.message == (
+        "4 of 5 apps and 2 dependencies healthy, 1 with no traffic (hotdash-llamaindex-mcp)"
+    )
+    report = await report_of(state)
+    quiet = row_of(report, "hotdash-llamaindex-mcp")
+    assert "**no traffic**" in quiet and quiet.endswith("| no traffic | no traffic | 0 |")
+    asleep = row_of(report, "hotdash-agent-service")
+    assert (
+        "**ok**" in asleep
+        and "| 1 stopped |" in asleep
+        and "not requested (auto-stopped" in (asleep)
+    )
+    assert [m for m in flysim.state()["mutations"] if m["kind"] == "machine_start"] == []
+    assert receiver.messages == []
+
+
 async def test_staging_503_fails_the_run_names_staging_and_notifies_once(
     flysim, receiver: Receiver
 ) -> None:

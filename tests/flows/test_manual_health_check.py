@@ -68,6 +68,25 @@ async def test_one_app_or_all_reported_with_error_lines_and_database_never_alert
     assert not (state_dir / "alerts.json").exists()
 
 
+async def test_no_traffic_is_named_not_failed_and_an_auto_stopped_app_is_not_woken(
+    flysim, receiver: Receiver
+) -> None:
+    # The monitor's engine, so the monitor's semantics (issue 12).
+    flysim.patch_app("hotdash-llamaindex-mcp", metrics={"rps": 0})
+    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
+    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    state = await check()
+
+    assert state.is_completed(), state.message
+    assert "1 with no traffic (hotdash-llamaindex-mcp)" in state.message
+    rows = await artifact_rows(state)
+    assert rows["hotdash-llamaindex-mcp"]["error_rate"] == "no traffic"
+    asleep = rows["hotdash-agent-service"]
+    assert (asleep["health"], asleep["health status"]) == ("pass", "not requested")
+    assert [m for m in flysim.state()["mutations"] if m["kind"] == "machine_start"] == []
+    assert receiver.messages == []
+
+
 async def test_bad_parameters_are_refused_and_there_is_no_mode(flysim) -> None:
     with pytest.raises(ParameterTypeError, match="not a Fly app name"):
         await manual_health_check(app="Hotdash_Staging")
