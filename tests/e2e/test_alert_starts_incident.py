@@ -102,6 +102,9 @@ def wait_for(what: str, check: Callable[[], T], timeout: float = 90) -> T:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# Real waits, each already cut short: an incident run's process, P1's response target (45 s),
+# the timer run that escalates, a server restart; plus the session stack when it comes first.
+@pytest.mark.timeout(600)
 def test_alert_starts_one_suspended_incident_that_escalates_and_survives_restarts(
     e2e: tuple[E2EStack, Path], tmp_path: Path
 ) -> None:
