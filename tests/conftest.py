@@ -99,6 +99,11 @@ class Flysim:
     def patch_app(self, app: str, **changes: object) -> None:
         self.http.patch(f"/_sim/apps/{app}", json=changes).raise_for_status()
 
+    def stop_machines(self, app: str) -> None:
+        """Every machine of `app` stopped, as auto-stop leaves an idle app."""
+        machines = self.state()["apps"][app]["machines"]
+        self.patch_app(app, machine_states={m["id"]: "stopped" for m in machines})
+
     def patch_timing(self, **changes: float) -> None:
         self.http.patch("/_sim/timing", json=changes).raise_for_status()
 

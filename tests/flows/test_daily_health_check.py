@@ -64,8 +64,7 @@ async def test_no_traffic_and_an_auto_stopped_app_as_the_monitor_judges_them(
     # any more ("no traffic": not healthy, not a problem); hotdash-agent-service is
     # auto-stopped and is judged from its machine, not woken by a /health request.
     flysim.patch_app("hotdash-llamaindex-mcp", metrics={"rps": 0})
-    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
-    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    flysim.stop_machines("hotdash-agent-service")
     state = await daily_health_check(return_state=True)
 
     assert state.is_completed(), state.message

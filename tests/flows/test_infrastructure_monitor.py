@@ -296,8 +296,7 @@ async def test_an_auto_stopped_background_app_is_judged_from_its_machines_not_wo
 ) -> None:
     # A /health request would make Fly Proxy start the machine (and undo auto-stop); the
     # inventory says hotdash-agent-service is not probed while stopped.
-    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
-    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    flysim.stop_machines("hotdash-agent-service")
     state = await monitor()
 
     assert state.is_completed(), state.message

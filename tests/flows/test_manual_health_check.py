@@ -73,8 +73,7 @@ async def test_no_traffic_is_named_not_failed_and_an_auto_stopped_app_is_not_wok
 ) -> None:
     # The monitor's engine, so the monitor's semantics (issue 12).
     flysim.patch_app("hotdash-llamaindex-mcp", metrics={"rps": 0})
-    agent = flysim.state()["apps"]["hotdash-agent-service"]["machines"][0]["id"]
-    flysim.patch_app("hotdash-agent-service", machine_states={agent: "stopped"})
+    flysim.stop_machines("hotdash-agent-service")
     state = await check()
 
     assert state.is_completed(), state.message
