@@ -37,7 +37,10 @@ BACKOFF_SECONDS = FIRST_WAIT * (1 + 2 + 4)  # the waits after three failed reads
 
 async def health_row(state: Any, app: str) -> str:
     report = await artifact_of(state, "daily-health-check")
-    [row] = [line for line in str(report.data).splitlines() if line.startswith(f"| {app} |")]
+    # The app's row in the first table, the verdicts (the night's peaks table follows).
+    rows = [line for line in str(report.data).splitlines() if line.startswith(f"| {app} |")]
+    assert rows, report.data
+    row = rows[0]
     return row
 
 
