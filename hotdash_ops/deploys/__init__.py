@@ -12,5 +12,6 @@
 * `window`         when production may be deployed: off-hours if critical, freezes
 * `approvals`      Production Deployment step 2: the manager and reliability approvals
 * `regression`     Production Deployment steps 3-4: monitor and verify production after a deploy
+* `canary_judge`   Production Deployment, canary strategy: is the canary worse (Mann-Whitney U)?
 * `release_choice` Rollback: which release runs now and which one a rollback redeploys
 """

@@ -7,6 +7,7 @@ Monitoring & Alerts.
 * `health`          the Morning Health Check's verdicts ("verify all services healthy")
 * `health_report`   the Morning Health Check's report
 * `alert_rules`     Automated Monitoring's thresholds per role (web, background, error rate)
+* `error_budget`    SLOs: budget left, burn rates, the multiwindow burn-rate rules
 * `alert_state`     alert hygiene: fire after consecutive failures, remind, resolve
 * `alert_messages`  what people receive about alerts, per app or as a digest
 * `alert_response`  Alert Response: the runbook's steps per alert and the flows that act
