@@ -39,10 +39,15 @@ A scenario is the starting state of the simulated organisation::
       supabase: {endpoints: {/rest/v1/: {status: 200}},
                  auth: {header: apikey, value: flysim-anon-key}}   # else 401
     generate: {apps: 200, prefix: bench-app-, endpoint_latency_ms: 200}   # synthetic apps
+    instance_noise: 0.1             # per-instance samples vary +-10 % around their figures
 
 An endpoint may be written as a bare status (``/health: 200``). A metric set to ``null`` (or
 left out) has no data: Prometheus returns no series for it; ``rps`` null or 0 is an app that
 never had traffic (no edge series at all), ``error_rate`` 0 one without 5xx series.
+Per-instance series (``fly_app_http_*``) take each machine's figures from the image that
+machine runs, so an image's ``metrics`` make a canary machine worse alone; its ``rps`` is the
+app's rate were every machine to run it (each of ``n`` started machines serves ``rps / n``),
+so a small one gives a canary little traffic.
 ``python -m flysim --timing boot_seconds=0.05,...`` overrides ``timing`` (the tests do).
 """
 
@@ -264,6 +269,8 @@ class Scenario(_Model):
     images: dict[str, ImageSpec] = Field(default_factory=dict)
     external: dict[str, ExternalSpec] = Field(default_factory=dict)
     generate: GenerateSpec | None = None
+    # How much each per-instance sample (`fly_app_http_*`) varies around its figure, +-share.
+    instance_noise: float = Field(0.1, ge=0, le=1)
 
     def with_generated(self) -> Scenario:
         """A copy with the ``generate`` block expanded into apps."""

@@ -21,6 +21,8 @@ machines run for metrics), then values set through the control API (``PATCH
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
 import random
 import threading
 import time
@@ -55,6 +57,16 @@ VOLUME_DESTROY_STATES = frozenset(
 # without `skip_launch` (docs machines/api/machines-resource "Update a Machine").
 RUNNING_STATES = frozenset({"started", "starting", "restarting", "replacing", "updating"})
 EDGE_METRIC = "fly_edge_http_responses_count"
+
+
+def _unit(key: str) -> float:
+    """A number in [0, 1) fixed by `key` (flysim's noise is reproducible, not random)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def _jitter(key: str, value: float, noise: float) -> float:
+    """`value` moved by up to +-`noise` of itself, fixed by `key`."""
+    return value * (1 + noise * (2 * _unit(key) - 1))
 
 
 def now() -> datetime:
@@ -1011,22 +1023,28 @@ class Backend:
 
     # -- Fly Proxy -------------------------------------------------------------------------
 
-    def route(self, app_name: str) -> tuple[dict[str, Endpoint], float] | None:
+    def route(
+        self, app_name: str, instance: str | None = None
+    ) -> tuple[dict[str, Endpoint], float] | None:
         """Where Fly Proxy sends a request: a started machine (its image's endpoints), else a
         stopped one it starts because a service autostarts (the request waits for its boot:
-        docs launch/autostop-autostart), else nowhere (None). Returns (endpoints, wait)."""
+        docs launch/autostop-autostart), else nowhere (None). Returns (endpoints, wait).
+
+        `instance` is the `fly-force-instance-id` header: that machine only, "no fallback if
+        Machine is ultimately unavailable" (docs networking/dynamic-request-routing)."""
         with self.lock:
             app = self.apps.get(app_name)
             if app is None:
                 return None
-            serving = [m for m in app.machines.values()
+            candidates = [m for m in app.machines.values() if instance is None or m.id == instance]
+            serving = [m for m in candidates
                        if m.state == "started" and not m.cordoned]  # fmt: skip
             if serving:
                 app.proxy_turn += 1
                 machine = serving[app.proxy_turn % len(serving)]
                 return self.effective_endpoints(app, machine.image), 0.0
             wakeable = [
-                m for m in app.machines.values()
+                m for m in candidates
                 if m.state in ("stopped", "suspended") and not m.cordoned
                 and any(s.get("autostart", True) for s in m.config.get("services", []))
             ]  # fmt: skip
@@ -1056,6 +1074,62 @@ class Backend:
                 app.edge_series[status] = Series(since=clock, rate=rate)
             elif series is not None:
                 series.rate = rate
+
+    def instance_metrics(self, app: App, machine: Machine) -> dict[str, float | None]:
+        """One machine's figures: the app's, the overrides of the image *it* runs, then
+        control-API patches (a canary machine on a worse image is worse alone)."""
+        metrics = {k: app.metrics.get(k) for k in METRIC_NAMES}
+        spec = self.images.get(machine.image)
+        if spec:
+            metrics.update({str(k): v for k, v in spec.metrics.items()})
+        metrics.update(app.metric_patch)
+        return metrics
+
+    def instance_samples(
+        self, app: App, figure: str, at: float, window: float
+    ) -> list[tuple[str, float, float]]:
+        """``fly_app_http_*`` series per instance (machine id), as ``(instance, since,
+        value)`` at time `at` for a query over `window` seconds: ``rps`` (responses/s),
+        ``errors_5xx`` (5xx responses/s) or ``p95_ms`` (seconds; NaN with no requests).
+
+        Fly Proxy spreads the app's requests over its started machines, so each gets the
+        ``rps`` of its image's figures divided by their number; with fewer than one request
+        expected in the window a window has one request or none (a quiet instance has many
+        empty windows). Each sample varies by up to +-``instance_noise`` of its figure,
+        deterministically per instance, figure and time (a statistical judge needs spread). An
+        instance whose figures have no 5xx has no 5xx series (docs monitoring/metrics)."""
+        serving = [
+            m for m in app.machines.values()
+            if m.state == "started" and m.started_at is not None and not m.cordoned
+        ]  # fmt: skip
+        out: list[tuple[str, float, float]] = []
+        for machine in serving:
+            metrics = self.instance_metrics(app, machine)
+            rps = (metrics.get("rps") or 0.0) / len(serving)
+            expected = rps * window
+            if expected <= 0:
+                continue  # never had traffic: no series at all
+            assert machine.started_at is not None
+            key = f"{app.name}|{machine.id}|{at:.3f}"
+            busy = expected >= 1 or _unit(key + "|traffic") < expected
+            rate = (rps if expected >= 1 else 1 / window) if busy else 0.0
+            noise = self.scenario.instance_noise
+            if figure == "rps":
+                value = _jitter(f"{key}|rps", rate, noise)
+            elif figure == "errors_5xx":
+                error_rate = metrics.get("error_rate") or 0.0
+                if error_rate <= 0:
+                    continue
+                value = min(rate, _jitter(f"{key}|errors", rate * error_rate, noise))
+            elif figure == "p95_ms":
+                p95 = metrics.get("p95_ms")
+                if p95 is None:
+                    continue
+                value = _jitter(f"{key}|p95", p95 / 1000, noise) if busy else math.nan
+            else:
+                raise ValueError(f"figure: no instance series for {figure!r}")
+            out.append((machine.id, machine.started_at, value))
+        return out
 
     def started_since(self, app: App) -> list[float]:
         """When each started machine started (each has `fly_instance_*` series since then)."""

@@ -8,6 +8,8 @@ with the endpoints of the image that machine runs; when none is started, the pro
 stopped machine whose service autostarts and the request waits for its boot (so a request
 wakes an auto-stopped app, and shows in ``mutations`` as a ``machine_start`` by the proxy);
 with no machine to take it (all booting, or stopped without autostart) the answer is 503.
+A ``fly-force-instance-id`` header sends the request to that machine only (503 when it cannot
+take it: flysim's choice of status, the docs say only that there is no fallback).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flysim.state import Backend, Endpoint
+
+# Fly Proxy's header for "this machine, no other" (docs networking/dynamic-request-routing).
+FORCE_INSTANCE = "fly-force-instance-id"
 
 
 def _match(endpoints: dict[str, Endpoint], path: str) -> Endpoint | None:
@@ -60,7 +65,7 @@ async def app_endpoint(request: Request) -> Response:
         if name not in backend.apps:
             return _not_found(f"app {name}")
         backend.tick()
-        routed = backend.route(name)
+        routed = backend.route(name, request.headers.get(FORCE_INSTANCE))
     if routed is None:
         return Response("no machine is started to serve the request", status_code=503)
     endpoints, wait = routed

@@ -18,10 +18,18 @@ the query contains                                                        answer
 ``fly_edge_http_responses_count`` twice, a ``/`` and ``status=~"5..``     5xx ratio      0..1
 ``fly_edge_http_responses_count`` and ``status=~"5..``                    5xx rate       req/s
 ``fly_edge_http_responses_count`` (no 5xx matcher)                        ``rps``        req/s
+``histogram_quantile(0.95`` and ``fly_app_http_response_time_seconds``    p95 / instance s
+``fly_app_http_responses_count`` and ``status=~"5..``                     5xx / instance req/s
+``fly_app_http_responses_count`` (no 5xx matcher)                         rps / instance req/s
 ``fly_instance_cpu``                                                      ``cpu_pct``    %
 ``fly_instance_memory``                                                   ``mem_pct``    %
 anything else                                                             no series
 ========================================================================  ============  ======
+
+``fly_app_http_*`` are Fly Proxy's per-instance series (``instance`` = the machine id):
+their answers have one series per app and instance, labelled ``{"app", "instance"}`` (the
+project asks ``sum by (app, instance)``), from ``Backend.instance_samples`` over the query's
+range window (``[1m]``; 60 s when none).
 
 PromQL semantics that decide which apps get a series: ``sum by (app)`` of no series is no
 series; a vector division keeps only the apps present on both sides ("Entries for which no
@@ -44,13 +52,23 @@ from flysim.state import App, Backend
 _APP_EQ = re.compile(r'\bapp\s*=\s*"([^"]*)"')
 _APP_RE = re.compile(r'\bapp\s*=~\s*"([^"]*)"')
 EDGE = "fly_edge_http_responses_count"
+APP_RESPONSES = "fly_app_http_responses_count"
+APP_LATENCY = "fly_app_http_response_time_seconds"
+INSTANCE_FIGURES = ("instance_p95_ms", "instance_errors_5xx", "instance_rps")
+_RANGE = re.compile(r"\[(\d+)([smhd])\]")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def figure_for(query: str) -> str | None:
     """What the query asks for (``p95_ms``, ``error_ratio``, ``errors_5xx``, ``rps``,
-    ``cpu_pct``, ``mem_pct``), or None when flysim does not know it."""
+    ``cpu_pct``, ``mem_pct``, or per instance ``instance_p95_ms``, ``instance_errors_5xx``,
+    ``instance_rps``), or None when flysim does not know it."""
     text = re.sub(r"\s+", "", query)
     five = 'status=~"5..' in text or "status=~'5.." in text
+    if "histogram_quantile(0.95" in text and APP_LATENCY in text:
+        return "instance_p95_ms"
+    if APP_RESPONSES in text:
+        return "instance_errors_5xx" if five else "instance_rps"
     if "histogram_quantile(0.95" in text and "fly_edge_http_response_time_seconds" in text:
         return "p95_ms"
     if EDGE in text:
@@ -106,3 +124,17 @@ def app_series(backend: Backend, app: App, figure: str) -> tuple[float, float] |
     if figure == "errors_5xx":
         return first_error, rate
     return max(since, first_error), (rate / total if total > 0 else math.nan)
+
+
+def range_seconds(query: str) -> float:
+    """The query's range window in seconds (``[1m]`` -> 60), 60 when it has none."""
+    found = _RANGE.search(query)
+    return float(int(found.group(1)) * _SECONDS[found.group(2)]) if found else 60.0
+
+
+def instance_series(
+    backend: Backend, app: App, figure: str, query: str, at: float
+) -> list[tuple[str, float, float]]:
+    """``(instance, since, value)`` of the app's per-instance series for `figure` at `at`."""
+    name = figure.removeprefix("instance_")
+    return backend.instance_samples(app, name, at, range_seconds(query))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,8 +20,14 @@ from starlette.responses import JSONResponse, Response
 
 from flysim.errors import NotFound
 from flysim.guard import apply_faults
-from flysim.prometheus.promql import app_series, figure_for, select_apps
-from flysim.state import Backend
+from flysim.prometheus.promql import (
+    INSTANCE_FIGURES,
+    app_series,
+    figure_for,
+    instance_series,
+    select_apps,
+)
+from flysim.state import App, Backend
 
 MAX_POINTS = 11000
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
@@ -81,8 +88,15 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-async def _series(request: Request, backend: Backend, query: str) -> list[tuple[str, float, float]]:
-    """``[(app, since, value)]`` for the query, faults of the selected apps applied."""
+Labels = dict[str, str]
+ValueAt = Callable[[float], float]
+
+
+async def _series(
+    request: Request, backend: Backend, query: str
+) -> list[tuple[Labels, float, ValueAt]]:
+    """``[(labels, since, value at a time)]`` for the query, faults of the selected apps
+    applied: one series per app, or per app and instance for ``fly_app_http_*``."""
     if request.path_params["org"] != backend.org:
         raise NotFound(f"organization {request.path_params['org']!r} not found")
     figure = figure_for(query)
@@ -91,12 +105,34 @@ async def _series(request: Request, backend: Backend, query: str) -> list[tuple[
     await apply_faults(backend, names, mutation=False)
     if figure is None:
         return []
-    out: list[tuple[str, float, float]] = []
+    out: list[tuple[Labels, float, ValueAt]] = []
     with backend.lock:
         for app_name in names:
-            found = app_series(backend, backend.apps[app_name], figure)
+            app = backend.apps[app_name]
+            if figure in INSTANCE_FIGURES:
+                out.extend(_per_instance(backend, app, figure, query))
+                continue
+            found = app_series(backend, app, figure)
             if found is not None:
-                out.append((app_name, *found))
+                since, value = found
+                out.append(({"app": app_name}, since, lambda _t, v=value: v))
+    return out
+
+
+def _per_instance(
+    backend: Backend, app: App, figure: str, query: str
+) -> list[tuple[Labels, float, ValueAt]]:
+    """Each instance's series; its value at a time is sampled at that time (under the lock)."""
+    now = time.time()
+    out: list[tuple[Labels, float, ValueAt]] = []
+    for instance, since, _ in instance_series(backend, app, figure, query, now):
+
+        def at(t: float, instance: str = instance) -> float:
+            with backend.lock:
+                found = instance_series(backend, app, figure, query, t)
+            return next((v for i, _, v in found if i == instance), math.nan)
+
+        out.append(({"app": app.name, "instance": instance}, since, at))
     return out
 
 
@@ -111,7 +147,9 @@ async def query(request: Request, backend: Backend) -> Response:
         return _bad(str(exc))
     series = await _series(request, backend, params["query"])
     result = [
-        {"metric": {"app": app}, "value": [at, _fmt(v)]} for app, since, v in series if since <= at
+        {"metric": labels, "value": [at, _fmt(value(at))]}
+        for labels, since, value in series
+        if since <= at
     ]
     return JSONResponse({"status": "success", "data": {"resultType": "vector", "result": result}})
 
@@ -140,8 +178,8 @@ async def query_range(request: Request, backend: Backend) -> Response:
     count = int((end - start) // step) + 1
     stamps = [start + i * step for i in range(count)]
     result: list[dict[str, Any]] = [
-        {"metric": {"app": app}, "values": [[t, _fmt(v)] for t in stamps if t >= since]}
-        for app, since, v in series
+        {"metric": labels, "values": [[t, _fmt(value(t))] for t in stamps if t >= since]}
+        for labels, since, value in series
         if since <= end
     ]
     return JSONResponse({"status": "success", "data": {"resultType": "matrix", "result": result}})
