@@ -15,8 +15,8 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.states import Completed, State
 
+from hotdash_ops.charts import png_data_uri
 from hotdash_ops.cost import snapshots as cost_snapshots
-from hotdash_ops.cost.chart import png_data_uri
 from hotdash_ops.cost.report import money, render_monthly
 from hotdash_ops.validation import Month
 from tasks import fly_access

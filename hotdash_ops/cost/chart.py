@@ -1,23 +1,14 @@
-"""The monthly report's chart: estimated monthly cost by app, one stacked bar per weekly review.
-
-Rendered with matplotlib's Agg backend (no display needed on a worker) to a PNG file, small
-enough to embed in a markdown artifact as a `data:` URI: Prefect 3.9's UI renders `data:image/`
-sources in markdown (its sanitizer adds `data` to the allowed image protocols).
-"""
+"""The monthly report's chart: estimated monthly cost by app, one stacked bar per weekly review
+(a PNG, as hotdash_ops.charts makes them)."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: workers have no display
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-DPI = 90
+from hotdash_ops.charts import DPI
 
 
 def render_cost_chart(
@@ -51,8 +42,3 @@ def render_cost_chart(
     finally:
         plt.close(fig)
     return path
-
-
-def png_data_uri(path: Path) -> str:
-    """The PNG as a `data:image/png;base64,...` URI for a markdown image."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
