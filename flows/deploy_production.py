@@ -16,6 +16,13 @@ just before the deploy; then the status page is told and stakeholders are notifi
 commit, tag, image digest and approvers. A failed smoke test or a sustained regression rolls
 production back to the release it ran before, automatically, and people are told.
 
+With the canary strategy (the inventory's `deploy.strategy` of the app, or `strategy`), step 2
+first puts the new image on ONE machine and compares it with the others for
+`analysis_minutes` (hotdash_ops.deploys.canary, canary_judge): a failed canary machine gets
+its old image back and nothing else changes; a passing one is followed by the other machines,
+one at a time; an inconclusive one (too little traffic) is decided by the inventory's
+`on_inconclusive` (promote, rollback, or a person in the `canary-decision` form).
+
 The run ends Completed only when production runs the new release after the watch; every
 other ending is Failed with a message that says why (rejected, timed out, outside the window,
 rolled back). A second flow, `deploy-production-approval-deadline`, wakes a suspended run
@@ -37,6 +44,17 @@ from prefect.states import Completed, Failed
 from pydantic import Field
 
 from hotdash_ops.deploys.approvals import ApprovalRequest
+from hotdash_ops.deploys.canary import (
+    CanaryAnalysis,
+    CanaryMachine,
+    CanaryNotStarted,
+    DeployPlan,
+    NoBaseline,
+    Strategy,
+    deploy_plan,
+    sample_rounds,
+)
+from hotdash_ops.deploys.canary_judge import Judgement, judge
 from hotdash_ops.deploys.config import parse_deploy_settings
 from hotdash_ops.deploys.promotion import (
     NotReady,
@@ -63,7 +81,7 @@ from hotdash_ops.deploys.window import (
     check_window,
     windows_from_deploy_config,
 )
-from hotdash_ops.errors import FlyctlError
+from hotdash_ops.errors import FlyctlError, FlyError
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Justification, Reason, Requester
@@ -73,13 +91,21 @@ from tasks.announce import tell
 from tasks.app_lock import app_lock
 from tasks.approvals import expire_approval, replay_safe, request_approvals
 from tasks.audit import audit_log
+from tasks.canary import (
+    ask_about_canary,
+    canary_applied,
+    publish_canary_analysis,
+    roll_back_canary,
+    sample_canary,
+    start_canary,
+)
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.deploy_watch import Progress, read_figures
 from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases
 from tasks.parity_check import check_parity
 from tasks.release_tagging import choose_release_tag, tag_release
 from tasks.reports import publish_table
-from tasks.smoke_test import smoke_test
+from tasks.smoke_test import smoke_test, wait_for_machines
 from tasks.status_page import post_release
 
 SUMMARY_KEY = "deploy-production"
@@ -140,6 +166,8 @@ async def deploy_production(
     deploy_window_override_reason: OverrideReason = None,
     watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
     watch_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 30,
+    strategy: Strategy | None = None,
+    analysis_minutes: Annotated[float, Field(gt=0, le=120)] | None = None,
 ) -> State:
     """Deploy staging's image to production after manager and reliability approval.
 
@@ -160,15 +188,25 @@ async def deploy_production(
             the off-hours, anyway, and why
         watch_minutes: how long production is watched after the deploy
         watch_interval_seconds: time between two samples of the watch
+        strategy: canary (one machine first, judged against the others) or rolling; default
+            the inventory's `deploy.strategy` for the production app
+        analysis_minutes: how long a canary is compared with the other machines; default the
+            inventory's `deploy.canary.analysis_minutes` (10)
     """
     inventory = fly_access.inventory()
     staging = inventory.environment_app("staging")
     production = inventory.environment_app("production")
     watch_rules = rules_from_deploy_config(inventory.deploy)  # a bad setting fails here, early
     samples = sample_count(watch_minutes, watch_interval_seconds)
+    plan = deploy_plan(production.deploy, strategy, analysis_minutes)
     record = DeployRecord(
         title=f"Production deploy of {production.name}",
-        facts={"requested by": requested_by, "reason": reason, "checklist": checklist_url},
+        facts={
+            "requested by": requested_by,
+            "reason": reason,
+            "checklist": checklist_url,
+            "strategy": plan.describe(),
+        },
     )
     finish = partial(finish_run, record, key=SUMMARY_KEY)
 
@@ -225,6 +263,7 @@ async def deploy_production(
             build=made,
             untested_image_reason=None if tested else untested_image_reason,
             critical=critical,
+            strategy=plan.describe(),
         ),
         allowed={gate: list(names) for gate, names in inventory.approvers.items()},
         timeout_hours=approval_timeout_hours,
@@ -271,10 +310,21 @@ async def deploy_production(
         baseline = await read_figures(production, window_minutes=BASELINE_MINUTES)
         record.add("baseline", "info", f"v{previous.version}: {baseline.describe()}")
 
-        # 2. Deploy
+        # 2. Deploy; with the canary strategy, one machine first, judged against the others
+        if plan.strategy == "canary":
+            stopped = await _canary(production, promotion.image, plan, record, progress, why)
+            if stopped is not None:
+                return await finish(stopped)
         await progress.update(5, f"deploying {promotion.image} to {app}")
         try:
-            release = deploy_image(app, promotion.image, actor=requested_by, reason=why)
+            # After a canary, the rest one machine at a time, each waited for by flyctl.
+            release = deploy_image(
+                app,
+                promotion.image,
+                actor=requested_by,
+                reason=why,
+                max_unavailable=1 if plan.strategy == "canary" else None,
+            )
         except FlyctlError as exc:
             record.add("deploy", "failed", failure_text(exc))
             return await finish(await _after_failed_deploy(app, previous, exc, record))
@@ -309,6 +359,113 @@ async def deploy_production(
         f"approved by: {' and '.join(approvers)}\nrequested by {requested_by}: {reason}",
     )
     return await finish(Completed(message=message))
+
+
+async def _canary(
+    spec: AppSpec,
+    image: str,
+    plan: DeployPlan,
+    record: DeployRecord,
+    progress: Progress,
+    why: str,
+) -> State | None:
+    """Production Deployment, canary: one machine on `image`, compared with the others for
+    the analysis time and judged. None: go on and deploy the rest (passed, promoted, or no
+    canary possible); a Failed state: the canary machine is back on the old image and
+    nothing else changed (or, if that failed too, a person is needed)."""
+    app = spec.name
+    actor = "deploy-production"
+    await progress.update(2, f"canary: one machine of {app} gets {image}")
+    try:
+        canary = await start_canary(app, image, actor=actor, reason=why)
+    except NoBaseline as exc:
+        record.add("canary", "skipped", f"{exc}: deploying rolling, one machine at a time")
+        return None
+    except CanaryNotStarted as exc:
+        record.add("canary", "failed", str(exc))
+        if await canary_applied(app, exc.canary.machine_id, image):
+            return await _canary_failed(spec, exc.canary, str(exc), record)
+        return Failed(message=f"not deployed: {exc}; nothing changed")
+    record.add("canary", "info", f"machine {canary.machine_id} runs {image}")
+    limit = parse_deploy_settings(fly_access.inventory().deploy).settle_timeout_seconds
+    settled = await wait_for_machines(app, limit)
+    broken = [w for w in (settled.waiting + settled.failing) if w.startswith(canary.machine_id)]
+    if broken:
+        why_not = f"the canary machine did not pass its checks: {'; '.join(broken)}"
+        return await _canary_failed(spec, canary, why_not, record)
+
+    analysis = await _analyse(spec, canary, plan, progress)
+    judgement = judge(analysis.for_judge(), plan.policy)
+    await publish_canary_analysis(analysis, judgement, image)
+    record.add(
+        "canary analysis",
+        {"pass": "ok", "fail": "failed", "inconclusive": "info"}[judgement.verdict],
+        judgement.reason,
+    )
+    if judgement.verdict == "pass":
+        return None
+    if judgement.verdict == "fail":
+        return await _canary_failed(spec, canary, judgement.reason, record, judgement)
+    # Inconclusive (too little traffic): the inventory's on_inconclusive decides.
+    promote = plan.policy.on_inconclusive == "promote"
+    if plan.policy.on_inconclusive == "ask":
+        await tell(
+            f"deploy-production: canary of {app} inconclusive, a decision is needed",
+            f"{judgement.reason}\n\n{judgement.table()}\n\nDecide in the run's "
+            f"canary-decision form within {plan.policy.decision_timeout_minutes:g} minutes.",
+        )
+        decision = await ask_about_canary(
+            app, judgement, image=image, timeout_minutes=plan.policy.decision_timeout_minutes
+        )
+        record.add("canary decision", "info", decision.describe())
+        promote = decision.promote
+    else:
+        setting = f"inventory on_inconclusive: {plan.policy.on_inconclusive}"
+        record.add("canary decision", "info", setting)
+    if promote:
+        return None
+    return await _canary_failed(
+        spec, canary, f"inconclusive, not promoted: {judgement.reason}", record, judgement
+    )
+
+
+async def _analyse(
+    spec: AppSpec, canary: CanaryMachine, plan: DeployPlan, progress: Progress
+) -> CanaryAnalysis:
+    """Sample every machine every HOTDASH_CANARY_SAMPLE_SECONDS for the analysis time."""
+    interval = fly_access.settings().hotdash_canary_sample_seconds
+    rounds = sample_rounds(plan.policy.analysis_minutes, interval)
+    analysis = CanaryAnalysis(app=spec.name, canary=canary.machine_id, baseline=canary.baseline)
+    for i in range(rounds):
+        await asyncio.sleep(interval)
+        analysis.samples += await sample_canary(spec, canary)
+        await progress.update(2 + 3 * (i + 1) / rounds, f"canary analysis {i + 1}/{rounds}")
+    return analysis
+
+
+async def _canary_failed(
+    spec: AppSpec,
+    canary: CanaryMachine,
+    why: str,
+    record: DeployRecord,
+    judgement: Judgement | None = None,
+) -> State:
+    """The canary machine back on the old image, nothing else changed; people are told, with
+    the comparison table when there is one."""
+    app = spec.name
+    table = f"\n\n{judgement.table()}" if judgement else ""
+    try:
+        await roll_back_canary(canary, actor="deploy-production", reason=why)
+    except FlyError as exc:
+        message = f"CANARY ROLLBACK FAILED ({exc}) after: {why}; {app} needs a person now"
+        record.add("canary rollback", "failed", message)
+        await tell(f"deploy-production: canary rollback of {app} FAILED", message + table)
+        return Failed(message=message)
+    back = f"machine {canary.machine_id} back on {canary.old_image}"
+    record.add("canary rollback", "ok", back)
+    message = f"canary rolled back ({back}; nothing else changed): {why}"
+    await tell(f"deploy-production: canary of {app} rolled back", message + table)
+    return Failed(message=message)
 
 
 def _running_digest(app: str) -> str | None:

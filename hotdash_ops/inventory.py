@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hotdash_ops.deploys.canary import AppDeploy
 from hotdash_ops.redaction import SECRET_SUFFIXES
 from hotdash_ops.validation import AppName, ServiceUrl, field_problems
 
@@ -122,6 +123,9 @@ class AppSpec(_Strict):
     # Request `health_path` also while every machine is stopped? A request makes Fly Proxy
     # start one (hotdash_ops.monitor.probe). Default: yes for web apps, no for background ones.
     probe_when_stopped: bool = True
+    # deploy-production's strategy for this app (rolling, or canary and its analysis):
+    # hotdash_ops.deploys.canary
+    deploy: AppDeploy = Field(default_factory=AppDeploy)
 
     @model_validator(mode="before")
     @classmethod

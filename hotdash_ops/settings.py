@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     flyctl_timeout_seconds: float = Field(default=600.0, gt=0)
     flyctl_deploy_timeout_seconds: float = Field(default=3600.0, gt=0)
     flyctl_grace_seconds: float = Field(default=30.0, ge=0)
+    # A canary analysis samples every machine this often (hotdash_ops.deploys.canary). Fly
+    # scrapes metrics every 15 s (docs monitoring/metrics), so faster mostly repeats values;
+    # the tests shorten it.
+    hotdash_canary_sample_seconds: float = Field(default=15.0, gt=0)
 
     def app_url(self, app: str, path: str = "/") -> str:
         """The public URL of `app` (from FLY_APP_URL_TEMPLATE) joined with `path`."""

@@ -134,8 +134,10 @@ def deploy_image(
     reason: str,
     strategy: str = "rolling",
     untested_reason: str | None = None,
+    max_unavailable: int | None = None,
 ) -> Release:
-    """Runbook Deploy: `fly deploy -a APP --image IMAGE --strategy S --yes`.
+    """Runbook Deploy: `fly deploy -a APP --image IMAGE --strategy S [--max-unavailable N]
+    --yes` (a canary's promotion: rolling, one machine at a time).
 
     Audits deploy.started, then deploy.completed or deploy.failed (with flyctl's message,
     secrets removed); returns the release the app runs afterwards. An image that is not a
@@ -148,11 +150,13 @@ def deploy_image(
         raise ValueError(f"strategy: must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
     fly = fly_access.flyctl()
     detail: dict[str, object] = {"image": image, "strategy": strategy}
+    if max_unavailable is not None:
+        detail["max_unavailable"] = max_unavailable
     with (
         _audited_flyctl("deploy", app, actor=actor, reason=reason, detail=detail),
         _reading_releases_on_failure(fly, app),
     ):
-        fly.deploy(app, image, strategy=strategy)
+        fly.deploy(app, image, strategy=strategy, max_unavailable=max_unavailable)
     status = fly.status(app)
     release = running_release(fly.releases(app), status)
     if release.image_ref != image:

@@ -24,23 +24,41 @@ MAX_CONNECTIONS = 20
 HEALTH_POLL_SECONDS = 5.0
 
 
+# Fly Proxy sends a request with this header to that machine only (docs
+# networking/dynamic-request-routing, "The fly-force-instance-id Header").
+FORCE_INSTANCE = "fly-force-instance-id"
+
+
 async def probe_many(
-    targets: list[tuple[str, int, float | None]], *, timeout: float = 10.0
+    targets: list[tuple[str, int, float | None]],
+    *,
+    timeout: float = 10.0,
+    instances: list[str | None] | None = None,
 ) -> list[ProbeResult]:
-    """Probe (url, expected status, latency budget ms) targets concurrently, bounded."""
+    """Probe (url, expected status, latency budget ms) targets concurrently, bounded; with
+    `instances`, target i is sent to machine `instances[i]` only (`fly-force-instance-id`)."""
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
     gate = asyncio.Semaphore(MAX_CONNECTIONS)
+    machines = instances or [None] * len(targets)
     async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
 
-        async def one(url: str, expected: int, budget: float | None) -> ProbeResult:
+        async def one(target: tuple[str, int, float | None], machine: str | None) -> ProbeResult:
+            url, expected, budget = target
             async with gate:
                 return await probe(
-                    client, url, expected_status=expected, budget_ms=budget, timeout=timeout
+                    client,
+                    url,
+                    expected_status=expected,
+                    budget_ms=budget,
+                    timeout=timeout,
+                    headers={FORCE_INSTANCE: machine} if machine else None,
                 )
 
-        return list(await asyncio.gather(*(one(*t) for t in targets)))
+        return list(
+            await asyncio.gather(*(one(t, m) for t, m in zip(targets, machines, strict=True)))
+        )
 
 
 @task(name="check-health-endpoints", cache_policy=NO_CACHE)

@@ -204,6 +204,7 @@ class ApprovalRequest(BaseModel):
     build: str = "unknown"  # the commit and its tests' result, or "untested: ..."
     untested_image_reason: str | None = None  # given when the image is not a tested build
     critical: bool = False
+    strategy: str = "rolling"  # how it is deployed (hotdash_ops.deploys.canary.DeployPlan)
     deadline: datetime | None = None  # set when the gates open
     run_url: str | None = None
 
@@ -252,6 +253,7 @@ def form_description(
         f"| requested by | {_cell(request.requested_by)} |",
         f"| critical | {critical} |",
         f"| deploy window | {_cell(request.window)} |",
+        f"| deploy strategy | {_cell(request.strategy)} |",
         f"| staging smoke test | {_cell(request.staging_smoke)} |",
         f"| parity (staging vs production) | {_cell(request.parity)} |",
         f"| who may approve | {_cell(who_may_approve(gate, allowed))} |",

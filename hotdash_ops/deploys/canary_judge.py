@@ -34,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import mannwhitneyu
 
 Metric = Literal["error_rate", "p95_ms", "health_failures"]
 Verdict = Literal["pass", "fail", "inconclusive"]
@@ -91,6 +90,10 @@ class UTest(BaseModel):
 def u_test_greater(x: Sequence[float], y: Sequence[float]) -> UTest:
     """scipy's Mann-Whitney U test, alternative "greater", method chosen as scipy's "auto"
     does (exact when both samples are small and untied, else normal with tie correction)."""
+    # Imported here: scipy.stats takes about a second to import, and the inventory (which
+    # every flow loads) holds these rules.
+    from scipy.stats import mannwhitneyu
+
     if not x or not y:
         raise ValueError("u_test_greater: both samples need at least one value")
     # scipy's rule for method="auto" (exact when either sample is <= 8 long and no ties),

@@ -173,6 +173,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
                 "untested_image_reason": "end-to-end test of the approval UI",
                 "watch_minutes": 0.05,
                 "watch_interval_seconds": 1,
+                "strategy": "rolling",  # not what this test is about (the canary's: test_deploy_production.py)
             },
         )
         wait_until(

@@ -54,6 +54,7 @@ async def start_deploy(**params: Any) -> UUID:
             "untested_image_reason": "the scenario's staging image, not built by deploy-staging",
             "watch_minutes": 0.05,
             "watch_interval_seconds": 1,
+            "strategy": "rolling",  # not what this test is about (the canary's: test_deploy_production.py)
             **params,
         },
         timeout=0,

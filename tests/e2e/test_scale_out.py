@@ -315,6 +315,7 @@ def test_two_production_deploys_submitted_at_once_deploy_one_after_the_other(
         "untested_image_reason": "end-to-end test of the scale-out stack",
         "watch_minutes": 0.05,
         "watch_interval_seconds": 1,
+        "strategy": "rolling",  # not what this test is about (the canary's: test_deploy_production.py)
         "approval_timeout_hours": 1,
     }
     staging_image = scale_out.sim.state()["apps"]["hotdash-staging"]["current_image"]

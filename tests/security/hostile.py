@@ -348,8 +348,8 @@ def integer(lo: int, hi: int, optional: bool = False) -> Kind:
     return Kind("int", lo, lo=lo, hi=hi, optional=optional)
 
 
-def number(lo: float, hi: float) -> Kind:
-    return Kind("float", (lo + hi) / 2, lo=lo, hi=hi)
+def number(lo: float, hi: float, optional: bool = False) -> Kind:
+    return Kind("float", (lo + hi) / 2, lo=lo, hi=hi, optional=optional)
 
 
 def choice(*choices: str, optional: bool = False) -> Kind:
@@ -543,6 +543,8 @@ def flow_specs() -> list[FlowSpec]:
             ),
             "watch_minutes": number(0, 240),
             "watch_interval_seconds": number(0, 600),
+            "strategy": choice("canary", "rolling", optional=True),
+            "analysis_minutes": number(0, 120, optional=True),
         },
     )
     add(

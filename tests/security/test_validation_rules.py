@@ -167,6 +167,8 @@ FORM_TEXT: dict[tuple[str, str], int] = {
     ("IncidentDecision", "comment"): 500,
     ("ChooseVolumes", "confirmed_by"): 100,
     ("ConfirmScaleDown", "confirmed_by"): 100,
+    ("CanaryDecisionForm", "decided_by"): 100,
+    ("CanaryDecisionForm", "comment"): 500,
 }
 # Gaps in forms owned by other modules (a ratchet, like hostile.KNOWN_GAPS): the test asserts
 # each still shows, so a fix forces its removal from here.
