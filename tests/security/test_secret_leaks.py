@@ -132,6 +132,10 @@ def leak_env(
     )
     data = yaml.safe_load(inventory.read_text())
     data["incident"] = {**data.get("incident", {}), "recovery_timeout_seconds": 5}
+    # The production deploy is a canary that never has enough samples: inconclusive, so a
+    # person answers the canary-decision form (and pastes the canary there).
+    [prod] = [a for a in data["apps"] if a["name"] == PROD]
+    prod["deploy"]["canary"]["min_samples"] = 1000
     inventory.write_text(yaml.safe_dump(data))
     try:
         with pytest.MonkeyPatch.context() as mp:
@@ -143,6 +147,7 @@ def leak_env(
             mp.setenv("HOTDASH_STATE_DIR", str(leak.state_dir))
             mp.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
             mp.setenv("HOTDASH_APPROVAL_POLL_SECONDS", "1")
+            mp.setenv("HOTDASH_CANARY_SAMPLE_SECONDS", "0.05")
             for name in ("prefect", ""):
                 logging.getLogger(name).addHandler(leak.records)
             try:
@@ -263,6 +268,8 @@ async def run_every_flow(leak: Leak) -> None:
                 checklist_url="https://example.com/go-live",
                 watch_minutes=0.05,
                 watch_interval_seconds=1,
+                strategy="canary",
+                analysis_minutes=12 * 0.05 / 60,
                 return_state=True,
             )
         )
@@ -272,6 +279,11 @@ async def run_every_flow(leak: Leak) -> None:
             f"{gate}-approval",
             {"approver": who, "approve": True, "comment": f"ok; saw {CANARY} in the logs"},
         )
+    await _resume(
+        "leak-production",
+        "canary-decision",
+        {"decided_by": "dave", "promote": True, "comment": f"quiet hour; token {CANARY}"},
+    )
     s["deploy-production"] = await asyncio.wait_for(production, 120)
     s["deploy-production-approval-deadline"] = await approval_deadline(
         flow_run_id=s["deploy-production"].state_details.flow_run_id,
