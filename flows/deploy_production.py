@@ -4,10 +4,12 @@ Prerequisites, checked before anything changes: staging's latest release is comp
 smoke test passes now; the image to ship (staging's, by digest) is a build of a commit whose
 tests passed in deploy-staging (hotdash_ops.deploys.provenance), or `untested_image_reason`
 says why it ships anyway; the deploy window (hotdash_ops.deploys.window: a freeze stops any
-deploy, a `critical` one waits for the off-hours) unless overridden with a reason. What would
-be deployed (image, commit and its tests' result), the release tag, staging's smoke result,
-parity with production and who may approve are then put in front of two approvers: manager,
-then reliability (the approval contract: hotdash_ops.deploys.approvals).
+deploy, a `critical` one waits for the off-hours) unless overridden with a reason; production's
+error budget (hotdash_ops.deploys.budget_gate: while it is spent, only a `critical` fix with
+`error_budget_reason` goes). What would be deployed (image, commit and its tests' result), the
+release tag, staging's smoke result, parity with production, the deploy strategy, the error
+budget and who may approve are then put in front of two approvers: manager, then reliability
+(the approval contract: hotdash_ops.deploys.approvals).
 
 After both approvals: 1. the release tag is created on the commit and pushed (and always
 recorded in the audit log), 2. the image is deployed under the app's lock, 3. the smoke test
@@ -44,6 +46,7 @@ from prefect.states import Completed, Failed
 from pydantic import Field
 
 from hotdash_ops.deploys.approvals import ApprovalRequest
+from hotdash_ops.deploys.budget_gate import BudgetCheck, check_budget
 from hotdash_ops.deploys.canary import (
     CanaryAnalysis,
     CanaryMachine,
@@ -101,6 +104,7 @@ from tasks.canary import (
 )
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.deploy_watch import Progress, read_figures
+from tasks.error_budgets import read_error_budgets, with_slos
 from tasks.fly_deploys import app_status, deploy_image, failure_text, list_releases
 from tasks.parity_check import check_parity
 from tasks.release_tagging import choose_release_tag, tag_release
@@ -126,6 +130,19 @@ async def check_deploy_window(critical: bool, override_reason: str | None) -> Wi
     windows = windows_from_deploy_config(inventory.deploy)
     return check_window(
         windows, inventory.timezone, critical=critical, override_reason=override_reason
+    )
+
+
+@task(name="check-error-budget", cache_policy=NO_CACHE)
+async def check_error_budget(
+    production: str, critical: bool, error_budget_reason: str | None
+) -> BudgetCheck:
+    """Production's error budget (hotdash_ops.deploys.budget_gate): a spent budget lets only a
+    critical fix with a reason go; the result is the approval form's "error budget" line."""
+    spec = fly_access.inventory().app(production)
+    budgets = await read_error_budgets(with_slos([spec])) if spec.slo else {}
+    return check_budget(
+        production, budgets.get(production), critical=critical, reason=error_budget_reason
     )
 
 
@@ -168,6 +185,7 @@ async def deploy_production(
     watch_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 30,
     strategy: Strategy | None = None,
     analysis_minutes: Annotated[float, Field(gt=0, le=120)] | None = None,
+    error_budget_reason: Justification = None,
 ) -> State:
     """Deploy staging's image to production after manager and reliability approval.
 
@@ -192,6 +210,8 @@ async def deploy_production(
             the inventory's `deploy.strategy` for the production app
         analysis_minutes: how long a canary is compared with the other machines; default the
             inventory's `deploy.canary.analysis_minutes` (10)
+        error_budget_reason: production's error budget is spent, so only a critical fix may
+            go: why this one must (needs `critical`; audited, shown to the approvers)
     """
     inventory = fly_access.inventory()
     staging = inventory.environment_app("staging")
@@ -217,6 +237,13 @@ async def deploy_production(
     record.add("deploy window", "ok" if window.allowed else "failed", window.message)
     if not window.allowed:
         return await finish(Failed(message=f"not deployed: {window.message}"))
+    # Production's error budget: while it is spent, only a critical fix goes.
+    budget = await replay_safe(check_error_budget)(production.name, critical, error_budget_reason)
+    record.add("error budget", "ok" if budget.allowed else "failed", budget.message)
+    if not budget.allowed:
+        return await finish(Failed(message=f"not deployed: {budget.message}"))
+    if budget.spent:
+        record.facts["error budget spent, critical fix"] = error_budget_reason or ""
     try:
         promotion, staging_smoke = await _staging_prerequisites(staging.name, image)
     except Prerequisites as exc:
@@ -264,6 +291,7 @@ async def deploy_production(
             untested_image_reason=None if tested else untested_image_reason,
             critical=critical,
             strategy=plan.describe(),
+            error_budget=budget.message,
         ),
         allowed={gate: list(names) for gate, names in inventory.approvers.items()},
         timeout_hours=approval_timeout_hours,

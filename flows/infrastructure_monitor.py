@@ -7,6 +7,9 @@ app's role judged (hotdash_ops.monitor.alert_rules); and every dependency (Supab
 and wait while the app is being deployed or under a silence (hotdash_ops.monitor.alert_state,
 `silence-alerts`); each message carries its runbook response steps. A metrics table artifact
 (apps, then dependencies) is written every run.
+Apps with SLOs in the inventory are also judged by their error budgets' burn rates (the SRE
+workbook's multiwindow rules, hotdash_ops.monitor.slo), and an `error-budgets` table shows
+each one's budget left.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
 a run makes six task runs plus one per message sent, whatever the fleet's size (the SQLite
@@ -43,6 +46,7 @@ from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.alerting import update_alerts
 from tasks.http_checks import check_dependencies
+from tasks.error_budgets import error_budget_verdicts
 from tasks.monitor_reads import evaluate_apps
 from tasks.reports import publish_table
 
@@ -82,6 +86,11 @@ async def infrastructure_monitor(
     # and "Verify dependencies (Supabase, Shopify)".
     evaluations = await evaluate_apps(specs, window_minutes)
     dependencies = await check_dependencies(deps)
+    # Apps with SLOs: their error budgets, judged by the SRE workbook's burn-rate rules.
+    budgets = {v.app: v for v in await error_budget_verdicts(specs, evaluations)}
+    for e in evaluations:
+        if e.app in budgets:
+            e.verdicts.append(budgets[e.app])
     summary = summarise(evaluations, dependencies)
     logger.info(summary)
 

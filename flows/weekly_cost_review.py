@@ -4,7 +4,8 @@ The runbook's cost-optimization report, `fly volumes list` and `fly machines lis
 app of the org (and every app of the inventory): each machine and volume priced with the
 inventory's price table, a monthly estimate per app and in total, the change against last
 week's snapshot, unused resources, and recommendations with their saving and the flow that
-applies them. Then a table and a markdown report with the billing pages to review.
+applies them. Then a table and a markdown report with the billing pages to review, and the
+error budget left of each app with SLOs.
 
 The run ends Failed when an app could not be read (its cost is unknown, so the total is
 incomplete); the snapshot is still kept, marked incomplete, and never used as a baseline.
@@ -27,10 +28,12 @@ from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.cost.report import CostReview, money, percent, render_weekly, review_rows
 from hotdash_ops.incidents.response import incident_policy
 from hotdash_ops.incidents.severity import RESPONSE_TEXT
+from hotdash_ops.monitor.slo import budgets_markdown
 from tasks import fly_access
 from tasks.announce import tell
 from tasks.cost_pulls import read_org_apps, read_resources, read_week_usage
 from tasks.cost_records import load_cost_snapshots, save_cost_snapshot
+from tasks.error_budgets import read_error_budgets, with_slos
 from tasks.reports import publish_markdown, publish_table
 
 REPORT_KEY = "weekly-cost-review"
@@ -114,9 +117,13 @@ async def weekly_cost_review(
         )
     )
 
-    # 3. The report, and the billing pages to review by hand
+    # 3. The report, and the billing pages to review by hand; the error budgets left of the
+    # apps with SLOs (what reliability the next changes may still spend).
+    budgets = await read_error_budgets(with_slos(inventory.apps))
     await publish_table(TABLE_KEY, review_rows(review), description="monthly estimate per app")
-    await publish_markdown(REPORT_KEY, render_weekly(review), description=review.summary())
+    await publish_markdown(
+        REPORT_KEY, render_weekly(review) + budgets_markdown(budgets), description=review.summary()
+    )
     logger.info("weekly cost review: %s", review.summary())
 
     pct = change.total_change_pct

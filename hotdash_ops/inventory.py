@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotdash_ops.deploys.canary import AppDeploy
+from hotdash_ops.monitor.error_budget import AppSlos
 from hotdash_ops.redaction import SECRET_SUFFIXES
 from hotdash_ops.validation import AppName, ServiceUrl, field_problems
 
@@ -126,6 +127,8 @@ class AppSpec(_Strict):
     # deploy-production's strategy for this app (rolling, or canary and its analysis):
     # hotdash_ops.deploys.canary
     deploy: AppDeploy = Field(default_factory=AppDeploy)
+    # Service level objectives: error budgets and burn-rate alerts (hotdash_ops.monitor.slo)
+    slo: AppSlos | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,8 @@ the query contains                                                        answer
 ``histogram_quantile(0.95`` and ``fly_app_http_response_time_seconds``    p95 / instance s
 ``fly_app_http_responses_count`` and ``status=~"5..``                     5xx / instance req/s
 ``fly_app_http_responses_count`` (no 5xx matcher)                         rps / instance req/s
+``avg_over_time(`` ``> bool T`` and ``fly_edge_http_response_time_seconds``  slow share   0..1
+``increase(`` and ``fly_edge_http_responses_count`` (and ``5..``)           requests (5xx) count
 ``fly_instance_cpu``                                                      ``cpu_pct``    %
 ``fly_instance_memory``                                                   ``mem_pct``    %
 anything else                                                             no series
@@ -55,7 +57,9 @@ EDGE = "fly_edge_http_responses_count"
 APP_RESPONSES = "fly_app_http_responses_count"
 APP_LATENCY = "fly_app_http_response_time_seconds"
 INSTANCE_FIGURES = ("instance_p95_ms", "instance_errors_5xx", "instance_rps")
-_RANGE = re.compile(r"\[(\d+)([smhd])\]")
+_RANGE = re.compile(r"\[(\d+)([smhd])[\]:]")
+_BOOL_THRESHOLD = re.compile(r">\s*bool\s*([0-9.eE+-]+)")
+BUDGET_FIGURES = ("slow_share", "errors_increase", "requests_increase")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -65,6 +69,10 @@ def figure_for(query: str) -> str | None:
     ``instance_rps``), or None when flysim does not know it."""
     text = re.sub(r"\s+", "", query)
     five = 'status=~"5..' in text or "status=~'5.." in text
+    if "avg_over_time(" in text and ">bool" in text and "fly_edge_http_response_time" in text:
+        return "slow_share"
+    if "increase(" in text and EDGE in text:
+        return "errors_increase" if five else "requests_increase"
     if "histogram_quantile(0.95" in text and APP_LATENCY in text:
         return "instance_p95_ms"
     if APP_RESPONSES in text:
@@ -138,3 +146,24 @@ def instance_series(
     """``(instance, since, value)`` of the app's per-instance series for `figure` at `at`."""
     name = figure.removeprefix("instance_")
     return backend.instance_samples(app, name, at, range_seconds(query))
+
+
+def budget_series(
+    backend: Backend, app: App, figure: str, query: str, at: float
+) -> tuple[float, float] | None:
+    """``(since, value)`` for the error-budget queries: responses (or 5xx responses) counted
+    over the query's window, as ``increase()`` counts them (only from when the series
+    exists), or the share of the window's minutes with p95 above the ``> bool`` threshold
+    (flysim's p95 does not change within a window, so the share is 0 or 1)."""
+    window = range_seconds(query)
+    if figure == "slow_share":
+        found = app_series(backend, app, "p95_ms")
+        threshold = _BOOL_THRESHOLD.search(re.sub(r"\s+", "", query))
+        if found is None or threshold is None or math.isnan(found[1]):
+            return None
+        return found[0], (1.0 if found[1] > float(threshold.group(1)) else 0.0)
+    rate = app_series(backend, app, "errors_5xx" if figure == "errors_increase" else "rps")
+    if rate is None:
+        return None
+    since, per_second = rate
+    return since, per_second * max(0.0, min(window, at - since))

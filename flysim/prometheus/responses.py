@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse, Response
 from flysim.errors import NotFound
 from flysim.guard import apply_faults
 from flysim.prometheus.promql import (
+    BUDGET_FIGURES,
     INSTANCE_FIGURES,
     app_series,
+    budget_series,
     figure_for,
     instance_series,
     select_apps,
@@ -111,6 +113,12 @@ async def _series(
             app = backend.apps[app_name]
             if figure in INSTANCE_FIGURES:
                 out.extend(_per_instance(backend, app, figure, query))
+                continue
+            if figure in BUDGET_FIGURES:
+                counted = budget_series(backend, app, figure, query, time.time())
+                if counted is not None:
+                    since, value = counted
+                    out.append(({"app": app_name}, since, lambda _t, v=value: v))
                 continue
             found = app_series(backend, app, figure)
             if found is not None:

@@ -205,6 +205,7 @@ class ApprovalRequest(BaseModel):
     untested_image_reason: str | None = None  # given when the image is not a tested build
     critical: bool = False
     strategy: str = "rolling"  # how it is deployed (hotdash_ops.deploys.canary.DeployPlan)
+    error_budget: str = "not checked"  # hotdash_ops.deploys.budget_gate's line
     deadline: datetime | None = None  # set when the gates open
     run_url: str | None = None
 
@@ -254,6 +255,7 @@ def form_description(
         f"| critical | {critical} |",
         f"| deploy window | {_cell(request.window)} |",
         f"| deploy strategy | {_cell(request.strategy)} |",
+        f"| error budget | {_cell(request.error_budget)} |",
         f"| staging smoke test | {_cell(request.staging_smoke)} |",
         f"| parity (staging vs production) | {_cell(request.parity)} |",
         f"| who may approve | {_cell(who_may_approve(gate, allowed))} |",

@@ -95,6 +95,17 @@ RESPONSES: dict[RuleName, AlertResponse] = {
         ],
         flows=["incident-response", "scale-app", "enable-auto-stop"],
     ),
+    RuleName.ERROR_BUDGET: AlertResponse(
+        title="Error budget burning",
+        steps=[
+            "The app is spending its SLO's error budget fast (SRE workbook burn-rate rules): "
+            "users are affected now",
+            "Check what changed: the latest release (`fly releases --app <app>`) and the logs",
+            "Rollback if deployment-related",
+            "While the budget is spent, deploy-production lets only critical fixes through",
+        ],
+        flows=["incident-response", "rollback"],
+    ),
 }
 
 NO_DATA = AlertResponse(

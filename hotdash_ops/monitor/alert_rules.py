@@ -1,6 +1,7 @@
 """The infrastructure monitor's alert rules (runbook: Monitoring & Alerts, Alert Response), pure.
 
-Each app is judged by six rules on the figures one monitor run measured. Thresholds come from
+Each app is judged by six rules on the figures one monitor run measured (a seventh,
+`error_budget`, for apps with SLOs). Thresholds come from
 the inventory (`AppSpec.thresholds`, whose defaults depend on the role):
 
 ============== ================================================ ========== ==============
@@ -16,6 +17,9 @@ response_time  p95 over the window, or the `/health` answer,     > 2 s      > 5 
                slower than `response_ms`
 error_rate     5xx share > `error_rate_warn` (warning),          1 % / 5 %  1 % / 5 %
                > `error_rate_crit` (critical)
+error_budget   (apps with an `slo:` only) a fast burn (14.4x    critical   critical
+               over 1 h and 5 m), a slow burn (6x over 6 h and   / warning  / warning
+               30 m): hotdash_ops.monitor.slo
 ============== ================================================ ========== ==============
 
 The apps' dependencies (the inventory's `dependencies:`, runbook "Verify dependencies
@@ -65,6 +69,8 @@ class RuleName(StrEnum):
     RESPONSE_TIME = "response_time"
     ERROR_RATE = "error_rate"
     DEPENDENCY = "dependency"  # an external service the apps need, not an app
+    # Apps with SLOs only: the SRE workbook's burn-rate rules (hotdash_ops.monitor.slo).
+    ERROR_BUDGET = "error_budget"
 
 
 APP_RULES: tuple[RuleName, ...] = tuple(r for r in RuleName if r != RuleName.DEPENDENCY)

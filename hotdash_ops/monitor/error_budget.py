@@ -152,6 +152,10 @@ class AppSlos(BaseModel):
             raise ValueError("latency and latency_p95_ms: give both or neither")
         return self
 
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=self.period_days)
+
     def objectives(self) -> dict[str, Slo]:
         """SLI name -> its objective."""
         out = {"availability": Slo(target=self.availability, period_days=self.period_days)}

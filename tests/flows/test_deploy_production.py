@@ -336,6 +336,51 @@ async def test_an_image_without_a_tested_build_needs_a_reason_shown_to_the_appro
     assert requested["untested_image_reason"] == UNTESTED
 
 
+async def test_a_spent_error_budget_lets_only_a_critical_fix_with_a_reason_through(
+    env, tmp_path: Path
+) -> None:
+    # 2 % of production's requests fail: four times its 0.5 % budget, which is spent.
+    env.patch_app(PROD, metrics={"error_rate": 0.02})
+    normal = await deploy_production(
+        requested_by="Alice",
+        reason="Ship the October dashboard",
+        checklist_url=CHECKLIST,
+        untested_image_reason=UNTESTED,
+        return_state=True,
+    )
+    assert normal.is_failed()
+    assert normal.message.startswith(
+        f"not deployed: the error budget of {PROD} is spent (availability 99.5 % over 30 d: "
+        "budget left -300 %"
+    )
+    assert normal.message.endswith(
+        "only a critical fix may be deployed now (critical, with error_budget_reason)"
+    )
+    assert audit_records(tmp_path) == [] and prod_deploys(env) == []
+    no_reason = await deploy_production(
+        requested_by="Alice",
+        reason="Fix the 5xx storm",
+        checklist_url=CHECKLIST,
+        untested_image_reason=UNTESTED,
+        critical=True,
+        deploy_window_override_reason="the fix cannot wait for the night",
+        return_state=True,
+    )
+    assert no_reason.message.startswith("not deployed: error_budget_reason: the availability")
+
+    fix = DeployProductionRun(
+        reason="Fix the 5xx storm",
+        critical=True,
+        deploy_window_override_reason="the fix cannot wait for the night",
+        error_budget_reason="this release fixes the 5xx storm itself",
+    )
+    await fix.answer("manager-approval", "Bob", False, "checking the fix first")
+    state = await fix.state()
+    form = str((await artifacts_of(state))["deploy-production-approval"].data)
+    assert "| error budget | SPENT (availability 99.5 % over 30 d: budget left -300 %" in form
+    assert "deployed as a critical fix: this release fixes the 5xx storm itself |" in form
+
+
 async def test_staging_not_ready_stops_before_any_approval(env, tmp_path: Path) -> None:
     env.patch_app(STAGING, endpoints={"/api/health": {"status": 503}})
     state = await deploy_production(

@@ -191,3 +191,20 @@ async def test_an_unreadable_app_fails_the_run_and_is_never_a_baseline(cost_sim)
     stored = cost_snapshots.CostSnapshot.model_validate(snapshot)
     assert not stored.complete
     assert cost_snapshots.baseline([stored], datetime.now(UTC) + timedelta(days=7)) is None
+
+
+async def test_the_review_shows_the_error_budget_left_of_each_app_with_slos(cost_sim) -> None:
+    # hotdash-production (the only app with SLOs): 0.4 % 5xx against a 0.5 % budget, and
+    # p95 610 ms under its 1 s; then 2 % of requests fail for the rest of the test.
+    state = await weekly_cost_review(return_state=True)
+    report = (await artifacts_of(state))[REPORT_KEY]
+    assert "## Error budgets" in report
+    assert "| hotdash-production | availability | 99.5 % over 30 d | 20 % |  |" in report
+    assert "| hotdash-production | latency | 99 % over 30 d | 100 % |  |" in report
+    assert "hotdash-staging | availability" not in report
+
+    cost_sim.patch_app("hotdash-production", metrics={"error_rate": 0.02})
+    spent = (await artifacts_of(await weekly_cost_review(return_state=True)))[REPORT_KEY]
+    # 2 % of requests over the counted span is four times the budget: -300 % left, spent; a
+    # burn of 4x is under both rules' rates (14.4x, 6x), so nothing burns "now".
+    assert "| hotdash-production | availability | 99.5 % over 30 d | -300 % |  |" in spent

@@ -142,3 +142,29 @@ def test_machines_that_are_not_started_have_no_instance_series(sim: Sim) -> None
     assert "hotdash-agent-service" not in instant(sim, cpu())
     assert "hotdash-agent-service" not in instant(sim, mem())
     assert "hotdash-agent-service" in instant(sim, rps())  # the edge counters stay
+
+
+def test_error_budget_queries_count_over_their_window_and_share_slow_minutes(sim: Sim) -> None:
+    """`increase()` over a window counts rate x window, only from when the series exists (the
+    scenario's traffic goes back a day); the subquery share of minutes with p95 above a
+    threshold is 0 or 1 (flysim's p95 is steady)."""
+    prod = 'app="hotdash-production"'  # 18 req/s, 0.4 % 5xx, p95 610 ms
+    hour = instant(sim, f"sum by (app) (increase(fly_edge_http_responses_count{{{prod}}}[1h]))")
+    assert hour == {"hotdash-production": pytest.approx(18 * 3600, rel=0.01)}
+    month = instant(sim, f"sum by (app) (increase(fly_edge_http_responses_count{{{prod}}}[30d]))")
+    assert month["hotdash-production"] == pytest.approx(18 * 86400, rel=0.01)
+    errors = instant(
+        sim, f'sum by (app) (increase(fly_edge_http_responses_count{{{prod},status=~"5.."}}[1h]))'
+    )
+    assert errors["hotdash-production"] == pytest.approx(18 * 0.004 * 3600, rel=0.01)
+
+    def slow(seconds: float) -> dict[str, float]:
+        return instant(
+            sim,
+            "avg_over_time((histogram_quantile(0.95, sum by (app, le) "
+            f"(rate(fly_edge_http_response_time_seconds_bucket{{{prod}}}[1m]))) > bool {seconds})"
+            "[6h:1m])",
+        )
+
+    assert slow(1) == {"hotdash-production": 0.0}
+    assert slow(0.5) == {"hotdash-production": 1.0}

@@ -545,6 +545,7 @@ def flow_specs() -> list[FlowSpec]:
             "watch_interval_seconds": number(0, 600),
             "strategy": choice("canary", "rolling", optional=True),
             "analysis_minutes": number(0, 120, optional=True),
+            "error_budget_reason": text(500, "fix for the checkout outage", optional=True),
         },
     )
     add(
