@@ -10,7 +10,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ["benchmarks.monitor_200", "benchmarks.cost_pricing"]
+BENCHMARKS = ["benchmarks.monitor_200", "benchmarks.cost_pricing", "benchmarks.canary_and_budgets"]
 
 
 def main() -> int:

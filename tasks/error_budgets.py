@@ -30,6 +30,7 @@ from hotdash_ops.monitor.slo import (
     budget_windows,
     down_share,
     error_ratios,
+    health_timelines,
     latency_query,
     read_marks,
     shares,
@@ -63,7 +64,10 @@ def record_slo_health(evaluations: list[AppEvaluation], apps: list[str]) -> Heal
         if f.app not in apps or f.health_skipped:
             continue
         (mark.up if f.health_status == f.health_expected else mark.down).append(f.app)
-    append_mark(history_path(), mark)
+    longest = max(
+        (s.slo.period for s in with_slos(fly_access.inventory().apps) if s.slo), default=None
+    )
+    append_mark(history_path(), mark, keep_since=mark.at - longest if longest else None)
     return mark
 
 
@@ -103,6 +107,7 @@ async def read_error_budgets(specs: list[AppSpec]) -> dict[str, AppBudget | str]
     )
     failures = sorted({a for a in answers.values() if isinstance(a, str)})
     marks = read_marks(history_path(), now - max(windows))
+    timelines = health_timelines(marks)
 
     out: dict[str, AppBudget | str] = {}
     for spec in apps:
@@ -119,7 +124,7 @@ async def read_error_budgets(specs: list[AppSpec]) -> dict[str, AppBudget | str]
             if isinstance(requests, PromResult) and isinstance(errors, PromResult):
                 five = error_ratios(requests, errors).get(spec.name)
                 known += 1
-            down = down_share(marks, spec.name, now - window, now)
+            down = down_share(timelines.get(spec.name, []), now - window, now)
             availability[window] = worse(five, down)
             if spec.slo.latency_p95_ms:
                 slow = answers[("slow", window, spec.slo.latency_p95_ms)]

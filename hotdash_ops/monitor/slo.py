@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import fcntl
 import math
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from hotdash_ops.monitor.error_budget import (
 from hotdash_ops.validation import app_name
 
 PERIOD_STEP = timedelta(minutes=5)  # the period's latency subquery resolution
+PRUNE_AFTER = timedelta(days=1)  # how far past its period the history's oldest line may be
 MINUTE = timedelta(minutes=1)
 
 
@@ -112,15 +114,29 @@ class HealthMark(BaseModel):
     # Apps not probed (an auto-stopped app is not woken) are in neither list.
 
 
-def append_mark(path: Path, mark: HealthMark) -> None:
+def append_mark(path: Path, mark: HealthMark, *, keep_since: datetime | None = None) -> None:
     """Append one run's verdicts to the `/health` history (a JSON line, under flock: monitor
-    runs on several workers share the state folder)."""
+    runs on several workers share the state folder). With `keep_since`, lines older than it
+    are dropped once the oldest is a day past it (about once a day: the file stays one SLO
+    period long)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with open(path, "a+", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             fh.write(mark.model_dump_json() + "\n")
             fh.flush()
+            if keep_since is not None:
+                fh.seek(0)
+                first = fh.readline()
+                try:
+                    stale = HealthMark.model_validate_json(first).at < keep_since - PRUNE_AFTER
+                except ValidationError:
+                    stale = True  # a torn first line: rewrite without it
+                if stale:
+                    kept = read_marks(path, keep_since)
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_text("".join(m.model_dump_json() + "\n" for m in kept))
+                    tmp.replace(path)
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
@@ -140,20 +156,35 @@ def read_marks(path: Path, since: datetime) -> list[HealthMark]:
     return marks
 
 
-def down_share(
-    marks: Sequence[HealthMark], app: str, start: datetime, end: datetime
-) -> float | None:
+Timeline = list[tuple[datetime, bool]]  # one app's probes: (when, down), oldest first
+
+
+def health_timelines(marks: Iterable[HealthMark]) -> dict[str, Timeline]:
+    """app -> its probes in time order (read once per run, then each window is a walk over
+    one app's own probes, not over every app's)."""
+    out: dict[str, Timeline] = {}
+    for mark in sorted(marks, key=lambda m: m.at):
+        for app in mark.down:
+            out.setdefault(app, []).append((mark.at, True))
+        for app in mark.up:
+            out.setdefault(app, []).append((mark.at, False))
+    return out
+
+
+def down_share(timeline: Timeline, start: datetime, end: datetime) -> float | None:
     """The share of [start, end] in which the app's `/health` was failing: each probe's
     verdict stands until the app's next probe (or `end`). None: no probe covers any of it."""
-    mine = [(m.at, app in m.down) for m in marks if app in m.down or app in m.up]
-    mine.sort()
+    # The probe in force at `start` is the last one at or before it: begin there.
+    first = max(0, bisect_right(timeline, (start, True)) - 1)
     covered = down = 0.0
-    for i, (at, is_down) in enumerate(mine):
-        until = mine[i + 1][0] if i + 1 < len(mine) else end
-        lo, hi = max(at, start), min(until, end)
-        if hi <= lo:
+    for i in range(first, len(timeline)):
+        at, is_down = timeline[i]
+        if at >= end:
+            break
+        until = timeline[i + 1][0] if i + 1 < len(timeline) else end
+        span = (min(until, end) - max(at, start)).total_seconds()
+        if span <= 0:
             continue
-        span = (hi - lo).total_seconds()
         covered += span
         down += span if is_down else 0.0
     if covered <= 0:

@@ -21,6 +21,7 @@ from hotdash_ops.monitor.slo import (
     budgets_markdown,
     down_share,
     error_ratios,
+    health_timelines,
     latency_query,
     read_marks,
     worse,
@@ -74,11 +75,14 @@ def test_down_share_weighs_each_probe_until_the_next() -> None:
         HealthMark(at=T0 + 30 * M, up=["a1"]),
         HealthMark(at=T0 + 45 * M),  # a1 not probed (auto-stopped): its last verdict stands
     ]
-    assert down_share(marks, "a1", T0, T0 + H) == pytest.approx(0.25)
-    assert down_share(marks, "a1", T0 + 20 * M, T0 + 25 * M) == 1.0
+    timelines = health_timelines(reversed(marks))  # any order in, time order out
+    a1 = timelines["a1"]
+    assert a1 == [(T0, False), (T0 + 15 * M, True), (T0 + 30 * M, False)]
+    assert down_share(a1, T0, T0 + H) == pytest.approx(0.25)
+    assert down_share(a1, T0 + 20 * M, T0 + 25 * M) == 1.0
     # A window partly before the first probe: the uncovered part is not counted as down.
-    assert down_share(marks, "a1", T0 - H, T0 + H) == pytest.approx(0.125)
-    assert down_share(marks, "other", T0, T0 + H) is None
+    assert down_share(a1, T0 - H, T0 + H) == pytest.approx(0.125)
+    assert down_share(timelines.get("other", []), T0, T0 + H) is None
     assert worse(None, 0.2, 0.1) == 0.2 and worse(None, None) is None
 
 
@@ -90,6 +94,11 @@ def test_the_history_is_appended_and_read_back(tmp_path: Path) -> None:
         fh.write('{"at": "torn\n')
     assert [m.at for m in read_marks(path, T0 - H)] == [T0]
     assert read_marks(tmp_path / "none.jsonl", T0) == []
+    # Kept one period long: the line 30 days old goes (and the torn one) once it is a day
+    # past the period.
+    append_mark(path, HealthMark(at=T0 + H, up=["a1"]), keep_since=T0 - timedelta(days=28))
+    assert len(path.read_text().splitlines()) == 2
+    assert [m.at for m in read_marks(path, T0 - DAYS_30 - H)] == [T0, T0 + H]
 
 
 def test_the_rule_is_critical_for_a_fast_burn_and_no_data_only_when_nothing_was_read() -> None:
