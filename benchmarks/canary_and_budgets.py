@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks import best_of
 from hotdash_ops.deploys.canary import CanaryAnalysis, CanaryPolicy, samples_at
 from hotdash_ops.deploys.canary_chart import render_canary_chart
 from hotdash_ops.deploys.canary_judge import judge
@@ -50,15 +51,6 @@ APPS = 200
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 
-def _best(fn: Any, *args: Any) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = fn(*args)
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 def canary_samples(machines: int, seed: int = 7) -> CanaryAnalysis:
     """40 rounds of every machine: the canary 30 % slower, 5xx and /health like the rest."""
     rng = random.Random(seed)
@@ -80,9 +72,10 @@ def canary_samples(machines: int, seed: int = 7) -> CanaryAnalysis:
 def bench_canary(machines: int, folder: Path) -> dict[str, Any]:
     analysis = canary_samples(machines)
     policy = CanaryPolicy()
-    judge_s, judgement = _best(lambda: judge(analysis.for_judge(), policy))
-    chart_s, _ = _best(
-        lambda: render_canary_chart(analysis, judgement, folder / f"c{machines}.png", title="b")
+    judge_s, judgement = best_of(REPEATS, lambda: judge(analysis.for_judge(), policy))
+    chart_s, _ = best_of(
+        REPEATS,
+        lambda: render_canary_chart(analysis, judgement, folder / f"c{machines}.png", title="b"),
     )
     return {
         "samples": len(analysis.samples),
@@ -142,8 +135,8 @@ def bench_budgets(folder: Path) -> dict[str, Any]:
             verdicts.append(budget_verdict(app, budget))
         return verdicts
 
-    read_s, marks = _best(history_read)
-    evaluate_s, verdicts = _best(evaluate)
+    read_s, marks = best_of(REPEATS, history_read)
+    evaluate_s, verdicts = best_of(REPEATS, evaluate)
     return {
         "apps": APPS,
         "history_lines": len(marks),

@@ -8,13 +8,13 @@ costs on top of the aggregation itself. Best of `REPEATS` runs each.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from benchmarks import best_of
 from hotdash_ops.cost.estimate import hourly_costs, monthly_totals, weekly_totals
 from hotdash_ops.cost.pricing import PriceTable, load_prices
 from hotdash_ops.inventory import load_inventory
@@ -69,21 +69,12 @@ def _plain(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return weekly, monthly
 
 
-def _best(fn: Any, *args: Any) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = fn(*args)
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 def run() -> dict[str, Any]:
     """The numbers `make bench` prints."""
     prices = load_prices(load_inventory(INVENTORY).prices)
     rows = usage_rows()
-    ours_s, (weekly, monthly) = _best(_ours, rows, prices)
-    plain_s, (plain_weekly, plain_monthly) = _best(_plain, rows)
+    ours_s, (weekly, monthly) = best_of(REPEATS, _ours, rows, prices)
+    plain_s, (plain_weekly, plain_monthly) = best_of(REPEATS, _plain, rows)
     return {
         "rows": len(rows),
         "apps": APPS,

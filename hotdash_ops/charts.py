@@ -12,7 +12,21 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: workers have no display
 
+from matplotlib.figure import Figure
+from matplotlib.pyplot import close
+
 DPI = 90
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Lay the figure out, write it to `path` as a PNG (folders made) and free it."""
+    try:
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png")
+    finally:
+        close(fig)
+    return path
 
 
 def png_data_uri(path: Path) -> str:

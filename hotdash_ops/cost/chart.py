@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hotdash_ops.charts import DPI
+from hotdash_ops.charts import DPI, save_png
 
 
 def render_cost_chart(
@@ -36,9 +36,7 @@ def render_cost_chart(
         ax.set_ylabel(f"{currency} per month (estimate)")
         ax.set_xlabel("weekly review")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return save_png(fig, path)

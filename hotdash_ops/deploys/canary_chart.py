@@ -8,7 +8,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hotdash_ops.charts import DPI
+from hotdash_ops.charts import DPI, save_png
 from hotdash_ops.deploys.canary import CanaryAnalysis
 from hotdash_ops.deploys.canary_judge import Judgement, Metric
 
@@ -44,12 +44,10 @@ def render_canary_chart(
             ax.legend(fontsize=7, loc="upper left")
         axes[-1].set_xlabel(f"minutes since {start:%H:%M:%S %Z}")
         fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return save_png(fig, path)
 
 
 def _scaled(value: float | None, scale: float) -> float:
