@@ -12,10 +12,10 @@ workbook's multiwindow rules, hotdash_ops.monitor.slo), and an `error-budgets` t
 each one's budget left.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
-a run makes six task runs plus one per message sent, whatever the fleet's size (the SQLite
-server records ~35 task runs a second). The run ends Completed whenever it did its job,
-however unhealthy the fleet: that completion is the heartbeat the "monitor is silent"
-automation watches. It ends Failed when an alert could not be delivered.
+a run makes six task runs (nine when apps have SLOs) plus one per message sent, whatever
+the fleet's size (the SQLite server records ~35 task runs a second). The run ends Completed
+whenever it did its job, however unhealthy the fleet: that completion is the heartbeat the
+"monitor is silent" automation watches. It ends Failed when an alert could not be delivered.
 
 The runbook's Manual Health Checks are their own flow, `manual-health-check`
 (flows/manual_health_check.py): the same checks as a report, never an alert.
