@@ -133,22 +133,22 @@ async def sample_canary(spec: AppSpec, canary: CanaryMachine) -> list[InstanceSa
     has failed it."""
     cfg = fly_access.settings()
     at = datetime.now(UTC)
-
-    async def query(promql: str) -> PromResult | None:
-        try:
-            async with fly_access.prometheus_client(cfg) as prom:
-                return await prom.query(promql, at=at)
-        except FlyError as exc:
-            get_run_logger().warning("canary sample: query failed: %s", exc)
-            return None
-
     url = cfg.app_url(spec.name, spec.health_path)
     machines = canary.machines
     queries = instance_queries(spec.name)
-    answers, probes = await asyncio.gather(
-        asyncio.gather(*(query(q) for q in queries.values())),
-        probe_many([(url, 200, None)] * len(machines), instances=list(machines)),
-    )
+    async with fly_access.prometheus_client(cfg) as prom:
+
+        async def query(promql: str) -> PromResult | None:
+            try:
+                return await prom.query(promql, at=at)
+            except FlyError as exc:
+                get_run_logger().warning("canary sample: query failed: %s", exc)
+                return None
+
+        answers, probes = await asyncio.gather(
+            asyncio.gather(*(query(q) for q in queries.values())),
+            probe_many([(url, 200, None)] * len(machines), instances=list(machines)),
+        )
     requests, errors, p95 = answers
     figures = (
         instance_figures(requests, errors, p95)

@@ -16,6 +16,12 @@ For every window the burn-rate rules look at (5 m, 30 m, 1 h, 6 h) and for the S
   0.8)[6h:1m])`; a minute without requests has no p95 and is not a slow minute); the period's
   share is counted in 5-minute steps, which keeps a 30-day subquery cheap.
 
+Fly's Prometheus keeps metric data for about 15 days (docs monitoring/metrics.html.md,
+"Retention, cost, and limits"): over a 30-day period the 5xx and slow-minute shares are
+those of the days it still has, taken as the period's (the `/health` history covers the whole
+period). For the whole 30 days from requests, federate Fly's metrics into a Prometheus of
+your own and point `FLY_PROMETHEUS_URL` at it.
+
 The monitor's rule `error_budget` per app fails critical when any SLI's fast burn fires,
 warning when only a slow burn does; it passes otherwise, including while a budget is spent
 but not burning (the weekly review and deploy-production say that); it has no data only when
