@@ -113,6 +113,7 @@ from tasks.smoke_test import smoke_test, wait_for_machines
 from tasks.status_page import post_release
 
 SUMMARY_KEY = "deploy-production"
+VERDICT_STEP: dict[str, StepResult] = {"pass": "ok", "fail": "failed", "inconclusive": "info"}
 PROGRESS_KEY = "deploy-production-progress"
 BASELINE_MINUTES = 15
 SAMPLE_MINUTES = 1
@@ -425,11 +426,7 @@ async def _canary(
     analysis = await _analyse(spec, canary, plan, progress)
     judgement = judge(analysis.for_judge(), plan.policy)
     await publish_canary_analysis(analysis, judgement, image)
-    record.add(
-        "canary analysis",
-        {"pass": "ok", "fail": "failed", "inconclusive": "info"}[judgement.verdict],
-        judgement.reason,
-    )
+    record.add("canary analysis", VERDICT_STEP[judgement.verdict], judgement.reason)
     if judgement.verdict == "pass":
         return None
     if judgement.verdict == "fail":
