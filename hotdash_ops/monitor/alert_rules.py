@@ -73,7 +73,11 @@ class RuleName(StrEnum):
     ERROR_BUDGET = "error_budget"
 
 
-APP_RULES: tuple[RuleName, ...] = tuple(r for r in RuleName if r != RuleName.DEPENDENCY)
+# The rules every app is judged by: not `dependency` (a dependency's), not `error_budget`
+# (only apps with SLOs, judged by hotdash_ops.monitor.slo after these).
+APP_RULES: tuple[RuleName, ...] = tuple(
+    r for r in RuleName if r not in (RuleName.DEPENDENCY, RuleName.ERROR_BUDGET)
+)
 
 
 class Outcome(StrEnum):

@@ -38,9 +38,11 @@ def canary(sim: Sim, **image: Any) -> tuple[str, str]:
     return first["id"], second["id"]
 
 
-def over_time(sim: Sim, query: str, points: int = 41) -> dict[str, list[float]]:
-    """instance -> its values every 15 s for 10 minutes (a range query)."""
-    start = time.time()
+def over_time(
+    sim: Sim, query: str, points: int = 41, start: float | None = None
+) -> dict[str, list[float]]:
+    """instance -> its values every 15 s for 10 minutes from `start` (a range query)."""
+    start = time.time() if start is None else start
     form = {"query": query, "start": f"{start:.3f}", "end": f"{start + 600:.3f}", "step": "15"}
     body = sim.api.post("/prometheus/personal/api/v1/query_range", data=form).json()
     assert body["status"] == "success"
@@ -85,7 +87,8 @@ def test_an_image_with_little_traffic_has_many_windows_without_requests(sim: Sim
     # rps 0.005 for the app were it all on this image: 0.0025 req/s for the canary machine,
     # 0.15 requests a minute, so most one-minute windows have none (p95 NaN, rate 0).
     new, old = canary(sim, metrics={"rps": 0.005})
-    p95, requests = over_time(sim, P95), over_time(sim, REQUESTS)
+    start = time.time()  # the same windows for both queries
+    p95, requests = over_time(sim, P95, start=start), over_time(sim, REQUESTS, start=start)
     with_traffic = [v for v in p95[new] if math.isfinite(v)]
     assert len(with_traffic) < 15
     assert requests[new].count(0.0) == 41 - len(with_traffic)
