@@ -45,8 +45,8 @@ from hotdash_ops.monitor.stale_runs import stale_reason
 from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.alerting import update_alerts
-from tasks.http_checks import check_dependencies
 from tasks.error_budgets import error_budget_verdicts
+from tasks.http_checks import check_dependencies
 from tasks.monitor_reads import evaluate_apps
 from tasks.reports import publish_table
 
