@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from flows.infrastructure_monitor import infrastructure_monitor
+from flows.silence_alerts import silence_alerts
 from hotdash_ops.monitor.slo import HealthMark, append_mark
 from tests.artifacts import artifact_of
 from tests.webhook_receiver import Receiver
@@ -70,6 +71,26 @@ async def test_a_fast_burn_fires_a_critical_alert_on_the_first_run(
     budgets = await rows_of(state, "error-budgets")
     assert "availability: fast burn (critical)" in budgets[PROD]["burning"]
     assert "availability: slow burn (warning)" in budgets[PROD]["burning"]
+
+
+async def test_a_fast_burn_under_a_silence_is_judged_recorded_and_held(
+    flysim, receiver: Receiver, state_dir: Path
+) -> None:
+    # error_budget is one of the engine's rules: a silence on the app holds it like the others.
+    made = await silence_alerts(
+        app=PROD, duration_minutes=60, reason="planned failover", requested_by="bob",
+        return_state=True,
+    )  # fmt: skip
+    assert made.is_completed(), made.message
+    flysim.patch_app(PROD, metrics={"error_rate": 0.1})
+    state = await infrastructure_monitor(return_state=True)
+    assert state.is_completed(), state.message
+    monitor = await rows_of(state, "infrastructure-monitor")
+    assert monitor[PROD]["error_budget"] == "FAIL (critical)"
+    assert "error_budget firing (critical) silenced until " in monitor[PROD]["alerts"]
+    assert [m for m in receiver.messages if "Error budget burning" in m["subject"]] == []
+    history = (state_dir / "alert-history.jsonl").read_text()
+    assert '"app":"hotdash-production","rule":"error_budget","change":"fired"' in history
 
 
 async def test_a_failing_health_endpoint_spends_availability_by_the_time_it_was_down(
