@@ -169,6 +169,17 @@ def test_alert_starts_one_suspended_incident_that_escalates_and_survives_restart
             assert f"/runs/flow-run/{run['id']}" in escalated["body"]
             assert escalated["body"].startswith("No decision at the P1 response target")
             print(f"escalated {time.monotonic() - waited:.1f} s after the run suspended")
+            # The timer run that escalated finishes before the worker is killed: a kill while it
+            # reports its end would crash it, which is the kill's doing, not the timer's.
+            wait_for(
+                "the escalating timer run to complete",
+                lambda: [
+                    t
+                    for t in flow_runs(stack, "incident-response-deadline", since)
+                    if t["parameters"].get("flow_run_id") == run["id"]
+                    and t["state_type"] == "COMPLETED"
+                ],
+            )
 
             # Nothing holds the wait: kill the worker, restart the server; the run still waits.
             stack.stop_worker(signal.SIGKILL)
