@@ -39,6 +39,18 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def image_digest(ref: str) -> str:
+    """The content digest of the image `ref` names: the pinned one of ``repo@sha256:...``,
+    else a stable one made from the tag reference (flysim has no registry: a tag names fixed
+    content). A digest reference of a tag's content is the same image (flyctl resolves the
+    reference through Fly's API, fly-go resource_apps.go `ResolveImageForApp`, and the
+    machine's `image_ref.digest` is that content's digest)."""
+    _, at, pinned = ref.partition("@")
+    if at and pinned.startswith("sha256:"):
+        return pinned
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
+
 def private_ip(rng: random.Random) -> str:
     """A 6PN-looking IPv6 address."""
     return "fdaa:0:{:x}:a7b:{:x}:{:x}:{:x}:2".format(*(rng.getrandbits(16) for _ in range(4)))

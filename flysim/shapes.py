@@ -11,31 +11,36 @@ types it as a non-nullable string), and ``autostop`` is always a string (``"off"
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from flysim.ids import image_digest
 from flysim.state import App, Backend, LogEntry, Machine, Release, Volume, iso
 
 
 def image_ref(image: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """``registry.fly.io/app:tag`` -> ImageRef ``{registry, repository, tag, digest, labels}``;
-    ``labels`` are the image's Docker labels (flyctl `fly image show` prints them)."""
-    if ":" in image.rsplit("/", 1)[-1]:
-        name, tag = image.rsplit(":", 1)
-    else:
-        name, tag = image, "latest"
+    """``registry.fly.io/app:tag`` or ``registry.fly.io/app@sha256:...`` -> ImageRef
+    ``{registry, repository, tag, digest, labels}`` (fly-go machine_types.go
+    `MachineImageRef`; every field `omitempty`, so a reference by digest has no tag);
+    ``digest`` is the content's (``ids.image_digest``: a deploy by digest shows the digest it
+    was given); ``labels`` are the image's Docker labels (flyctl `fly image show` prints them)."""
+    name, at, _ = image.partition("@")
+    tag: str | None = None
+    if not at:
+        if ":" in image.rsplit("/", 1)[-1]:
+            name, tag = image.rsplit(":", 1)
+        else:
+            name, tag = image, "latest"
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
         registry, repository = first, rest
     else:
         registry, repository = "docker.io", name
-    return {
-        "registry": registry,
-        "repository": repository,
-        "tag": tag,
-        "digest": "sha256:" + hashlib.sha256(image.encode()).hexdigest(),
-        "labels": {"fly.flysim": "true", **(labels or {})},
-    }
+    ref: dict[str, Any] = {"registry": registry, "repository": repository}
+    if tag is not None:
+        ref["tag"] = tag
+    ref["digest"] = image_digest(image)
+    ref["labels"] = {"fly.flysim": "true", **(labels or {})}
+    return ref
 
 
 def machine_json(backend: Backend, app: App, machine: Machine) -> dict[str, Any]:

@@ -661,7 +661,7 @@ class Backend:
 
     def boot_seconds(self, image: str) -> float:
         """How long a machine running `image` takes to start (the image's, else the app's)."""
-        spec = self.images.get(image)
+        spec = self.image_by_ref(image)
         if spec is not None and spec.boot_seconds is not None:
             return spec.boot_seconds
         return self.timing.boot_seconds
@@ -697,8 +697,18 @@ class Backend:
         except KeyError:
             raise NotFound(f"volume not found: {volume_id}") from None
 
+    def image_by_ref(self, ref: str) -> ImageSpec | None:
+        """The image `ref` names: by its tag reference, or by digest (``repo@sha256:...``)
+        the image whose content has that digest (one image, two names: a deploy by digest
+        runs what the tag ran, with its overrides and labels)."""
+        spec = self.images.get(ref)
+        if spec is not None or "@" not in ref:
+            return spec
+        digest = ids.image_digest(ref)
+        return next((s for r, s in self.images.items() if ids.image_digest(r) == digest), None)
+
     def image_spec(self, app: App, image: str | None = None) -> ImageSpec | None:
-        return self.images.get(image if image is not None else app.current_image)
+        return self.image_by_ref(image if image is not None else app.current_image)
 
     def effective_endpoints(self, app: App, image: str | None = None) -> dict[str, Endpoint]:
         """App endpoints, then the image's overrides (default: the image most machines run),
@@ -1138,7 +1148,7 @@ class Backend:
 
     def image_labels(self, image: str) -> dict[str, str]:
         """The Docker labels of an image (empty for an image nobody labelled)."""
-        spec = self.images.get(image)
+        spec = self.image_by_ref(image)
         return dict(spec.labels) if spec else {}
 
     # -- releases and deploys (what flyctl does over GraphQL) ------------------------------
@@ -1166,7 +1176,7 @@ class Backend:
                 spec = self.images.setdefault(image, ImageSpec())
                 spec.labels = dict(labels)
             version = max((r.version for r in app.releases), default=0) + 1
-            spec = self.images.get(image)
+            spec = self.image_by_ref(image)
             failed = bool(spec and spec.deploy_fails)
             release = Release(
                 id=ids.ulid(app.rng),

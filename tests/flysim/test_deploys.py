@@ -88,6 +88,37 @@ def test_a_deploy_that_fails_before_machines_move_keeps_the_old_image(sim: Sim) 
     assert staging["releases"][-1]["status"] == "failed"
 
 
+def machine_images(sim: Sim, app: str) -> list[dict[str, Any]]:
+    """Each machine's `image_ref`, as the Machines API answers."""
+    machines = sim.api.get(f"/v1/apps/{app}/machines").json()
+    return [m["image_ref"] for m in machines]
+
+
+def test_a_deploy_by_digest_runs_that_digest_and_the_tags_image(sim: Sim) -> None:
+    # Staging runs an image by tag; production gets it by digest, as deploy-production does.
+    bad = "registry.fly.io/hotdash-staging:bad"
+    r = sim.fly("deploy", "-a", STAGING, "--image", bad, "--strategy", "immediate", "-y")
+    assert r.returncode == 0, r.stderr
+    (staging_ref,) = machine_images(sim, STAGING)
+    assert staging_ref["tag"] == "bad" and staging_ref["digest"].startswith("sha256:")
+    pinned = f"registry.fly.io/hotdash-staging@{staging_ref['digest']}"
+    r = sim.fly("deploy", "-a", PROD, "--image", pinned, "--strategy", "immediate", "-y")
+    assert r.returncode == 0, r.stderr
+    refs = machine_images(sim, PROD)
+    assert len(refs) == 2
+    for ref in refs:
+        assert ref["digest"] == staging_ref["digest"]
+        assert (ref["registry"], ref["repository"]) == ("registry.fly.io", "hotdash-staging")
+        assert "tag" not in ref  # a reference by digest has none (fly-go omits empty fields)
+    # One image under two names: the digest runs what the tag runs (the scenario's bad image).
+    for machine in sim.api.get(f"/v1/apps/{PROD}/machines").json():
+        waited = sim.api.get(
+            f"/v1/apps/{PROD}/machines/{machine['id']}/wait", params={"state": "started"}
+        )
+        assert waited.status_code == 200, waited.text
+    assert sim.ctl.get(f"/_apps/{PROD}/health").status_code == 503
+
+
 def test_a_deploy_waits_for_a_lease_someone_else_holds(sim: Sim) -> None:
     machine = app_state(sim, STAGING)["machines"][0]["id"]
     held = sim.api.post(f"/v1/apps/{STAGING}/machines/{machine}/lease", params={"ttl": "0.4"})
