@@ -92,7 +92,13 @@ from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
 from tasks import fly_access
 from tasks.announce import tell
 from tasks.app_lock import app_lock
-from tasks.approvals import expire_approval, replay_safe, request_approvals
+from tasks.approvals import (
+    GateOutcome,
+    close_approval,
+    expire_approval,
+    replay_safe,
+    request_approvals,
+)
 from tasks.audit import audit_log
 from tasks.canary import (
     ask_about_canary,
@@ -293,12 +299,14 @@ async def deploy_production(
             critical=critical,
             strategy=plan.describe(),
             error_budget=budget.message,
+            timezone=inventory.timezone,
         ),
         allowed={gate: list(names) for gate, names in inventory.approvers.items()},
         timeout_hours=approval_timeout_hours,
     )
     for decision in outcome.decisions:
         record.add(f"approval {decision.key}", _step(decision.verdict.value), decision.reason)
+    finish = partial(_finish_decided, record, production.name, outcome)
     if not outcome.approved:
         return await finish(Failed(message=outcome.final.reason))
     approvers = [outcome.approvers[g] for g in ("manager", "reliability")]
@@ -491,6 +499,14 @@ async def _canary_failed(
     message = f"canary rolled back ({back}; nothing else changed): {why}"
     await tell(f"deploy-production: canary of {app} rolled back", message + table)
     return Failed(message=message)
+
+
+async def _finish_decided(
+    record: DeployRecord, app: str, outcome: GateOutcome, state: State, **kw: str
+) -> State:
+    """End a run the gates decided: the approval artifact also says how the deploy ended."""
+    await close_approval(app, outcome, state.message or state.name or "")
+    return await finish_run(record, state, key=SUMMARY_KEY, **kw)
 
 
 def _running_digest(app: str) -> str | None:

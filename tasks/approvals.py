@@ -43,6 +43,7 @@ from pydantic import BaseModel, ValidationError
 from hotdash_ops.deploys.approvals import (
     GATES,
     MAX_ATTEMPTS,
+    REFUSED_STATE,
     ApprovalFields,
     ApprovalRequest,
     Decision,
@@ -55,6 +56,7 @@ from hotdash_ops.deploys.approvals import (
     too_many_attempts,
     who_may_approve,
 )
+from hotdash_ops.local_time import shown
 from hotdash_ops.validation import field_problems
 from tasks.announce import run_url, tell
 from tasks.audit import audit
@@ -150,6 +152,25 @@ async def announce_gate(subject: str, body: str, description: str) -> None:
     await tell(subject, body)
 
 
+@task(name="close-approval")
+async def close_approval(app: str, outcome: GateOutcome, ending: str) -> None:
+    """The approval artifact, once the deploy is over: who decided, and how the deploy
+    ended (it no longer says "awaiting ... approval")."""
+    if outcome.approved:
+        title = "approved by " + " and ".join(outcome.approvers[g] for g in GATES)
+    else:
+        title = outcome.final.reason
+    lines = [
+        f"## Production deploy of `{app}`: {title}",
+        "",
+        f"**Outcome: {ending}**",
+        "",
+        "Decisions:",
+        *[f"- {' '.join(d.reason.split())}" for d in outcome.decisions],
+    ]
+    await publish_markdown(APPROVAL_ARTIFACT, "\n".join(lines), description=f"{title}: {ending}")
+
+
 @task(name="record-approval-decision")
 async def record_decision(decision: Decision, *, app: str, url: str) -> Decision:
     """Log and audit (`approval.<verdict>`) one judged answer; announce a rejection."""
@@ -209,14 +230,38 @@ async def expire_approval(flow_run_id: UUID, deadline: datetime) -> str:
 
 
 async def _wait(
-    key: str, description: str, *, durable: bool, deadline: datetime
+    key: str,
+    description: str,
+    *,
+    durable: bool,
+    deadline: datetime,
+    refused: Decision | None,
+    instructions: str,
 ) -> ApprovalInput | None:
     """The answer at `key` (suspended or paused: tasks.deadline_timer.wait_for_answer), or
-    None when a blocking pause reaches the deadline first."""
+    None when a blocking pause reaches the deadline first. After a refused answer the waiting
+    state is named REFUSED_STATE, its message the refusal."""
     form = ApprovalInput.with_initial_data(description=description)
     return await wait_for_answer(
-        form, key, durable=durable, deadline=deadline, poll_seconds=_poll_seconds()
+        form,
+        key,
+        durable=durable,
+        deadline=deadline,
+        poll_seconds=_poll_seconds(),
+        name=REFUSED_STATE if refused else None,
+        message=refused.reason if refused else None,
+        instructions=instructions,
     )
+
+
+def _instructions(request: ApprovalRequest, gate: str, key: str, deadline: datetime) -> str:
+    """What the approver does, in the run's log as it starts waiting."""
+    return (
+        f"Waiting for {gate} approval ({key}): open this run in the Prefect UI, click Resume, "
+        "type your name in approver; switch approve on to approve, or leave it off and say why "
+        f"in comment to reject. Decide before {shown(deadline, request.timezone)}. "
+        f"{request.run_url or ''}"
+    ).rstrip()
 
 
 def _awaiting_body(
@@ -227,7 +272,7 @@ def _awaiting_body(
         f"image: {request.image}\nrelease tag: {request.release_tag}\n"
         f"reason: {request.reason}\nrequested by: {request.requested_by}\n"
         f"checklist: {request.checklist_url}\n"
-        f"decide before {deadline.isoformat(timespec='minutes')} at {request.run_url}"
+        f"decide before {shown(deadline, request.timezone)} at {request.run_url}"
     )
 
 
@@ -313,8 +358,17 @@ async def _one_gate(
         await replay_safe(announce_gate)(
             subject, _awaiting_body(request, gate, key, note, deadline), description
         )
+        last = decisions[-1] if decisions else None
+        refused = last if last and last.gate == gate and last.verdict is Verdict.REFUSED else None
         try:
-            answer = await _wait(key, description, durable=durable, deadline=deadline)
+            answer = await _wait(
+                key,
+                description,
+                durable=durable,
+                deadline=deadline,
+                refused=refused,
+                instructions=_instructions(request, gate, key, deadline),
+            )
         except ValidationError as exc:  # the server's schema took it, the form's rules did not
             decision = invalid_answer(gate, key, field_problems(exc))
         else:

@@ -30,10 +30,12 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.deployments import arun_deployment
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
+from prefect.flow_runs import aresume_flow_run
 from prefect.input import RunInput
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Cancelled, Paused, Suspended
+
+from tasks.waiting import wait_at_form
 
 MAX_EARLY_SECONDS = 600  # how early a timer run may start and still wait for its time
 # Prefect's own pause timeout, after our deadline: a backstop only (docs/prefect.md).
@@ -42,23 +44,32 @@ F = TypeVar("F", bound=RunInput)
 
 
 async def wait_for_answer(
-    form: type[F], key: str, *, durable: bool, deadline: datetime, poll_seconds: int
+    form: type[F],
+    key: str,
+    *,
+    durable: bool,
+    deadline: datetime,
+    poll_seconds: int,
+    name: str | None = None,
+    message: str | None = None,
+    instructions: str | None = None,
 ) -> F | None:
     """The answer at pause `key`: suspended (`durable`: a deployment run; the process exits
     the first time and the stored answer comes back on the replay, whenever that is), or a
     blocking pause that stops waiting at `deadline` (None). Whether a stored answer came in
-    time is `received_at`'s to say."""
+    time is `received_at`'s to say. The waiting state is named `name` (default Prefect's)
+    with `message`, and `instructions` are logged as it starts waiting (tasks.waiting)."""
     remaining = (deadline - datetime.now(UTC)).total_seconds()
     backstop = int(max(remaining, 0) + PREFECT_TIMEOUT_GRACE.total_seconds())
+    said = {"name": name, "message": message, "instructions": instructions}
     if durable:
-        answer: F | None = await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
-        return answer
+        return await wait_at_form(form, key, durable=True, timeout=backstop, **said)
     if remaining <= 0:
         return None
     try:
         return await asyncio.wait_for(
-            apause_flow_run(
-                wait_for_input=form, key=key, timeout=backstop, poll_interval=poll_seconds
+            wait_at_form(
+                form, key, durable=False, timeout=backstop, poll_seconds=poll_seconds, **said
             ),
             timeout=remaining,
         )

@@ -39,3 +39,8 @@ async def artifact_of(state: Any, key: str) -> Artifact:
     """The one artifact with `key` of the flow run that ended in `state`."""
     [found] = [a for a in await _newest_first(state) if a.key == key]
     return found
+
+
+async def artifact_versions(state: Any, key: str) -> list[Artifact]:
+    """Every version the run published under `key`, newest first."""
+    return [a for a in await _newest_first(state) if a.key == key]

@@ -14,12 +14,17 @@ The rules, in the order they are applied to an answer:
 4. the inventory lists approvers for the gate's role and the name is not among them:
    refused, ask again;
 5. the person who already approved the other gate: refused (two different people), ask again;
-6. `approve: false`: the deploy is rejected;
-7. otherwise: approved.
+6. `approve: false` without a reason in `comment`: refused, ask again (a switch left off by
+   mistake must not reject a deploy; a real rejection says why);
+7. `approve: false`: the deploy is rejected;
+8. otherwise: approved.
 
 An ineligible person can neither approve nor reject (rules 2-5 come before 6). Names are
-compared ignoring case and runs of spaces. Plain Python: the Prefect `RunInput` form is built
-from `ApprovalFields` in `tasks/approvals.py`.
+compared ignoring case and runs of spaces. A refused answer is asked again under a fresh key,
+and the run's state is then named `REFUSED_STATE` so the run's header says so at once.
+Plain Python: the Prefect `RunInput` form is built from `ApprovalFields` in
+`tasks/approvals.py`; `form_description` is the Markdown above it (a short summary first,
+the details below: Prefect's resume dialog is about 600 px wide).
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from hotdash_ops.local_time import shown, zone_name
 from hotdash_ops.operator_input import Comment, PersonName
 
 GATES: tuple[str, ...] = ("manager", "reliability")
 MAX_ATTEMPTS = 20  # refused inputs per gate before the deploy is rejected (a runaway guard)
+# The run's state while a gate asks again after a refused answer (a Prefect state name: the
+# run's header and the runs list show it).
+REFUSED_STATE = "Refused: ask again"
 
 
 class ApprovalFields(BaseModel):
@@ -42,12 +51,19 @@ class ApprovalFields(BaseModel):
     # Typed so that the server refuses a blank, overlong or multi-line name before the run
     # sees it (the types are still `str` in the contract; rule 2 stays for direct callers).
     approver: PersonName = Field(
-        description="Your name. The requester of the deploy may not approve."
+        description="Your name. The requester may not approve; the two gates need two people."
     )
     approve: bool = Field(
-        default=False, description="On: approve this production deploy. Off: reject it."
+        default=False,
+        description=(
+            "On: approve; the deploy goes on (to the next gate, then production). "
+            "Off: reject; nothing is deployed and the run ends (say why in comment)."
+        ),
     )
-    comment: Comment = Field(default="", description="Why; kept in the audit log.")
+    comment: Comment = Field(
+        default="",
+        description="Why. Required to reject (a rejection without it is asked again); audited.",
+    )
 
 
 class Verdict(StrEnum):
@@ -149,9 +165,14 @@ def judge(
             f"{key}: {who} already approved the other gate; "
             f"the {gate} approval must come from someone else.",
         )
+    if not answer.approve and not comment:
+        return decided(
+            Verdict.REFUSED,
+            f"{key}: {who} rejected without a reason; to reject, say why in `comment`; "
+            "to approve, switch `approve` on.",
+        )
     if not answer.approve:
-        why = f" ({comment})" if comment else ""
-        return decided(Verdict.REJECTED, f"rejected by {who} at {key}{why}.")
+        return decided(Verdict.REJECTED, f"rejected by {who} at {key} ({comment}).")
     return decided(Verdict.APPROVED, f"{gate} approval given by {who} at {key}.")
 
 
@@ -208,6 +229,7 @@ class ApprovalRequest(BaseModel):
     error_budget: str = "not checked"  # hotdash_ops.deploys.budget_gate's line
     deadline: datetime | None = None  # set when the gates open
     run_url: str | None = None
+    timezone: str = "UTC"  # the inventory's: the deadline is shown in it
 
 
 def who_may_approve(gate: str, allowed: Sequence[str]) -> str:
@@ -228,53 +250,102 @@ def form_description(
     allowed: Sequence[str] = (),
     decisions: Sequence[Decision] = (),
 ) -> str:
-    """The Markdown above the approval form: what is approved, who may approve it, and what
-    happened so far."""
-    untested = (
-        [f"| **untested image** | {_cell(request.untested_image_reason)} |"]
+    """The Markdown above the approval form: why a previous answer was refused (if one was),
+    a short summary of what is approved (one short line each: Prefect's resume dialog is
+    narrow), what each choice does, then the details (the full image, commit, checklist)."""
+    refused = [d for d in decisions if d.gate == gate and d.verdict is Verdict.REFUSED]
+    lines = [f"## {gate} approval: production deploy of `{request.app}`", ""]
+    if refused:
+        lines += [f"**Your answer was refused: {refused[-1].reason}** Answer again below.", ""]
+    build = (
+        f"**untested image**: {request.untested_image_reason}"
         if request.untested_image_reason
-        else []
+        else _short_build(request.build)
     )
-    critical = (
-        "yes: a risky release, deployed only in the off-hours window"
-        if request.critical
-        else "no: a normal release, no deploy window (only a freeze stops it)"
-    )
-    lines = [
-        f"## Production deploy of `{request.app}`: {gate} approval",
+    lines += [
+        f"- **image** `{short_image(request.image)}`",
+        f"- **release tag** `{request.release_tag}`",
+        f"- **commit** {build}",
+        f"- **requested by** {request.requested_by}",
+        f"- **reason** {request.reason}",
+        f"- **checklist** [{_link_text(request.checklist_url)}]({request.checklist_url})",
+        f"- **staging smoke** {_without(request.staging_smoke, 'smoke test ')}",
+        f"- **parity** {_without(request.parity, 'parity: ')}",
+        f"- **window** {request.window}",
+        f"- **strategy** {request.strategy}",
+        f"- **error budget** {request.error_budget}",
+        f"- **decide before** {_when(request.deadline, request.timezone)}",
+        f"- **who may approve** {_who(allowed)}",
         "",
-        "| | |",
-        "| --- | --- |",
-        f"| image | `{request.image}` |",
-        f"| commit and tests | {_cell(request.build)} |",
-        *untested,
-        f"| release tag | `{request.release_tag}` |",
-        f"| checklist | {request.checklist_url} |",
-        f"| reason | {_cell(request.reason)} |",
-        f"| requested by | {_cell(request.requested_by)} |",
-        f"| critical | {critical} |",
-        f"| deploy window | {_cell(request.window)} |",
-        f"| deploy strategy | {_cell(request.strategy)} |",
-        f"| error budget | {_cell(request.error_budget)} |",
-        f"| staging smoke test | {_cell(request.staging_smoke)} |",
-        f"| parity (staging vs production) | {_cell(request.parity)} |",
-        f"| who may approve | {_cell(who_may_approve(gate, allowed))} |",
-        f"| decide before | {_when(request.deadline)} |",
+        "**approve on**: approve; the deploy goes on"
+        + (" to the reliability gate." if gate == GATES[0] else " to production.")
+        + " **approve off**: reject; nothing is deployed and the run ends. A rejection needs"
+        " its reason in **comment** (without one it is asked again). The requester may not"
+        " approve, and the two gates need two different people.",
         "",
-        f"Pause key `{key}`. Type your name in **approver**; switch **approve** on to approve "
-        "or leave it off to reject; say why in **comment**. The requester may not approve, "
-        "and the two gates need two different people.",
+        "### Details",
+        "",
+        "Image:",
+        "",
+        "```",
+        *_image_lines(request.image),
+        "```",
+        "",
+        f"- commit and tests: {request.build}",
+        f"- checklist: <{request.checklist_url}>",
+        f"- critical: {_critical(request.critical)}",
+        f"- who may approve: {who_may_approve(gate, allowed)}",
+        f"- times in {zone_name(request.timezone)}; pause key `{key}`",
     ]
     if decisions:
         lines += ["", "So far:"]
-        lines += [f"- {_cell(d.reason)}" for d in decisions]
+        lines += [f"- {' '.join(d.reason.split())}" for d in decisions]
     return "\n".join(lines)
 
 
-def _when(deadline: datetime | None) -> str:
-    return deadline.isoformat(timespec="minutes") if deadline else "no deadline"
+def short_image(image: str) -> str:
+    """`hotdash-staging@sha256:0123456789ab…` (the repository's last part, 12 digits of
+    the digest) or `hotdash-staging:tag`: short enough for one line of the dialog."""
+    name, at, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if at:
+        algo, _, hexdigits = digest.partition(":")
+        return f"{last}@{algo}:{hexdigits[:12]}…" if hexdigits else f"{last}@{digest}"
+    return last
 
 
-def _cell(text: str) -> str:
-    # Keep a value inside its table cell.
-    return " ".join(text.split()).replace("|", "\\|")
+def _image_lines(image: str) -> list[str]:
+    # The full reference on two lines (name, then @digest): each fits the dialog's width.
+    name, at, digest = image.partition("@")
+    return [name, f"@{digest}"] if at else [image]
+
+
+def _short_build(build: str) -> str:
+    # "commit 3f2c1d9a0b1c (main: subject); tests passed (2 commands)" -> the commit and
+    # the tests' verdict; the ref and subject are in the details.
+    head, _, tests = build.partition("; ")
+    commit = head.split(" (", 1)[0].removeprefix("commit ")
+    return f"`{commit}`, {tests}" if tests and head.startswith("commit ") else build
+
+
+def _link_text(url: str) -> str:
+    host = url.split("//", 1)[-1].split("/", 1)[0]
+    return f"open ({host})"
+
+
+def _without(text: str, prefix: str) -> str:
+    return text.removeprefix(prefix)
+
+
+def _who(allowed: Sequence[str]) -> str:
+    return ", ".join(_display(n) for n in allowed) if allowed else "anyone but the requester"
+
+
+def _critical(critical: bool) -> str:
+    if critical:
+        return "yes: a risky release, deployed only in the off-hours window"
+    return "no: a normal release, no deploy window (only a freeze stops it)"
+
+
+def _when(deadline: datetime | None, tz: str) -> str:
+    return shown(deadline, tz) if deadline else "no deadline"

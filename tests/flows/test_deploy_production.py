@@ -23,7 +23,7 @@ from flows.deploy_production import deploy_production
 from flows.deploy_staging import deploy_staging
 from hotdash_ops.audit import AuditLog
 from hotdash_ops.deploys.window import WEEKDAYS
-from tests.artifacts import artifacts_of
+from tests.artifacts import artifact_versions, artifacts_of
 from tests.conftest import ROOT
 from tests.deploy_production_run import CHECKLIST, UNTESTED, DeployProductionRun
 from tests.git_origin import Origin, git
@@ -85,6 +85,13 @@ def notification_bodies(tmp_path: Path, subject_part: str) -> list[str]:
     return [r["body"] for r in rows if subject_part in r["subject"]]
 
 
+async def approval_forms(state: Any) -> list[str]:
+    """The approval forms the run showed (artifact `deploy-production-approval`, newest
+    first), without the version that closes it when the deploy is over."""
+    versions = await artifact_versions(state, "deploy-production-approval")
+    return [str(a.data) for a in versions if "**Outcome:" not in str(a.data)]
+
+
 def staging_digest_ref(flysim) -> str:
     """What staging runs, as `registry/repository@sha256:...` (what must be promoted)."""
     [machine] = flysim.state()["apps"][STAGING]["machines"]
@@ -98,6 +105,17 @@ async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requ
 ) -> None:
     run = DeployProductionRun()
     await run.answer("manager-approval", "  alice ", True, "my own deploy")  # the requester
+    # The refusal is in the run's state, where the UI's header shows it, not only in the log.
+    again = await run.paused_at("manager-approval-2")
+    assert again.state is not None and again.state.name == "Refused: ask again"
+    assert again.state.message == (
+        "manager-approval: alice requested this deploy and may not approve it; "
+        "another person must decide."
+    )
+    asked = await aread_flow_run_input("paused-manager-approval-2-description", again.id)
+    assert asked.splitlines()[2].startswith(
+        "**Your answer was refused: manager-approval: alice requested this deploy"
+    )
     await run.answer("manager-approval-2", "Bob", True, "checklist looks complete")
     await run.answer("reliability-approval", "BOB", True)  # the manager again
     await run.answer("reliability-approval-2", "Carol", True, "error budget fine")
@@ -138,10 +156,16 @@ async def test_two_valid_approvals_deploy_stagings_image_after_refusing_the_requ
     assert sent[-1] == f"deploy-production: {tag} deployed to {PROD}"
 
     artifacts = await artifacts_of(state)
-    form = str(artifacts["deploy-production-approval"].data)
-    for shown in (promoted, tag, CHECKLIST, "Ship the October dashboard", "smoke test passed"):
+    # The approval artifact ends with how the deploy ended, not "awaiting ... approval".
+    closed = str(artifacts["deploy-production-approval"].data)
+    assert closed.startswith(f"## Production deploy of `{PROD}`: approved by Bob and Carol")
+    assert f"**Outcome: deployed {tag} to {PROD}" in closed
+    assert "- manager-approval: alice requested this deploy" in closed
+    form = (await approval_forms(state))[-1]  # the first gate's (newest first)
+    name, digest = promoted.split("@")
+    for shown in (name, f"@{digest}", tag, CHECKLIST, "Ship the October dashboard", "passed"):
         assert shown in form
-    assert "parity" in form and "requested by | Alice" in form
+    assert "- **parity**" in form and "- **requested by** Alice" in form
     summary = str(artifacts["deploy-production"].data)
     assert "approved by" in summary and "Bob and Carol" in summary
     assert artifacts["deploy-production-progress"].type == "progress"
@@ -167,7 +191,7 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
     ]
     shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
     assert staging_digest_ref(env) in shown and CHECKLIST in shown
-    assert "| who may approve | only the listed manager approvers: Bob Smith |" in shown
+    assert "- **who may approve** Bob Smith" in shown
     # An empty list is said plainly, in the run log (and the reliability form).
     logs = await run_log_text(paused.id, expect=["reliability gate: any name counts"])
     assert (
@@ -182,22 +206,32 @@ async def test_approve_false_rejects_with_nothing_deployed_and_only_listed_appro
         )
     await run.answer("manager-approval", "   ", True)  # blank: the flow's own rule refuses it
     await run.answer("manager-approval-2", "Mallory", True)
-    await run.answer("manager-approval-3", "bob   SMITH", False, "checklist item 4 is open")
+    # A forgotten switch (approve off, no reason) does not reject: it is asked again.
+    await run.answer("manager-approval-3", "Bob Smith", False)
+    again = await run.paused_at("manager-approval-4")
+    assert again.state is not None and again.state.name == "Refused: ask again"
+    assert again.state.message == (
+        "manager-approval-3: Bob Smith rejected without a reason; to reject, say why in "
+        "`comment`; to approve, switch `approve` on."
+    )
+    await run.answer("manager-approval-4", "bob   SMITH", False, "checklist item 4 is open")
     state = await run.state()
 
     assert state.is_failed()
     assert state.message == (
-        "rejected by bob SMITH at manager-approval-3 (checklist item 4 is open)."
+        "rejected by bob SMITH at manager-approval-4 (checklist item 4 is open)."
     )
     assert prod_deploys(env) == []
     assert production(env)["current_image"] == PROD_V4
     actions = [a for a, *_ in audit_records(tmp_path)]
     assert actions == [
-        "approval.requested", "approval.refused", "approval.refused", "approval.rejected"
+        "approval.requested", "approval.refused", "approval.refused", "approval.refused",
+        "approval.rejected",
     ]  # fmt: skip
     refused = [(who, d) for a, who, d in audit_records(tmp_path) if a == "approval.refused"]
     assert [(who, d["key"]) for who, d in refused] == [
-        ("(no valid name)", "manager-approval"), ("Mallory", "manager-approval-2")
+        ("(no valid name)", "manager-approval"), ("Mallory", "manager-approval-2"),
+        ("Bob Smith", "manager-approval-3"),
     ]  # fmt: skip
     blank = notification_bodies(tmp_path, "awaiting manager approval again")
     assert blank[0].startswith("manager-approval: approver: must not be empty; answer again.")
@@ -302,12 +336,12 @@ async def test_a_freeze_or_a_critical_release_outside_the_off_hours_asks_nobody(
     await run.answer("manager-approval", "Bob", False, "not today")
     state = await run.state()
     assert state.message.startswith("rejected by Bob")
-    form = str((await artifacts_of(state))["deploy-production-approval"].data)
+    [form] = await approval_forms(state)
     assert "overridden: data fix for CVE-2025-1234, cannot wait" in form
-    assert "| critical | yes: a risky release, deployed only in the off-hours window |" in form
+    assert "- critical: yes: a risky release, deployed only in the off-hours window" in form
     normal = DeployProductionRun()  # the same inventory: a normal release has no window
     await normal.answer("manager-approval", "Bob", False, "not today either")
-    form = str((await artifacts_of(await normal.state()))["deploy-production-approval"].data)
+    [form] = await approval_forms(await normal.state())
     assert "a normal deploy: no deploy window applies" in form
 
 
@@ -329,9 +363,9 @@ async def test_an_image_without_a_tested_build_needs_a_reason_shown_to_the_appro
     run = DeployProductionRun()  # with untested_image_reason
     await run.answer("manager-approval", "Bob", False, "build it from main first")
     state = await run.state()
-    form = str((await artifacts_of(state))["deploy-production-approval"].data)
-    assert f"| commit and tests | unknown: deploy-staging never deployed {promoted} |" in form
-    assert f"| **untested image** | {UNTESTED} |" in form
+    [form] = await approval_forms(state)
+    assert f"- commit and tests: unknown: deploy-staging never deployed {promoted}" in form
+    assert f"- **commit** **untested image**: {UNTESTED}" in form
     [requested] = [d for a, _, d in audit_records(tmp_path) if a == "approval.requested"]
     assert requested["untested_image_reason"] == UNTESTED
 
@@ -451,12 +485,13 @@ async def test_a_tested_commit_is_shown_tagged_pushed_before_the_deploy_and_anno
         run = DeployProductionRun(untested_image_reason=None, watch_minutes=0)
         paused = await run.paused_at("manager-approval")
         shown = await aread_flow_run_input("paused-manager-approval-description", paused.id)
+        assert f"- **commit** `{main[:12]}`, tests passed (1 command)" in shown
         assert (
-            f"| commit and tests | commit {main[:12]} (main: Fix the login redirect); "
-            "tests passed (1 command) |"
+            f"- commit and tests: commit {main[:12]} (main: Fix the login redirect); "
+            "tests passed (1 command)"
         ) in shown
         assert "untested image" not in shown
-        assert "| who may approve | only the listed manager approvers: Bob, Carol |" in shown
+        assert "- **who may approve** Bob, Carol" in shown
         await run.answer("manager-approval", "Bob", True)
         await run.answer("reliability-approval", "Dave", True)
         state = await run.state()

@@ -127,7 +127,17 @@ def test_approve_false_rejects_the_deploy() -> None:
     d = decide(answer("Bob", approve=False, comment=" item 4 is open "))
     assert d.verdict is Verdict.REJECTED and d.final
     assert d.reason == "rejected by Bob at manager-approval (item 4 is open)."
-    assert decide(answer("Bob", approve=False)).reason == "rejected by Bob at manager-approval."
+
+
+def test_a_rejection_without_a_reason_is_refused_and_asked_again() -> None:
+    # A switch left off by mistake must not reject a deploy: a rejection says why.
+    for comment in ("", "   "):
+        d = decide(answer("Bob", approve=False, comment=comment))
+        assert d.verdict is Verdict.REFUSED and not d.final
+        assert d.reason == (
+            "manager-approval: Bob rejected without a reason; to reject, say why in "
+            "`comment`; to approve, switch `approve` on."
+        )
 
 
 def test_an_answer_after_the_deadline_is_a_timeout_never_an_approval() -> None:
@@ -144,7 +154,7 @@ def test_an_answer_after_the_deadline_is_a_timeout_never_an_approval() -> None:
     assert timed_out("reliability", "reliability-approval-2", DEADLINE).approver == ""
 
 
-def test_the_form_description_shows_what_is_approved() -> None:
+def test_the_form_leads_with_a_short_summary_and_keeps_the_details_below() -> None:
     request = ApprovalRequest(
         app="hotdash-production",
         image="registry.fly.io/hotdash-staging@sha256:" + "a" * 64,
@@ -153,32 +163,52 @@ def test_the_form_description_shows_what_is_approved() -> None:
         reason="Ship the | October dashboard",
         requested_by="Alice Ng",
         staging_smoke="smoke test passed (6/6 endpoints)",
-        parity="2 info, 0 blocking",
-        window="inside the deploy window",
+        parity="parity: ok, no difference",
+        window="a normal release: no deploy window",
+        build="commit 3f2c1d9a0b1c (main: Fix the login redirect); tests passed (2 commands)",
         deadline=DEADLINE,
+        timezone="America/Los_Angeles",
     )
     refused = decide(answer("Alice Ng"))
     text = form_description(request, gate="manager", key="manager-approval-2", decisions=[refused])
-    assert text.startswith("## Production deploy of `hotdash-production`: manager approval")
-    for row in (
-        f"| image | `{request.image}` |",
-        "| release tag | `v2025.10.14a` |",
-        "| checklist | https://example.com/checklist |",
-        "| reason | Ship the \\| October dashboard |",  # a pipe stays inside its cell
-        "| requested by | Alice Ng |",
-        "| staging smoke test | smoke test passed (6/6 endpoints) |",
-        "| parity (staging vs production) | 2 info, 0 blocking |",
-        "| decide before | 2025-10-15T17:00+00:00 |",
+    summary, details = text.split("### Details")
+    assert summary.startswith(
+        "## manager approval: production deploy of `hotdash-production`\n\n"
+        "**Your answer was refused: manager-approval: Alice Ng requested this deploy"
+    )
+    for line in (
+        f"- **image** `hotdash-staging@sha256:{'a' * 12}…`",
+        "- **release tag** `v2025.10.14a`",
+        "- **commit** `3f2c1d9a0b1c`, tests passed (2 commands)",
+        "- **requested by** Alice Ng",
+        "- **reason** Ship the | October dashboard",
+        "- **checklist** [open (example.com)](https://example.com/checklist)",
+        "- **staging smoke** passed (6/6 endpoints)",
+        "- **parity** ok, no difference",
+        "- **window** a normal release: no deploy window",
+        "- **decide before** 2025-10-15 10:00 PDT",  # the inventory's timezone, named
+        "- **who may approve** anyone but the requester",
     ):
-        assert row in text
-    assert "Pause key `manager-approval-2`" in text
-    assert "- manager-approval: Alice Ng requested this deploy" in text
+        assert line in summary.splitlines()
+    # What each choice does, in the summary.
+    assert "**approve on**: approve; the deploy goes on to the reliability gate." in summary
+    assert "**approve off**: reject; nothing is deployed and the run ends." in summary
+    assert "A rejection needs its reason in **comment**" in summary
+    # No table (Prefect's dialog is narrow), and no summary line wider than the dialog.
+    assert "| --- |" not in text
+    assert max(len(line) for line in summary.splitlines() if line.startswith("- ")) < 100
+    # The details: the full image (name, then digest, one line each), commit, checklist.
+    assert f"```\nregistry.fly.io/hotdash-staging\n@sha256:{'a' * 64}\n```" in details
+    assert "- commit and tests: commit 3f2c1d9a0b1c (main: Fix the login redirect)" in details
+    assert "- checklist: <https://example.com/checklist>" in details
+    assert "- times in America/Los_Angeles; pause key `manager-approval-2`" in details
+    assert "- manager-approval: Alice Ng requested this deploy" in details
 
 
 def test_the_form_says_the_commit_its_tests_criticality_and_who_may_approve() -> None:
     request = ApprovalRequest(
         app="hotdash-production",
-        image="registry.fly.io/hotdash-staging@sha256:" + "b" * 64,
+        image="registry.fly.io/hotdash-staging:deployment-01J9",
         release_tag="v2025.10.14b",
         checklist_url="https://example.com/checklist",
         reason="Fix the login redirect",
@@ -190,20 +220,20 @@ def test_the_form_says_the_commit_its_tests_criticality_and_who_may_approve() ->
         critical=True,
     )
     listed = form_description(request, gate="manager", key="manager-approval", allowed=["Bob"])
-    assert (
-        "| commit and tests | commit 3f2c1d9a0b1c (main: Fix the login redirect); "
-        "tests passed (2 commands) |"
-    ) in listed
-    assert "| critical | yes: a risky release, deployed only in the off-hours window |" in listed
-    assert "| who may approve | only the listed manager approvers: Bob |" in listed
-    assert "untested image" not in listed
+    assert "- **image** `hotdash-staging:deployment-01J9`" in listed
+    assert "- critical: yes: a risky release, deployed only in the off-hours window" in listed
+    assert "- **who may approve** Bob" in listed
+    assert "- who may approve: only the listed manager approvers: Bob" in listed
+    assert "- **decide before** no deadline" in listed
+    assert "untested image" not in listed and "refused" not in listed
     anyone = form_description(
         request.model_copy(update={"untested_image_reason": "hotfix image built by hand"}),
         gate="reliability",
         key="reliability-approval",
     )
+    assert "the deploy goes on to production." in anyone
     assert (
-        "| who may approve | any name counts: the inventory lists no reliability approvers "
-        "(approvers.reliability is empty), so anyone but the requester can approve |"
+        "- who may approve: any name counts: the inventory lists no reliability approvers "
+        "(approvers.reliability is empty), so anyone but the requester can approve"
     ) in anyone
-    assert "| **untested image** | hotfix image built by hand |" in anyone
+    assert "- **commit** **untested image**: hotfix image built by hand" in anyone
