@@ -220,6 +220,21 @@ def _scenario_keys(scenario: Path) -> dict[str, str]:
     return keys
 
 
+def _exit(code: int | None) -> str:
+    """`exit 1` or `killed by SIGKILL` (a negative return code is the signal)."""
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit {code}"
+
+
+def deployment_names() -> list[str]:
+    """The deployments prefect.yaml declares (what `prefect deploy --all` registers)."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    return [str(d["name"]) for d in data.get("deployments") or []]
+
+
 def _scenario_token(scenario: Path) -> str:
     import yaml
 
@@ -254,16 +269,25 @@ class Stack:
         return proc
 
     def stop(self) -> None:
-        """Stop children in reverse start order: worker, then server, then flysim."""
+        """Stop children in reverse start order: worker, then server, then flysim. A child
+        that stops when asked is just "stopped"; one that had died before, or had to be
+        killed, says so with its exit status."""
         for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            say(f"stopped {name} (exit {proc.returncode})")
+            if proc.poll() is not None:
+                say(f"stopped {name}: it had already exited ({_exit(proc.returncode)})")
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                say(f"stopped {name}: killed after 15 s without stopping")
+                continue
+            if proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+                say(f"stopped {name}")
+            else:
+                say(f"stopped {name} ({_exit(proc.returncode)})")
         self.children.clear()
 
     def check_children(self) -> None:
@@ -337,9 +361,13 @@ class Stack:
     def register(self) -> None:
         check_schedule_timezone(Path(self.env["HOTDASH_INVENTORY"]))
         self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
-        out = self.prefect("deploy", "--all")
-        count = out.stdout.count("Deployment '")
-        say(f"deployments   {count} registered from prefect.yaml on work pool '{WORK_POOL}'")
+        self.prefect("deploy", "--all")
+        # Counted on the server, not in the CLI's output (its boxes wrap long names).
+        wanted = deployment_names()
+        missing = sorted(set(wanted) - self.registered_deployments(wanted))
+        if missing:
+            raise RuntimeError(f"prefect deploy --all did not register: {', '.join(missing)}")
+        say(f"deployments   {len(wanted)} registered from prefect.yaml on work pool '{WORK_POOL}'")
         if self.config.alert_webhook_url:
             self.run_python("from tasks.notify import save_webhook_block; save_webhook_block()")
             say("alerts        webhook block created from ALERT_WEBHOOK_URL")
@@ -354,6 +382,18 @@ class Stack:
         # After the block, so the "monitor silent for 35 minutes" automation can notify it.
         self.run_python("from deployments.automations import create_automations as c; c()")
         say("automations   infrastructure-monitor-silent (no completed monitor run in 35 min)")
+
+    def registered_deployments(self, names: list[str]) -> set[str]:
+        """Which of `names` are deployments on the server (POST /api/deployments/filter)."""
+        auth = tuple(self.env["PREFECT_API_AUTH_STRING"].split(":", 1))
+        found = httpx.post(
+            f"{self.config.api_url}/deployments/filter",
+            json={"deployments": {"name": {"any_": names}}, "limit": 200},
+            auth=auth,  # type: ignore[arg-type]
+            timeout=30,
+        )
+        found.raise_for_status()
+        return {str(d["name"]) for d in found.json()}
 
     def run_python(self, code: str) -> str:
         out = subprocess.run(
@@ -447,7 +487,11 @@ def demo(config: StackConfig, *, keep_running: bool = True) -> int:
             f"({result.get('message') or 'no message'}) in {time.monotonic() - started:.1f} s"
         )
         say(f"run           {config.ui_url}/runs/flow-run/{result['flow_run_id']}")
-        say(f"Prefect UI    {config.ui_url}   (login: see {config.state_dir}/prefect-auth-string)")
+        say(f"Prefect UI    {config.ui_url}")
+        # Prefect's login page has one field that takes the whole basic-auth string.
+        login = config.auth_string()
+        say(f"UI login      paste this whole line in the login page's field: {login}")
+        say(f"              (it is kept in {config.state_dir}/prefect-auth-string)")
         if not keep_running:
             return 0
         say("the stack is up; press Ctrl-C to stop it")

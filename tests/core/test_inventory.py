@@ -132,6 +132,23 @@ def test_prefect_yaml_schedules_use_the_inventory_timezone() -> None:
     ]
 
 
+def test_every_deployment_says_what_it_is_and_whether_a_person_runs_it() -> None:
+    """Prefect's deployments list shows tags, not descriptions: the first tag says the kind
+    (`by-hand`, `scheduled`, `automatic`), and every deployment has a description."""
+    import yaml
+
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    for d in deployments:
+        assert d.get("description"), d["name"]
+        kind = d["tags"][0]
+        assert kind in ("by-hand", "scheduled", "automatic"), d["name"]
+        assert (kind == "scheduled") == bool(d.get("schedules")), d["name"]
+    automatic = [d["name"] for d in deployments if d["tags"][0] == "automatic"]
+    assert "deploy-production-approval-deadline" in automatic
+    by_hand = {d["name"] for d in deployments if d["tags"][0] == "by-hand"}
+    assert {"deploy-staging", "deploy-production", "rollback"} <= by_hand
+
+
 def test_the_shipped_inventory_names_example_approvers_the_tests_use() -> None:
     # Alice requests; Bob, Carol and Dave approve in the flow and end-to-end tests.
     approvers = load_inventory(INVENTORY).approvers
