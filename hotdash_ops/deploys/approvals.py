@@ -24,7 +24,7 @@ compared ignoring case and runs of spaces. A refused answer is asked again under
 and the run's state is then named `REFUSED_STATE` so the run's header says so at once.
 Plain Python: the Prefect `RunInput` form is built from `ApprovalFields` in
 `tasks/approvals.py`; `form_description` is the Markdown above it (a short summary first,
-the details below: Prefect's resume dialog is about 600 px wide).
+the details below: Prefect's resume dialog leaves about 440 px for text).
 """
 
 from __future__ import annotations
@@ -315,9 +315,11 @@ def short_image(image: str) -> str:
 
 
 def _image_lines(image: str) -> list[str]:
-    # The full reference on two lines (name, then @digest): each fits the dialog's width.
+    # The full reference, a line for the name, `@sha256:` and the 64 hex digits: each fits
+    # the dialog (about 440 px of text), and the digits copy in one piece.
     name, at, digest = image.partition("@")
-    return [name, f"@{digest}"] if at else [image]
+    algo, colon, hexdigits = digest.partition(":")
+    return [name, f"@{algo}{colon}", hexdigits] if at else [image]
 
 
 def _short_build(build: str) -> str:

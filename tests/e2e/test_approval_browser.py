@@ -11,8 +11,8 @@ browser session:
   reads the form, fills it in and resumes.
 
 The run must then complete and flysim's production must run the image the forms showed.
-Screenshots of every form and page are kept in test-artifacts/approval-browser/ (on success
-too; on failure also each page as it was at the failure).
+Screenshots of every form and page are kept in test-artifacts/screenshots/approval-browser/
+(on success too; on failure also each page as it was at the failure).
 """
 
 from __future__ import annotations
@@ -20,95 +20,20 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from prefect.client.schemas.objects import StateType
 
-from tests.conftest import ROOT
+from tests.e2e.browser import Person, fresh_folder, submit
 from tests.e2e.demo_stack import DEPLOY_PRODUCTION, E2EStack
 from tests.e2e.prefect_api import is_terminal, run_deployment, stack_client, wait_until, waiting_at
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ROOT / "test-artifacts" / "approval-browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PROD = "hotdash-production"
-UI_TIMEOUT_MS = 30_000  # a loaded 2-core CI machine renders the UI slowly
-
-expect.set_options(timeout=UI_TIMEOUT_MS)
-
-
-class Approver:
-    """One person's browser session (own cookies and local storage)."""
-
-    def __init__(self, browser: Browser, name: str) -> None:
-        self.name = name
-        self.context: BrowserContext = browser.new_context(viewport={"width": 1400, "height": 1100})
-        self.context.set_default_timeout(UI_TIMEOUT_MS)
-        self.page: Page = self.context.new_page()
-        # What the UI sent and got back (not GETs): kept with the screenshots.
-        self.calls: list[str] = []
-        self.page.on("response", self._record)
-
-    def _record(self, response: Any) -> None:
-        request = response.request
-        if request.method != "GET" and "/api/" in response.url:
-            body = (request.post_data or "")[:500]
-            self.calls.append(f"{response.status} {request.method} {response.url} {body}")
-
-    def save_calls(self) -> None:
-        (ARTIFACTS / f"{self.name.lower()}-api-calls.txt").write_text("\n".join(self.calls))
-
-    def shot(self, label: str) -> Path:
-        path = ARTIFACTS / f"{self.name.lower()}-{label}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def log_in(self, ui_url: str, auth_string: str) -> None:
-        """The server has an auth string: the UI shows its login form; type it in."""
-        self.page.goto(ui_url)
-        password = self.page.get_by_placeholder("admin:pass")
-        expect(password).to_be_visible()
-        self.shot("login")
-        password.fill(auth_string)
-        self.page.get_by_role("button", name="Login").click()
-        expect(self.page.get_by_role("button", name="Logout")).to_be_visible()
-
-
-def submit(person: Approver, dialog: Any, button: str) -> None:
-    """Click the form's button; the dialog closes once the server took the answer.
-
-    On SQLite a busy database answers 503 ("Service Unavailable", Prefect's retryable error;
-    its Python client retries, the UI shows an error toast and keeps the form): a person
-    clicks again, so does this, at most three times, and says so.
-    """
-    for attempt in range(1, 4):
-        with person.page.expect_response(
-            lambda r: r.request.method == "POST" and r.url.endswith("/resume")
-        ) as answer:
-            dialog.get_by_role("button", name=button).click()
-        status = answer.value.status
-        if status < 300:
-            expect(dialog).to_be_hidden()
-            return
-        assert status == 503, f"resume answered {status}: {answer.value.text()}"
-        person.shot(f"resume-503-{attempt}")
-        print(f"{person.name}: resume answered 503 (database busy), clicking again")
-        person.page.wait_for_timeout(1000)
-    raise AssertionError(f"{person.name}: resume answered 503 three times")
 
 
 def approval_link(state_dir: Path, gate: str) -> str:
@@ -133,29 +58,21 @@ def requested(state_dir: Path) -> dict[str, Any]:
 
 
 def check_form(dialog: Any, gate: str, image: str, tag: str) -> None:
-    """The form says what is approved: gate, image, release tag, requester."""
+    """The form says what is approved: gate, image (in full in the details), release tag,
+    requester."""
     expect(dialog.get_by_role("heading", name=re.compile(f"{gate} approval"))).to_be_visible()
-    expect(dialog.get_by_text(image, exact=True)).to_be_visible()
-    expect(dialog.get_by_text(tag, exact=True)).to_be_visible()
-    expect(dialog.get_by_role("cell", name="Alice", exact=True)).to_be_visible()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    name, digest = image.split("@")
+    details = dialog.locator("pre").first
+    expect(details).to_contain_text(name)
+    expect(details).to_contain_text(digest.split(":", 1)[1])
+    expect(dialog.get_by_text(tag, exact=True).first).to_be_visible()
+    expect(dialog.get_by_role("listitem").filter(has_text="requested by")).to_contain_text("Alice")
 
 
 def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
-    browser: Browser, e2e: tuple[E2EStack, Path]
+    chromium: Browser, e2e: tuple[E2EStack, Path]
 ) -> None:
+    folder = fresh_folder("approval-browser")
     started = time.monotonic()
     shared, state = e2e
     stack, config = shared.stack, shared.config
@@ -190,8 +107,8 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
         assert image.startswith("registry.fly.io/hotdash-staging"), asked
         assert before["apps"][PROD]["current_image"] != image
 
-        carol = Approver(browser, "Carol")
-        dave = Approver(browser, "Dave")
+        carol = Person(chromium, "Carol", folder)
+        dave = Person(chromium, "Dave", folder)
         try:
             # Gate 1: Carol follows the notification's link after logging in.
             link = approval_link(state, "manager")
@@ -254,10 +171,8 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
                     pass
             raise
         finally:
-            carol.save_calls()
-            dave.save_calls()
-            carol.context.close()
-            dave.context.close()
+            carol.close()
+            dave.close()
 
     after = stack_state(config)
     assert after["apps"][PROD]["current_image"] == image

@@ -198,7 +198,7 @@ def test_the_form_leads_with_a_short_summary_and_keeps_the_details_below() -> No
     assert "| --- |" not in text
     assert max(len(line) for line in summary.splitlines() if line.startswith("- ")) < 100
     # The details: the full image (name, then digest, one line each), commit, checklist.
-    assert f"```\nregistry.fly.io/hotdash-staging\n@sha256:{'a' * 64}\n```" in details
+    assert f"```\nregistry.fly.io/hotdash-staging\n@sha256:\n{'a' * 64}\n```" in details
     assert "- commit and tests: commit 3f2c1d9a0b1c (main: Fix the login redirect)" in details
     assert "- checklist: <https://example.com/checklist>" in details
     assert "- times in America/Los_Angeles; pause key `manager-approval-2`" in details
