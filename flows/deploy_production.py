@@ -86,6 +86,7 @@ from hotdash_ops.deploys.window import (
 )
 from hotdash_ops.errors import FlyctlError, FlyError
 from hotdash_ops.inventory import AppSpec
+from hotdash_ops.local_time import shown
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Justification, Reason, Requester
 from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
@@ -108,6 +109,7 @@ from tasks.canary import (
     sample_canary,
     start_canary,
 )
+from tasks.checks import checked
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.deploy_watch import Progress, read_figures
 from tasks.error_budgets import read_error_budgets, with_slos
@@ -170,7 +172,7 @@ async def parity_for_approvers(staging: str, production: str) -> str:
     """Runbook `verify-environment-parity.sh`, as one line for the approval form."""
     settings = parse_deploy_settings(fly_access.inventory().deploy)
     try:
-        report = await check_parity(staging, production, settings.required_secrets)
+        report = await checked(check_parity, staging, production, settings.required_secrets)
     except Exception as exc:  # approvers see that parity is unknown, and why
         return f"not checked: {type(exc).__name__}: {exc}"
     blocking = "; ".join(f"{i.check}: {i.note}" for i in report.blocking)
@@ -369,7 +371,7 @@ async def deploy_production(
 
         # 3. Verify production
         await progress.update(20, f"smoke test of {app}")
-        smoke = await smoke_test(app, artifact_key="deploy-production-smoke")
+        smoke = await checked(smoke_test, app, artifact_key="deploy-production-smoke")
         record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
         if not smoke.passed:
             why_back = f"after deploy: {smoke.summary()}"
@@ -540,7 +542,9 @@ async def _staging_prerequisites(staging: str, image: str | None) -> tuple[Promo
         promotion = choose_image(staging_release, status, requested=image)
     except NotReady as exc:
         raise Prerequisites(str(exc)) from None
-    report = await replay_safe(smoke_test)(staging, artifact_key="deploy-production-staging-smoke")
+    report = await checked(
+        replay_safe(smoke_test), staging, artifact_key="deploy-production-staging-smoke"
+    )
     if not report.passed:
         raise Prerequisites(f"staging {report.summary()}")
     return promotion, report.summary()
@@ -570,7 +574,7 @@ async def _watch(
         "deploy-production-watch",
         [
             {
-                "time": a.figures.at.isoformat(timespec="seconds"),
+                "time": shown(a.figures.at, fly_access.inventory().timezone),
                 "figures": a.figures.describe(),
                 "result": "unknown" if a.unknown else ("BAD" if a.bad else "ok"),
                 "why": "; ".join(a.reasons),

@@ -48,6 +48,7 @@ from hotdash_ops.validation import GitRef, ImageRef
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.audit import audit
+from tasks.checks import checked
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
 from tasks.fly_deploys import (
     app_status,
@@ -133,7 +134,7 @@ async def deploy_staging(
         record.facts |= {"image": image, "untested image": untested_image_reason or ""}
 
     # 2. Verify environment parity
-    parity = await check_parity(app.name, production.name, config.required_secrets)
+    parity = await checked(check_parity, app.name, production.name, config.required_secrets)
     if parity.blocking and override_reason is None:
         record.add("environment parity", "failed", parity.summary())
         return await finish(
@@ -166,8 +167,8 @@ async def deploy_staging(
             tests = f"not run: a prebuilt image ({untested_image_reason})"
             record.add("tests", "skipped", tests)
         else:
-            results = await run_tests(
-                str(worktree), config.test_commands, config.test_timeout_seconds
+            results = await checked(
+                run_tests, str(worktree), config.test_commands, config.test_timeout_seconds
             )
             tests = tests_summary(results)
             record.add("tests", "ok" if all(r.ok for r in results) else "failed", tests)
@@ -203,8 +204,8 @@ async def deploy_staging(
             record.add("deploy", "ok", f"v{release.version} {release.image_ref}")
 
             # 5. Verify deployment
-            smoke = await smoke_test(
-                app.name, artifact_key=f"smoke-{app.name}", image=release.image_ref
+            smoke = await checked(
+                smoke_test, app.name, artifact_key=f"smoke-{app.name}", image=release.image_ref
             )
             record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
             if smoke.passed:
@@ -254,7 +255,7 @@ async def _after_failed_deploy(
     if now != before.version:
         state = await _roll_back(app, before, failure, requested_by, record)
         return state, f"{app}: deploy failed, rolled back"
-    smoke = await smoke_test(app, artifact_key=f"smoke-{app}")
+    smoke = await checked(smoke_test, app, artifact_key=f"smoke-{app}")
     record.add("smoke test", "ok" if smoke.passed else "failed", smoke.summary())
     message = (
         f"{failure}; {app} still runs v{before.version} ({before.image_ref}), {smoke.summary()}"

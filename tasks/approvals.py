@@ -373,7 +373,7 @@ async def _one_gate(
             decision = invalid_answer(gate, key, field_problems(exc))
         else:
             if answer is None:
-                decision = timed_out(gate, key, deadline)
+                decision = timed_out(gate, key, deadline, tz=request.timezone)
             else:
                 decision = judge(
                     answer,
@@ -384,6 +384,7 @@ async def _one_gate(
                     other_approver=other_approver,
                     received_at=await received_at(flow_run_id, key, durable=durable),
                     deadline=deadline,
+                    tz=request.timezone,
                 )
         decision = await replay_safe(record_decision)(decision, app=request.app, url=url)
         decisions.append(decision)

@@ -19,6 +19,7 @@ from hotdash_ops.deploys.smoke import SmokeReport
 from hotdash_ops.errors import FlyctlError
 from tasks.announce import tell
 from tasks.audit import audit
+from tasks.checks import checked
 from tasks.fly_deploys import failure_text, rollback_app
 from tasks.reports import publish_markdown
 from tasks.smoke_test import smoke_test
@@ -67,7 +68,7 @@ async def roll_back_and_verify(
         record.add("rollback", "failed", failure_text(exc))
         raise RollbackNotDone(failure_text(exc), refused=False) from None
     record.add("rollback", "ok", outcome.describe())
-    smoke = await smoke_test(app, artifact_key=smoke_key, image=outcome.image)
+    smoke = await checked(smoke_test, app, artifact_key=smoke_key, image=outcome.image)
     record.add("rollback smoke test", "ok" if smoke.passed else "failed", smoke.summary())
     audit(
         actor=actor,

@@ -7,10 +7,12 @@ import asyncio
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
 from hotdash_ops.deploys.parity import EnvironmentFacts, ParityReport, compare_environments
 from hotdash_ops.deploys.parity import environment_facts as build_facts
 from tasks import fly_access
+from tasks.checks import verdict
 from tasks.http_checks import probe_many
 from tasks.reports import publish_markdown
 
@@ -35,9 +37,10 @@ async def read_environment(environment: str, app: str) -> EnvironmentFacts:
 @task(name="check-parity", cache_policy=NO_CACHE)
 async def check_parity(
     staging_app: str, production_app: str, required_secrets: list[str]
-) -> ParityReport:
+) -> ParityReport | State:
     """Runbook Verify environment parity (`verify-environment-parity.sh`): compare staging with
-    production and publish the report (key `parity-<staging app>`)."""
+    production and publish the report (key `parity-<staging app>`). A blocking difference ends
+    the task run Failed with its report (tasks.checks: callers read it with `checked`)."""
     staging, production = await asyncio.gather(
         read_environment("staging", staging_app), read_environment("production", production_app)
     )
@@ -51,4 +54,4 @@ async def check_parity(
     if report.unhealthy:
         # A deploy may be the fix (a hotfix for production, a repair of staging).
         logger.warning("parity: %s (shown, never blocking)", report.unhealthy)
-    return report
+    return verdict(report, report.summary() if report.blocking else None)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
 from hotdash_ops.deploys.config import parse_deploy_settings
 from hotdash_ops.deploys.settle import Settling, settling
 from hotdash_ops.deploys.smoke import SmokeReport, smoke_targets
 from hotdash_ops.errors import FlyError
 from tasks import fly_access
+from tasks.checks import verdict
 from tasks.http_checks import probe_many
 from tasks.reports import publish_table
 
@@ -62,13 +64,14 @@ async def smoke_test(
     artifact_key: str | None = None,
     image: str | None = None,
     timeout: float = 10.0,
-) -> SmokeReport:
+) -> SmokeReport | State:
     """Runbook Verify deployment (`automated-smoke-test.sh`, i.e. `curl` per endpoint): wait,
     bounded (inventory `deploy.settle_timeout_seconds`), until the app's machines are started
     and passing their checks, then check every endpoint of the app's inventory `smoke` list
     (status and latency budget), all of them even when one fails, and publish a table artifact
     of every result (key `smoke-<app>` unless given). Never retried: a flaky endpoint is a
-    finding."""
+    finding. A failed smoke test ends the task run Failed with its report (tasks.checks:
+    callers read it with `checked`)."""
     logger = get_run_logger()
     cfg = fly_access.settings()
     inventory = fly_access.inventory(cfg)
@@ -96,4 +99,4 @@ async def smoke_test(
         description=f"{app} ({report.image or 'image unknown'}): {report.summary()} "
         f"({settled.describe()})",
     )
-    return report
+    return verdict(report, None if report.passed else report.summary())

@@ -125,8 +125,10 @@ def judge(
     other_approver: str | None = None,
     received_at: datetime | None = None,
     deadline: datetime | None = None,
+    tz: str = "UTC",
 ) -> Decision:
-    """Apply the gate's rules (module docstring) to one answer."""
+    """Apply the gate's rules (module docstring) to one answer (`tz`: the inventory's
+    timezone, in which a deadline is said)."""
     who = _display(answer.approver)
     comment = answer.comment.strip()
 
@@ -142,7 +144,7 @@ def judge(
         )
 
     if deadline is not None and received_at is not None and received_at >= deadline:
-        late = timed_out(gate, key, deadline, received_at=received_at)
+        late = timed_out(gate, key, deadline, received_at=received_at, tz=tz)
         return late.model_copy(update={"approver": who, "comment": comment})
     if not who:
         return decided(
@@ -177,7 +179,12 @@ def judge(
 
 
 def timed_out(
-    gate: str, key: str, deadline: datetime, *, received_at: datetime | None = None
+    gate: str,
+    key: str,
+    deadline: datetime,
+    *,
+    received_at: datetime | None = None,
+    tz: str = "UTC",
 ) -> Decision:
     """The deadline passed before a decision at `key`: the deploy is rejected."""
     return Decision(
@@ -186,7 +193,7 @@ def timed_out(
         verdict=Verdict.TIMED_OUT,
         reason=(
             f"rejected: approval timed out: no decision at {key} before the deadline "
-            f"{deadline.isoformat(timespec='seconds')}; nothing was deployed."
+            f"{shown(deadline, tz)}; nothing was deployed."
         ),
         received_at=received_at,
     )

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from hotdash_ops.local_time import shown
 from hotdash_ops.operator_input import one_line_or_empty
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -184,7 +185,7 @@ def _around(spans: list[Span], zone: ZoneInfo, local: datetime) -> list[tuple[da
 
 
 def _stamp(when: datetime) -> str:
-    return when.strftime("%a %Y-%m-%d %H:%M %Z")
+    return shown(when, when.tzinfo or UTC, weekday=True)
 
 
 def _texts(spans: list[Span]) -> str:

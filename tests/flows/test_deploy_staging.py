@@ -22,6 +22,7 @@ from tests.artifacts import artifacts_of
 from tests.conftest import BIN, ROOT
 from tests.git_origin import Origin, git
 from tests.run_logs import run_log_text
+from tests.task_runs import task_states
 from tests.timeline import most_down_at_once
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -120,6 +121,8 @@ async def test_a_commit_of_main_is_tested_built_and_deployed_with_its_commit_rec
     assert deployed["tests"] == "tests passed (2 commands)" and deployed["tests_passed"] is True
     assert deployed["subject"] == "First release"
     assert [a for a, _ in audit_actions(tmp_path)] == ["deploy.started", "deploy.completed"]
+    checks = {t[0]: t[1] for t in await task_states(state)}
+    assert {checks[n] for n in ("check-parity", "run-tests", "smoke-test")} == {"COMPLETED"}
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
     assert f"commit: `{first[:12]} (commit {first[:10]}: First release)`" in summary
     assert f"| deploy | ok | v4 {image} |" in summary
@@ -195,6 +198,11 @@ async def test_failing_tests_stop_the_deploy_with_the_output_tail_in_the_record(
         f"tests failed: `{shlex.join(failing)}` exited 1 at {main[:12]}; nothing was deployed"
     )
     assert flysim.state()["mutations"] == [] and audit_actions(tmp_path) == []
+    # The graph shows where it broke: the tests' task run failed, saying why.
+    [tests] = [t for t in await task_states(state) if t[0] == "run-tests"]
+    assert tests == (
+        "run-tests", "FAILED", "Failed check", f"tests failed: `{shlex.join(failing)}` exited 1"
+    )  # fmt: skip
     summary = str((await artifacts_of(state))["deploy-staging-hotdash-staging"].data)
     assert "### last lines of `" in summary and "1 failing: login redirect" in summary
     assert [n["subject"] for n in notifications(tmp_path)] == [
@@ -326,6 +334,9 @@ async def test_an_image_failing_the_smoke_test_is_rolled_back_to_the_previous_im
     assert state.is_failed()
     assert state.message.startswith("smoke test failed (/app 500)")
     assert f"rolled back to v3 ({V3_IMAGE}), rollback smoke test passed" in state.message
+    # The graph: the smoke test after the deploy failed, the one after the rollback passed.
+    smokes = [t[1:3] for t in await task_states(state) if t[0] == "smoke-test"]
+    assert smokes == [("FAILED", "Failed check"), ("COMPLETED", "Completed")]
     app = staging(flysim)
     assert app["current_image"] == V3_IMAGE
     assert [(r["version"], r["image"]) for r in app["releases"][-2:]] == [

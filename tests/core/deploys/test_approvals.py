@@ -146,8 +146,10 @@ def test_an_answer_after_the_deadline_is_a_timeout_never_an_approval() -> None:
     assert d.approver == "Bob"
     assert d.reason == (
         "rejected: approval timed out: no decision at manager-approval before the deadline "
-        "2025-10-15T17:00:00+00:00; nothing was deployed."
+        "2025-10-15 17:00 UTC; nothing was deployed."
     )
+    local = decide(answer("Bob"), received_at=DEADLINE, tz="America/Los_Angeles")
+    assert "before the deadline 2025-10-15 10:00 PDT;" in local.reason
     assert decide(answer("Bob"), received_at=DEADLINE - timedelta(seconds=1)).verdict is (
         Verdict.APPROVED
     )
