@@ -47,7 +47,7 @@ async def monthly_cost_report(month: Month | None = None) -> State:
     in_month = cost_snapshots.in_month(snapshots, month, tz)
     latest = snapshots[-1] if snapshots else None
     trend = cost_snapshots.month_trend(in_month, tz)
-    outcomes = cost_snapshots.recommendation_outcomes(in_month, latest, await read_audit_log())
+    outcomes = cost_snapshots.recommendation_outcomes(in_month, latest, await read_audit_log(), tz)
     currency = in_month[-1].estimate.currency if in_month else "USD"
 
     chart_path: str | None = None

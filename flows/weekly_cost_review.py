@@ -106,6 +106,7 @@ async def weekly_cost_review(
         usage=usage,
         billing_links=inventory.billing_links,
         notes=notes,
+        tz=inventory.timezone,
     )
     await save_cost_snapshot(
         cost_snapshots.CostSnapshot(

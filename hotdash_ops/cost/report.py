@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 from hotdash_ops.cost.estimate import CostEstimate
 from hotdash_ops.cost.findings import Finding, Recommendation, WeekUsage
 from hotdash_ops.cost.snapshots import CostChange, RecommendationOutcome
+from hotdash_ops.local_time import shown, zone, zone_name
 
 
 def money(value: float | None, currency: str = "USD") -> str:
@@ -51,6 +51,7 @@ class CostReview(BaseModel):
     usage: dict[str, WeekUsage] = Field(default_factory=dict)
     billing_links: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    tz: str = "UTC"  # the inventory's timezone: the report's times are in it
 
     @property
     def saving(self) -> float:
@@ -113,7 +114,8 @@ def render_weekly(review: CostReview) -> str:
     lines = [
         f"# Weekly cost review: {money(est.total, cur)} per {est.days_per_month} days",
         "",
-        f"Org `{review.org}`, {review.taken_at:%Y-%m-%d %H:%M} UTC. Run-rate estimate: "
+        f"Org `{review.org}`, {shown(review.taken_at, review.tz)} (times in "
+        f"{zone_name(review.tz)}). Run-rate estimate: "
         "started machines as if started all month, stopped ones their root filesystem, "
         f"volumes their size. Prices: {est.prices}.",
         "",
@@ -122,7 +124,7 @@ def render_weekly(review: CostReview) -> str:
         lines += ["No earlier snapshot: the change will show from next week.", ""]
     else:
         lines += [
-            f"**Change vs the snapshot of {chg.baseline_at:%Y-%m-%d %H:%M} UTC:** "
+            f"**Change vs the snapshot of {shown(chg.baseline_at, review.tz)}:** "
             f"{signed_money(chg.total_change, cur)} ({percent(chg.total_change_pct)}), "
             f"from {money(chg.previous_total, cur)}.",
             "",
@@ -241,7 +243,7 @@ def render_monthly(
             r = o.recommendation
             lines.append(
                 f"| **{o.outcome}** | {money(r.saving, currency)} | {r.app} | {r.action} | "
-                f"{o.first_seen.astimezone(ZoneInfo(tz)):%Y-%m-%d} | {o.evidence} |"
+                f"{o.first_seen.astimezone(zone(tz)):%Y-%m-%d} | {o.evidence} |"
             )
         left = sum(o.recommendation.saving for o in outcomes if o.outcome == "left")
         lines += ["", f"Left on the table: {money(left, currency)} per month."]

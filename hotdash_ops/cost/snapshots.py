@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from hotdash_ops.audit import AuditRecord
 from hotdash_ops.cost.estimate import CostEstimate
 from hotdash_ops.cost.findings import Finding, Recommendation
+from hotdash_ops.local_time import shown
 
 SNAPSHOT_DIR = "cost-snapshots"
 MIN_BASELINE_AGE = timedelta(days=6)
@@ -256,9 +257,11 @@ def recommendation_outcomes(
     month: Sequence[CostSnapshot],
     latest: CostSnapshot | None,
     audit_records: Sequence[AuditRecord],
+    tz: str = "UTC",
 ) -> list[RecommendationOutcome]:
     """Each distinct recommendation of the month's snapshots: taken (an audited action after it
-    was first made), resolved (gone from the latest snapshot without one), or left."""
+    was first made), resolved (gone from the latest snapshot without one), or left. Times in
+    `tz` (the inventory's timezone)."""
     first: dict[str, tuple[Recommendation, datetime]] = {}
     for snap in sorted(month, key=lambda s: s.taken_at):
         for rec in snap.recommendations:
@@ -272,10 +275,10 @@ def recommendation_outcomes(
         if taken:
             r = taken[0]
             outcome: Outcome = "taken"
-            evidence = f"{r.action} by {r.actor} at {r.ts[:16].replace('T', ' ')} UTC"
+            evidence = f"{r.action} by {r.actor} at {shown(datetime.fromisoformat(r.ts), tz)}"
         elif key not in still:
             outcome = "resolved"
-            when = latest.taken_at.strftime("%Y-%m-%d") if latest else "?"
+            when = f"{latest.taken_at.astimezone(ZoneInfo(tz)):%Y-%m-%d}" if latest else "?"
             evidence = f"no longer recommended on {when} (no audited action found)"
         else:
             outcome = "left"

@@ -6,6 +6,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -159,10 +160,12 @@ async def test_week_over_week_change_after_a_machine_is_added(cost_sim, monkeypa
     total_before = sum(before.values())
     report = artifacts[REPORT_KEY]
     pct = 100 * added / total_before
+    local = t0.astimezone(ZoneInfo("America/Los_Angeles"))  # the inventory's, named
     assert (
-        f"**Change vs the snapshot of {t0:%Y-%m-%d %H:%M} UTC:** +${added:,.2f} ({pct:+.1f} %)"
+        f"**Change vs the snapshot of {local:%Y-%m-%d %H:%M %Z}:** +${added:,.2f} ({pct:+.1f} %)"
         in report
     )
+    assert "(times in America/Los_Angeles)" in report
 
 
 async def test_machines_stopped_longer_than_the_limit_are_flagged(cost_sim, monkeypatch) -> None:

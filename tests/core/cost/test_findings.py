@@ -267,13 +267,14 @@ def test_recommendations_taken_resolved_or_left() -> None:
     ]
     outcomes = {
         o.recommendation.target: o
-        for o in cost_snapshots.recommendation_outcomes([first], latest, records)
+        for o in cost_snapshots.recommendation_outcomes(
+            [first], latest, records, "America/Los_Angeles"
+        )
     }
     assert outcomes["vol_free"].outcome == "taken"
     assert outcomes["vol_free"].evidence.startswith("volume.delete by Dana at ")
-    assert outcomes["vol_free"].evidence.endswith(
-        (NOW - timedelta(days=9)).strftime("%Y-%m-%d %H:%M UTC")
-    )
+    # In the inventory's timezone, named: NOW - 9 days is 2026-03-11 17:00 UTC, 10:00 PDT.
+    assert outcomes["vol_free"].evidence.endswith("2026-03-11 10:00 PDT")
     assert outcomes["worker"].outcome == "resolved"
     assert outcomes["vol_other"].outcome == "left"
 
