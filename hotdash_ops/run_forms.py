@@ -1,0 +1,110 @@
+"""How a flow's parameters look in the Prefect UI's run form, and what a run accepts.
+
+Prefect builds a deployment's form from the JSON schema of its flow's parameters, made when
+`prefect deploy` loads the flow (`parameter_schema` in prefect/utilities/callables.py), and
+the server checks a run's parameters against it; the run checks them again with the flow's
+own types (pydantic) before its body starts, and a refusal there fails the run with the
+message, without a traceback (prefect/flow_engine.py, "Validation of flow parameters
+failed"). So:
+
+* `InventoryApp`: a Fly app name that must be one of the inventory's apps. Its schema lists
+  them (`enum`, read from the inventory when the schema is made): the form shows a dropdown.
+  A run checks the name against the inventory it runs with and refuses another with the
+  list of known apps, before anything happens. After adding an app to the inventory,
+  register the deployments again (`make demo` and register.sh do) for the dropdown to show it.
+* `AllOrInventoryApp`: the same, or `ALL_APPS` (the default of the checks that look at every
+  app): the flow gets None for it.
+* `optional(T)`: text that may be left empty: the form shows a plain text box whose empty
+  value means "not given" (None in the flow); `T | None` would show a type switch first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from hotdash_ops.inventory import load_inventory
+from hotdash_ops.validation import app_name
+
+ALL_APPS = "all"
+_DEFAULT_INVENTORY = Path("deployments/inventory.yaml")
+
+
+def inventory_apps() -> list[str]:
+    """The app names of the inventory this process uses (`HOTDASH_INVENTORY`)."""
+    path = Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY)
+    return [a.name for a in load_inventory(path).apps]
+
+
+def known_app(value: str, field: str = "app") -> str:
+    """`value` when the inventory has an app of that name; ValueError naming the field and
+    the known apps otherwise."""
+    known = inventory_apps()
+    if value not in known:
+        raise ValueError(
+            f"{field}: {value!r} is not an app of the inventory (known: {', '.join(known)})"
+        )
+    return value
+
+
+def _known(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None:
+        return None
+    field = info.field_name or "app"
+    return known_app(app_name(value, field), field)
+
+
+class _EnumOfInventoryApps:
+    """The schema's `enum`: the inventory's apps when the schema is made (deploy time)."""
+
+    def __init__(self, *extra: str) -> None:
+        self.extra = list(extra)
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["enum"] = [*self.extra, *inventory_apps()]
+        return schema
+
+
+def _all_is_none(value: Any) -> Any:
+    return None if value == ALL_APPS else value
+
+
+InventoryApp = Annotated[str, AfterValidator(_known), _EnumOfInventoryApps()]
+AllOrInventoryApp = Annotated[
+    str | None,
+    BeforeValidator(_all_is_none),
+    AfterValidator(_known),
+    WithJsonSchema({"type": "string"}),
+    _EnumOfInventoryApps(ALL_APPS),
+    Field(validate_default=True),
+]
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def optional(kind: Any, **schema: Any) -> Any:
+    """`kind` (an Annotated str type), or nothing: the form shows a plain text box (empty by
+    default), and an empty or blank value reaches the flow as None. Use with default ""."""
+    return Annotated[
+        kind | None,
+        BeforeValidator(_blank_is_none),
+        WithJsonSchema({"type": "string", **schema}),
+        Field(validate_default=True),
+    ]

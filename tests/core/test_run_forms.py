@@ -1,0 +1,82 @@
+"""Run-form parameter types (hotdash_ops.run_forms): the inventory's apps as a dropdown that
+a run checks again, and optional text as a plain box whose empty value means "not given"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp, InventoryApp, optional
+from hotdash_ops.validation import ImageRef
+from tests.conftest import ROOT
+
+APPS = [
+    "hotdash-staging",
+    "hotdash-production",
+    "hotdash-agent-service",
+    "hotdash-llamaindex-mcp",
+    "hotdash-chatwoot",
+]
+
+
+class Form(BaseModel):
+    app: InventoryApp
+    image: optional(ImageRef) = ""  # type: ignore[valid-type]
+    which: AllOrInventoryApp = ALL_APPS
+
+
+@pytest.fixture(autouse=True)
+def shipped_inventory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(ROOT / "deployments/inventory.yaml"))
+
+
+def test_the_form_lists_the_inventorys_apps_and_plain_text_boxes() -> None:
+    props = Form.model_json_schema()["properties"]
+    assert props["app"] == {"enum": APPS, "title": "App", "type": "string"}
+    assert props["which"] == {
+        "default": "all", "enum": ["all", *APPS], "title": "Which", "type": "string"
+    }  # fmt: skip
+    assert props["image"] == {"default": "", "title": "Image", "type": "string"}  # no switch
+
+
+def test_empty_text_and_all_reach_the_flow_as_none() -> None:
+    assert Form(app="hotdash-staging").model_dump() == {
+        "app": "hotdash-staging", "image": None, "which": None
+    }  # fmt: skip
+    form = Form(app="hotdash-staging", image="  ", which="hotdash-chatwoot")
+    assert (form.image, form.which) == (None, "hotdash-chatwoot")
+    assert Form(app="hotdash-staging", image="registry.fly.io/a:b").image == "registry.fly.io/a:b"
+
+
+def test_an_unknown_app_is_refused_with_the_known_list() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Form(app="hotdsh-staging")
+    assert refused.value.errors()[0]["msg"] == (
+        "Value error, app: 'hotdsh-staging' is not an app of the inventory (known: "
+        + ", ".join(APPS)
+        + ")"
+    )
+    with pytest.raises(ValidationError, match="which: 'nope' is not an app of the inventory"):
+        Form(app="hotdash-staging", which="nope")
+    with pytest.raises(ValidationError, match="app: 'Bad App' is not a Fly app name"):
+        Form(app="Bad App")
+    with pytest.raises(ValidationError, match="image: must not start with '-'"):
+        Form(app="hotdash-staging", image="--x")
+
+
+def test_the_run_checks_the_inventory_it_runs_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
+    data["apps"] = [a for a in data["apps"] if a["name"] != "hotdash-chatwoot"]
+    data["dependencies"] = []
+    for app in data["apps"]:
+        app.pop("dependencies", None)
+    smaller = tmp_path / "inventory.yaml"
+    smaller.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(smaller))
+    with pytest.raises(ValidationError, match="'hotdash-chatwoot' is not an app of the inventory"):
+        Form(app="hotdash-chatwoot")
