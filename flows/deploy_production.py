@@ -89,6 +89,7 @@ from hotdash_ops.inventory import AppSpec
 from hotdash_ops.local_time import shown
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Justification, Reason, Requester
+from hotdash_ops.run_forms import optional
 from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
 from tasks import fly_access
 from tasks.announce import tell
@@ -184,17 +185,19 @@ async def deploy_production(
     requested_by: Requester,
     reason: Reason,
     checklist_url: HttpsUrl,
-    release_tag: ReleaseTag | None = None,
-    image: ImageRef | None = None,
     critical: bool = False,
-    untested_image_reason: Justification = None,
+    release_tag: optional(ReleaseTag) = "",
+    image: optional(ImageRef) = "",
+    untested_image_reason: optional(Justification) = "",
+    deploy_window_override_reason: optional(OverrideReason) = "",
+    error_budget_reason: optional(Justification) = "",
+    strategy: Strategy | None = None,
     approval_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 24,
-    deploy_window_override_reason: OverrideReason = None,
     watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
     watch_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 30,
-    strategy: Strategy | None = None,
-    analysis_minutes: Annotated[float, Field(gt=0, le=120)] | None = None,
-    error_budget_reason: Justification = None,
+    analysis_minutes: optional(
+        Annotated[float, Field(gt=0, le=120)], pattern="^[0-9]*[.]?[0-9]*$"
+    ) = "",
 ) -> State:
     """Deploy staging's image to production after manager and reliability approval.
 
@@ -202,25 +205,28 @@ async def deploy_production(
         requested_by: who asks for this deploy (may approve neither gate)
         reason: why (shown to approvers, kept in the audit log)
         checklist_url: the completed go-live checklist (https)
-        release_tag: vYYYY.MM.DD + letter; default the next free tag of today
-        image: the image to deploy; default what staging runs now, pinned by digest
         critical: a risky release (schema migration, breaking change, major upgrade): it may
             deploy only in the inventory's off-hours window (deploy.off_hours, default
             weeknights 20:00-06:00 and the whole weekend, inventory timezone); a normal
             release has no window, only the inventory's freezes stop it
-        untested_image_reason: the image is not a build of a commit whose tests passed in
-            deploy-staging: why it must ship anyway (audited, shown to the approvers)
-        approval_timeout_hours: how long both gates together wait before the deploy is rejected
-        deploy_window_override_reason: deploy in a freeze, or a critical release outside
-            the off-hours, anyway, and why
-        watch_minutes: how long production is watched after the deploy
-        watch_interval_seconds: time between two samples of the watch
-        strategy: canary (one machine first, judged against the others) or rolling; default
-            the inventory's `deploy.strategy` for the production app
-        analysis_minutes: how long a canary is compared with the other machines; default the
-            inventory's `deploy.canary.analysis_minutes` (10)
-        error_budget_reason: production's error budget is spent, so only a critical fix may
-            go: why this one must (needs `critical`; audited, shown to the approvers)
+            release_tag: leave empty for the next free tag of today (vYYYY.MM.DD + letter)
+        image: leave empty for what staging runs now, pinned by digest
+        untested_image_reason: leave empty, unless the image is not a build of a commit
+            whose tests passed in deploy-staging: why it must ship anyway (audited, shown to
+            the approvers)
+        deploy_window_override_reason: leave empty; to deploy in a freeze, or a critical
+            release outside the off-hours, say why
+        approval_timeout_hours: (expert) how long both gates together wait before the
+            deploy is rejected
+        watch_minutes: (expert) how long production is watched after the deploy
+        watch_interval_seconds: (expert) time between two samples of the watch
+        error_budget_reason: leave empty, unless production's error budget is spent: then
+        only a critical fix may go: why this one must (needs `critical`; audited, shown to
+        the approvers)
+    strategy: canary (one machine first, judged against the others) or rolling; default
+        the inventory's `deploy.strategy` for the production app
+    analysis_minutes: (expert) how long a canary is compared with the other machines;
+        empty: the inventory's `deploy.canary.analysis_minutes` (10)
     """
     inventory = fly_access.inventory()
     staging = inventory.environment_app("staging")

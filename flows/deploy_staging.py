@@ -44,6 +44,7 @@ from hotdash_ops.deploys.test_commands import summary as tests_summary
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Justification, Reason, Requester
+from hotdash_ops.run_forms import optional
 from hotdash_ops.validation import GitRef, ImageRef
 from tasks import fly_access
 from tasks.app_lock import app_lock
@@ -67,10 +68,10 @@ from tasks.test_commands import run_tests
 async def deploy_staging(
     requested_by: Requester,
     ref: GitRef = "main",
-    image: ImageRef | None = None,
-    untested_image_reason: Justification = None,
-    override_reason: Justification = None,
     reason: Reason = "staging deploy",
+    image: optional(ImageRef) = "",
+    untested_image_reason: optional(Justification) = "",
+    override_reason: optional(Justification) = "",
 ) -> State:
     """One-command deploy to staging of one commit: parity, its tests, its build, smoke test,
     automatic rollback.
@@ -79,13 +80,13 @@ async def deploy_staging(
         requested_by: who asks for the deploy (audit log, notifications)
         ref: the branch, tag or commit of the HotDash repository to deploy; it must be on
             the main branch
-        image: deploy this prebuilt image instead of building `ref` (needs
-            untested_image_reason), e.g. registry.fly.io/hotdash-staging:deployment-01J...
-        untested_image_reason: why an image nobody tested here must ship (audited, shown to
-            production's approvers)
-        override_reason: deploy although parity finds a blocking difference, and why
-            (audited, in the record and the notification)
         reason: why (audit log)
+        image: leave empty to build `ref`; or deploy this prebuilt image instead (needs
+            untested_image_reason), e.g. registry.fly.io/hotdash-staging:deployment-01J...
+        untested_image_reason: with image only: why an image nobody tested here must ship
+            (audited, shown to production's approvers)
+        override_reason: leave empty; to deploy although parity finds a blocking difference,
+            say why (audited, in the record and the notification)
     """
     # Input and configuration first: nothing has happened yet if any of this is wrong.
     if image is not None and untested_image_reason is None:

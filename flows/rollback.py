@@ -19,6 +19,7 @@ from pydantic import Field
 
 from hotdash_ops.deploys.record import DeployRecord
 from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.run_forms import optional
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
@@ -36,15 +37,7 @@ async def rollback(
     environment: Environment,
     reason: Reason,
     requested_by: Requester,
-    target_version: Annotated[
-        int | None,
-        Field(
-            ge=1,
-            le=2**31 - 1,
-            description="Roll back to this release (default: the newest "
-            "complete release older than the running one)",
-        ),  # fmt: skip
-    ] = None,
+    target_version: optional(Annotated[int, Field(ge=1, le=2**31 - 1)], pattern="^[0-9]*$") = "",
 ) -> State:
     """Roll an environment back to its previous good release and verify it.
 
@@ -52,7 +45,8 @@ async def rollback(
         environment: staging or production
         reason: what is wrong (required; audit log and notifications)
         requested_by: who asks for the rollback
-        target_version: a specific release to go back to; it must be complete and older
+        target_version: leave empty for the newest complete release older than the running
+            one; or a release number to go back to (complete and older)
     """
     app = fly_access.inventory().environment_app(Environment(environment).value).name
     record = DeployRecord(
