@@ -60,6 +60,12 @@ def start_from_form(
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Custom run").click()
     expect(page.get_by_role("heading", name="Parameters")).to_be_visible()
+    # Plain boxes, no "str | None" switch to click first; the essentials come first (right
+    # under the run's name), in order.
+    expect(page.get_by_role("tab", name="None", exact=True)).to_have_count(0)
+    tops = [_top(page.get_by_role("textbox", name=field(n))) for n in fields]
+    every = sorted(_top(box) for box in page.get_by_role("main").get_by_role("textbox").all())
+    assert tops == every[1 : 1 + len(fields)], (tops, every)
     for name, value in fields.items():
         page.get_by_role("textbox", name=field(name)).fill(value)
     page.get_by_role("button", name="Submit").click()
@@ -73,6 +79,12 @@ def runs_of(client: SyncPrefectClient, deployment: UUID) -> list[FlowRun]:
     return client.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
     )
+
+
+def _top(box: Locator) -> float:
+    where = box.bounding_box()
+    assert where is not None
+    return where["y"]
 
 
 def open_resume_form(page: Page, ui: str, run: UUID) -> Locator:
