@@ -15,6 +15,7 @@ from prefect.states import Completed, Failed, State
 
 from hotdash_ops.deploys.config import parse_deploy_settings
 from tasks import fly_access
+from tasks.checks import checked
 from tasks.parity_check import check_parity
 
 
@@ -25,7 +26,7 @@ async def run_parity_check() -> State:
     staging = inventory.environment_app("staging")
     production = inventory.environment_app("production")
     settings = parse_deploy_settings(inventory.deploy)
-    report = await check_parity(staging.name, production.name, settings.required_secrets)
+    report = await checked(check_parity, staging.name, production.name, settings.required_secrets)
     if report.blocking:
         return Failed(message=f"{report.summary()}; a deploy to staging would stop here")
     return Completed(message=report.summary())

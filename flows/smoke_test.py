@@ -3,7 +3,8 @@
 
 The same task the deploy flows verify with (`tasks.smoke_test.smoke_test`): every endpoint of
 the app's inventory `smoke` list, status and latency budget, all of them even when one fails.
-The table artifact is `smoke-<app>`; the run ends Failed when any endpoint fails.
+The table artifact is `smoke-<app>`; the run ends Failed when any endpoint fails (and the
+smoke-test task run with it, tasks/checks.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from prefect.states import Completed, Failed, State
 
 from hotdash_ops.inventory import EnvironmentName
 from tasks import fly_access
+from tasks.checks import checked
 from tasks.smoke_test import smoke_test
 
 
@@ -26,7 +28,7 @@ async def run_smoke_test(environment: EnvironmentName = "staging") -> State:
     spec = fly_access.inventory().environment_app_or_refuse(environment)
     if not spec.smoke:
         raise ValueError(f"environment: {spec.name} has no smoke endpoints in the inventory")
-    report = await smoke_test(spec.name, artifact_key=f"smoke-{spec.name}")
+    report = await checked(smoke_test, spec.name, artifact_key=f"smoke-{spec.name}")
     message = f"{spec.name} ({environment}): {report.summary()}"
     return Completed(message=message) if report.passed else Failed(message=message)
 
