@@ -22,7 +22,8 @@ from hotdash_ops.fly.logs import MAX_PAGES
 from hotdash_ops.monitor.log_review import matching
 from hotdash_ops.operator_input import SearchText
 from hotdash_ops.redaction import default_redactor
-from hotdash_ops.validation import AppName, MachineId, Region
+from hotdash_ops.run_forms import InventoryApp, optional
+from hotdash_ops.validation import MachineId, Region
 from tasks import fly_access
 from tasks.fleet_reads import read_logs_between
 from tasks.reports import publish_table
@@ -30,12 +31,12 @@ from tasks.reports import publish_table
 
 @flow(name="app-logs", log_prints=False)
 async def app_logs(
-    app: AppName,
+    app: InventoryApp,
     lines: Annotated[int, Field(ge=1, le=5000)] = 100,
-    filter: SearchText | None = None,
-    instance: MachineId | None = None,
-    region: Region | None = None,
+    filter: optional(SearchText) = "",
     since_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60,
+    instance: optional(MachineId) = "",
+    region: optional(Region) = "",
     max_pages: Annotated[int, Field(ge=1, le=500)] = MAX_PAGES,
 ) -> State:
     """The last lines of an app's logs, optionally filtered, of one machine or region.
@@ -43,11 +44,11 @@ async def app_logs(
     Args:
         app: the Fly app
         lines: how many of the latest lines to show
-        filter: only lines containing this text (any case, like `grep -i`)
-        instance: only this machine's lines (machine id)
-        region: only this region's lines (e.g. ord)
+        filter: only lines containing this text (any case, like `grep -i`); empty: all
         since_minutes: the time range read: the last N minutes
-        max_pages: log pages (100 lines each) read at most
+        instance: only this machine's lines (machine id); empty: every machine
+        region: only this region's lines (e.g. ord); empty: every region
+        max_pages: (expert) log pages (100 lines each) read at most
     """
     logger = get_run_logger()
     text = filter

@@ -27,7 +27,7 @@ from pydantic import Field
 from hotdash_ops.monitor.health import Verdict
 from hotdash_ops.monitor.health_report import HealthReport, render_markdown
 from hotdash_ops.monitor.overnight import NightReview, night_window
-from hotdash_ops.validation import AppName
+from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp, optional
 from tasks import fly_access
 from tasks.alerting import read_alert_changes
 from tasks.announce import run_url, tell
@@ -47,20 +47,21 @@ ClockTime = Annotated[
 
 @flow(name="daily-health-check", log_prints=False)
 async def daily_health_check(
-    app: AppName | None = None,
+    app: AllOrInventoryApp = ALL_APPS,
     night_starts: ClockTime = "18:00",
-    since: datetime | None = None,
+    since: optional(datetime) = "",
     max_log_pages: Annotated[int, Field(ge=1, le=500)] = 50,
     error_lines: Annotated[int, Field(ge=0, le=1000)] = 50,
 ) -> State:
     """Morning Health Check of every app in the inventory, or of one app, over the night.
 
     Args:
-        app: check only this app (default: every app in the inventory)
+        app: all apps of the inventory, or only this one
         night_starts: the night began at this time yesterday (HH:MM, inventory timezone)
-        since: or from this moment instead (overrides night_starts)
-        max_log_pages: log pages (100 lines each) read per app over the night, at most
-        error_lines: the last N error lines shown per app
+        since: empty; or from this moment instead (YYYY-MM-DD HH:MM, inventory timezone;
+            overrides night_starts)
+        max_log_pages: (expert) log pages (100 lines each) read per app over the night
+        error_lines: (expert) the last N error lines shown per app
     """
     logger = get_run_logger()
     inventory = fly_access.inventory()

@@ -26,7 +26,7 @@ from hotdash_ops.cost import autostop
 from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.cost.report import money
 from hotdash_ops.operator_input import Requester
-from hotdash_ops.validation import AppName
+from hotdash_ops.run_forms import InventoryApp, optional
 from tasks import fly_access
 from tasks.autostop import AutoStopResult, apply_autostop
 from tasks.fleet_reads import read_machines
@@ -71,20 +71,20 @@ def render_plans(plans: list[autostop.AutoStopPlan], *, dry_run: bool) -> str:
 
 @flow(name="enable-auto-stop", log_prints=False)
 async def enable_auto_stop(
-    apps: Annotated[list[AppName], Field(max_length=100)] | None = None,
-    min_machines_running: Annotated[int, Field(ge=0, le=100)] = 0,
+    apps: Annotated[list[InventoryApp], Field(max_length=100)] = (),
     dry_run: bool = True,
+    requested_by: optional(Requester) = "",
+    min_machines_running: Annotated[int, Field(ge=0, le=100)] = 0,
     idle_share_pct: Annotated[float, Field(ge=0, le=100)] = 50.0,
-    requested_by: Requester | None = None,
 ) -> State:
     """Set auto-stop on every machine's services of the chosen apps.
 
     Args:
-        apps: the apps (default: the inventory's background services)
-        min_machines_running: machines Fly Proxy keeps running per app (0 = all may stop)
+        apps: the apps; none chosen: the inventory's background services
         dry_run: only show the exact changes and the saving (default); off applies them
-        idle_share_pct: expected idle share of the time, for the saving estimate only
-        requested_by: who asks (audit log); default: this flow run
+        requested_by: who asks (audit log); empty: this flow run
+        min_machines_running: machines Fly Proxy keeps running per app (0 = all may stop)
+        idle_share_pct: (expert) expected idle share of the time, for the saving estimate
     """
     logger = get_run_logger()
     inventory = fly_access.inventory()

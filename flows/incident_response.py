@@ -67,8 +67,8 @@ from hotdash_ops.incidents.response import (
 from hotdash_ops.inventory import AppSpec, Inventory
 from hotdash_ops.monitor.metrics import AppMetrics
 from hotdash_ops.operator_input import Reason, Requester
+from hotdash_ops.run_forms import InventoryApp
 from hotdash_ops.scaling import scaling_policy
-from hotdash_ops.validation import AppName
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.approvals import replay_safe
@@ -107,7 +107,7 @@ Summary = Annotated[
 
 @flow(name=FLOW_NAME, log_prints=False)
 async def incident_response(
-    app: AppName, severity: Severity, summary: Summary, reported_by: Requester
+    app: InventoryApp, severity: Severity, summary: Summary, reported_by: Requester
 ) -> State:
     """Respond to an incident on one app: assess, mitigate, communicate, draft the post-mortem.
 

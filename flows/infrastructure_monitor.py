@@ -42,7 +42,7 @@ from pydantic import Field
 
 from hotdash_ops.monitor.alert_rules import dependency_row, summarise, table_row
 from hotdash_ops.monitor.stale_runs import stale_reason
-from hotdash_ops.validation import AppName
+from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp
 from tasks import fly_access
 from tasks.alerting import update_alerts
 from tasks.error_budgets import error_budget_verdicts
@@ -58,14 +58,14 @@ SKIPPED = "Skipped"  # the state name of a stale run: not a heartbeat
 
 @flow(name="infrastructure-monitor", log_prints=False, timeout_seconds=RUN_TIMEOUT_SECONDS)
 async def infrastructure_monitor(
-    app: AppName | None = None,
+    app: AllOrInventoryApp = ALL_APPS,
     window_minutes: Annotated[int, Field(ge=1, le=1440)] = 15,
     stale_after_minutes: Annotated[float, Field(ge=0, le=1440)] = 10,
 ) -> State:
     """Automated Monitoring (every 15 minutes) and Alert Response, all apps or one.
 
     Args:
-        app: check only this app (default: every app in the inventory)
+        app: all apps of the inventory, or only this one
         window_minutes: metrics window: CPU, memory, p95 and 5xx over the last N minutes
         stale_after_minutes: a monitor run starting more than this late is skipped (0: never)
     """

@@ -27,7 +27,8 @@ from pydantic import Field, ValidationError, create_model
 from hotdash_ops.cost import volumes
 from hotdash_ops.cost.pricing import load_prices
 from hotdash_ops.operator_input import PersonName, Requester
-from hotdash_ops.validation import EVERY_APP, AppOrEvery, VolumeId, field_problems
+from hotdash_ops.run_forms import DIGITS, EveryOrInventoryApp, optional
+from hotdash_ops.validation import EVERY_APP, VolumeId, field_problems
 from tasks import fly_access
 from tasks.deadline_timer import wait_for_answer
 from tasks.reports import publish_markdown, publish_table
@@ -79,12 +80,12 @@ def _table(rows: list[volumes.VolumeRow]) -> list[dict[str, object]]:
 @flow(name="manage-volumes", log_prints=False)
 async def manage_volumes(
     action: Literal["list", "extend", "delete-unused"] = "list",
-    app: AppOrEvery | None = None,
-    volume_id: VolumeId | None = None,
-    size_gb: Annotated[int, Field(ge=1, le=500)] | None = None,
+    app: EveryOrInventoryApp = "",
+    volume_id: optional(VolumeId) = "",
+    size_gb: optional(Annotated[int, Field(ge=1, le=500)], pattern=DIGITS) = "",
     dry_run: bool = True,
+    requested_by: optional(Requester) = "",
     confirm_timeout_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 24.0,
-    requested_by: Requester | None = None,
     snapshot_wait_minutes: Annotated[float, Field(gt=0, le=120)] = 10.0,
 ) -> State:
     """List volumes, extend one, or delete unattached ones (chosen one by one, snapshot first).
@@ -96,9 +97,10 @@ async def manage_volumes(
         volume_id: the volume to extend (extend only)
         size_gb: the new size in GB, bigger than the current one (extend only)
         dry_run: delete-unused only lists what would go (default); off asks to choose
-        confirm_timeout_hours: how long delete-unused waits for the choice
-        requested_by: who asks (audit log); default: this flow run
-        snapshot_wait_minutes: how long a volume's snapshot may take before it is kept
+        requested_by: who asks (audit log); empty: this flow run
+        confirm_timeout_hours: (expert) how long delete-unused waits for the choice
+        snapshot_wait_minutes: (expert) how long a volume's snapshot may take before it is
+            kept
     """
     logger = get_run_logger()
     volumes.check_request(action, app=app, volume_id=volume_id, size_gb=size_gb)

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from hotdash_ops.monitor.alert_rules import table_row
 from hotdash_ops.monitor.manual_check import ManualCheck, render_details
-from hotdash_ops.validation import AppName
+from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp
 from tasks import fly_access
 from tasks.fleet_reads import read_error_logs
 from tasks.http_checks import check_dependencies
@@ -40,14 +40,14 @@ RUN_TIMEOUT_SECONDS = 600  # a check that hangs ends; the monitor's limit
 
 @flow(name="manual-health-check", log_prints=False, timeout_seconds=RUN_TIMEOUT_SECONDS)
 async def manual_health_check(
-    app: AppName | None = None,
+    app: AllOrInventoryApp = ALL_APPS,
     window_minutes: Annotated[int, Field(ge=1, le=1440)] = 15,
 ) -> State:
     """Manual Health Checks: the monitor's checks, recent error lines and the database, all
     apps or one; a report, never an alert.
 
     Args:
-        app: check only this app (default: every app in the inventory)
+        app: all apps of the inventory, or only this one
         window_minutes: metrics window: CPU, memory, p95 and 5xx over the last N minutes
     """
     logger = get_run_logger()

@@ -18,6 +18,7 @@ from prefect.states import Completed, State
 from hotdash_ops.charts import png_data_uri
 from hotdash_ops.cost import snapshots as cost_snapshots
 from hotdash_ops.cost.report import money, render_monthly
+from hotdash_ops.run_forms import optional
 from hotdash_ops.validation import Month
 from tasks import fly_access
 from tasks.cost_records import draw_cost_chart, load_cost_snapshots, publish_link, read_audit_log
@@ -29,11 +30,11 @@ TREND_KEY = "monthly-cost-trend"
 
 
 @flow(name="monthly-cost-report", log_prints=False)
-async def monthly_cost_report(month: Month | None = None) -> State:
+async def monthly_cost_report(month: optional(Month) = "") -> State:
     """Monthly cost report from the weekly reviews' snapshots.
 
     Args:
-        month: the month to report, YYYY-MM (default: the month before today, in the
+        month: the month to report, YYYY-MM; empty: the month before today (in the
             inventory's time zone)
     """
     logger = get_run_logger()

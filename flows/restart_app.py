@@ -22,7 +22,7 @@ from pydantic import Field
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.operator_input import Reason, Requester
 from hotdash_ops.redaction import default_redactor
-from hotdash_ops.validation import AppName
+from hotdash_ops.run_forms import InventoryApp, optional
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.fly_deploys import failure_text
@@ -33,9 +33,9 @@ from tasks.restart import restart_app as restart_task
 
 @flow(name="restart-app", log_prints=False)
 async def restart_app(
-    app: AppName,
+    app: InventoryApp,
     requested_by: Requester,
-    reason: Reason | None = None,
+    reason: optional(Reason) = "",
     verify_seconds: Annotated[int, Field(ge=0, le=1800)] = 120,
 ) -> State:
     """Rolling restart of an app's machines, then `/health` verified.
@@ -44,7 +44,7 @@ async def restart_app(
         app: the Fly app (must be in the inventory)
         requested_by: who asks (audit log)
         reason: why; required for production
-        verify_seconds: how long `/health` may take to answer as expected afterwards
+        verify_seconds: (expert) how long `/health` may take to answer as expected afterwards
     """
     logger = get_run_logger()
     inventory = fly_access.inventory()

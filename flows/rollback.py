@@ -19,7 +19,7 @@ from pydantic import Field
 
 from hotdash_ops.deploys.record import DeployRecord
 from hotdash_ops.operator_input import Reason, Requester
-from hotdash_ops.run_forms import optional
+from hotdash_ops.run_forms import DIGITS, optional
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.deploy_runs import RollbackNotDone, finish_run, roll_back_and_verify
@@ -37,7 +37,7 @@ async def rollback(
     environment: Environment,
     reason: Reason,
     requested_by: Requester,
-    target_version: optional(Annotated[int, Field(ge=1, le=2**31 - 1)], pattern="^[0-9]*$") = "",
+    target_version: optional(Annotated[int, Field(ge=1, le=2**31 - 1)], pattern=DIGITS) = "",
 ) -> State:
     """Roll an environment back to its previous good release and verify it.
 

@@ -27,6 +27,7 @@ from pydantic import Field, ValidationError
 
 from hotdash_ops.inventory import Inventory
 from hotdash_ops.operator_input import PersonName
+from hotdash_ops.run_forms import DIGITS, InventoryApp, optional, optional_choice
 from hotdash_ops.scaling import (
     ABSOLUTE_MAX_COUNT,
     AutoStop,
@@ -40,7 +41,7 @@ from hotdash_ops.scaling import (
     scaling_policy,
     what_goes_down,
 )
-from hotdash_ops.validation import AppName, field_problems
+from hotdash_ops.validation import field_problems
 from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.deadline_timer import wait_for_answer
@@ -92,16 +93,18 @@ async def confirm_scale_down(text: str, timeout_minutes: int) -> ConfirmScaleDow
 
 @flow(name="scale-app")
 async def scale_app(
-    app: AppName,
-    vm_size: VmSize | None = None,
-    memory_mb: Annotated[int, Field(ge=256, le=131072)] | None = None,
-    count: Annotated[int, Field(ge=0, le=ABSOLUTE_MAX_COUNT)] | None = None,
-    max_per_region: Annotated[int, Field(ge=1, le=ABSOLUTE_MAX_COUNT)] | None = None,
-    min_running: Annotated[int, Field(ge=0, le=ABSOLUTE_MAX_COUNT)] | None = None,
-    auto_stop: AutoStop | None = None,
+    app: InventoryApp,
+    vm_size: optional_choice(VmSize) = "",
+    memory_mb: optional(Annotated[int, Field(ge=256, le=131072)], pattern=DIGITS) = "",
+    count: optional(Annotated[int, Field(ge=0, le=ABSOLUTE_MAX_COUNT)], pattern=DIGITS) = "",
+    max_per_region: optional(
+        Annotated[int, Field(ge=1, le=ABSOLUTE_MAX_COUNT)], pattern=DIGITS
+    ) = "",
+    min_running: optional(Annotated[int, Field(ge=0, le=ABSOLUTE_MAX_COUNT)], pattern=DIGITS) = "",
+    auto_stop: optional_choice(AutoStop) = "",
     confirm_timeout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60,
 ) -> State:
-    """Scale a Fly app; only the settings given change.
+    """Scale a Fly app; only the settings given change (leave the others empty).
 
     Args:
         app: the Fly app (must be in the inventory)
@@ -112,7 +115,8 @@ async def scale_app(
         max_per_region: at most this many machines per region (only with count)
         min_running: machines Fly Proxy keeps running (`min_machines_running`)
         auto_stop: what Fly Proxy does with idle machines: off, stop or suspend
-        confirm_timeout_minutes: how long a production scale-down waits for its confirmation
+        confirm_timeout_minutes: (expert) how long a production scale-down waits for its
+            confirmation
     """
     logger = get_run_logger()
     request = ScaleRequest(

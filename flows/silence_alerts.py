@@ -29,7 +29,7 @@ from hotdash_ops.monitor.silences import (
     check_request,
 )
 from hotdash_ops.operator_input import Reason, Requester
-from hotdash_ops.validation import AppOrEvery
+from hotdash_ops.run_forms import EveryOrInventoryTarget, optional
 from tasks import fly_access
 from tasks.reports import publish_table
 from tasks.silences import add_silence, end_silence, read_silences
@@ -40,11 +40,11 @@ ARTIFACT_KEY = "silence-alerts"
 @flow(name="silence-alerts", log_prints=False)
 async def silence_alerts(
     action: SilenceAction = "create",
-    app: AppOrEvery | None = None,
+    app: EveryOrInventoryTarget = "",
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = 60,
-    reason: Reason | None = None,
-    requested_by: Requester | None = None,
-    silence_id: SilenceId | None = None,
+    reason: optional(Reason) = "",
+    requested_by: optional(Requester) = "",
+    silence_id: optional(SilenceId) = "",
 ) -> State:
     """Silence an app's alerts for planned work, list the silences, or end one.
 

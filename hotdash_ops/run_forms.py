@@ -14,13 +14,17 @@ failed"). So:
   register the deployments again (`make demo` and register.sh do) for the dropdown to show it.
 * `AllOrInventoryApp`: the same, or `ALL_APPS` (the default of the checks that look at every
   app): the flow gets None for it.
-* `optional(T)`: text that may be left empty: the form shows a plain text box whose empty
-  value means "not given" (None in the flow); `T | None` would show a type switch first.
+* `EveryOrInventoryApp`: left empty (not given: None), `*` (every app, said explicitly) or
+  an inventory app; `EveryOrInventoryTarget` also offers the inventory's outside services.
+* `optional(T)`: text (or a number) that may be left empty: the form shows a plain text box
+  whose empty value means "not given" (None in the flow); `T | None` would show a type switch
+  first. `optional_choice(E)`: a list of E's values with an empty first entry.
 """
 
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,22 +40,25 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from hotdash_ops.inventory import load_inventory
-from hotdash_ops.validation import app_name
+from hotdash_ops.validation import EVERY_APP, app_name
 
 ALL_APPS = "all"
+DIGITS = "^[0-9]*$"  # a number field's box: digits or nothing
 _DEFAULT_INVENTORY = Path("deployments/inventory.yaml")
 
 
-def inventory_apps() -> list[str]:
-    """The app names of the inventory this process uses (`HOTDASH_INVENTORY`)."""
-    path = Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY)
-    return [a.name for a in load_inventory(path).apps]
+def inventory_apps(*, dependencies: bool = False) -> list[str]:
+    """The app names of the inventory this process uses (`HOTDASH_INVENTORY`), and with
+    `dependencies` its outside services' names (Supabase, ...)."""
+    inventory = load_inventory(Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY))
+    names = [a.name for a in inventory.apps]
+    return names + [d.name for d in inventory.dependencies] if dependencies else names
 
 
-def known_app(value: str, field: str = "app") -> str:
-    """`value` when the inventory has an app of that name; ValueError naming the field and
-    the known apps otherwise."""
-    known = inventory_apps()
+def known_app(value: str, field: str = "app", *, dependencies: bool = False) -> str:
+    """`value` when the inventory has an app (or, with `dependencies`, an outside service) of
+    that name; ValueError naming the field and the known names otherwise."""
+    known = inventory_apps(dependencies=dependencies)
     if value not in known:
         raise ValueError(
             f"{field}: {value!r} is not an app of the inventory (known: {', '.join(known)})"
@@ -66,17 +73,29 @@ def _known(value: str | None, info: ValidationInfo) -> str | None:
     return known_app(app_name(value, field), field)
 
 
+def _known_or_every(value: str | None, info: ValidationInfo) -> str | None:
+    return value if value == EVERY_APP else _known(value, info)
+
+
+def _target_or_every(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None or value == EVERY_APP:
+        return value
+    field = info.field_name or "app"
+    return known_app(app_name(value, field), field, dependencies=True)
+
+
 class _EnumOfInventoryApps:
     """The schema's `enum`: the inventory's apps when the schema is made (deploy time)."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, dependencies: bool = False) -> None:
         self.extra = list(extra)
+        self.dependencies = dependencies
 
     def __get_pydantic_json_schema__(
         self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler(core_schema)
-        schema["enum"] = [*self.extra, *inventory_apps()]
+        schema["enum"] = [*self.extra, *inventory_apps(dependencies=self.dependencies)]
         return schema
 
 
@@ -99,12 +118,40 @@ def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+# Left empty (None: not given), `*` (every app, said explicitly) or an inventory app.
+EveryOrInventoryApp = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(_known_or_every),
+    WithJsonSchema({"type": "string"}),
+    _EnumOfInventoryApps("", EVERY_APP),
+    Field(validate_default=True),
+]
+
+# The same, where an outside service (a dependency of the inventory) may be chosen too.
+EveryOrInventoryTarget = Annotated[
+    str | None,
+    BeforeValidator(_blank_is_none),
+    AfterValidator(_target_or_every),
+    WithJsonSchema({"type": "string"}),
+    _EnumOfInventoryApps("", EVERY_APP, dependencies=True),
+    Field(validate_default=True),
+]
+
+
 def optional(kind: Any, **schema: Any) -> Any:
-    """`kind` (an Annotated str type), or nothing: the form shows a plain text box (empty by
-    default), and an empty or blank value reaches the flow as None. Use with default ""."""
+    """`kind` (an Annotated str or int type), or nothing: the form shows a plain text box
+    (empty by default), and an empty or blank value reaches the flow as None. Use with
+    default ""."""
     return Annotated[
         kind | None,
         BeforeValidator(_blank_is_none),
         WithJsonSchema({"type": "string", **schema}),
         Field(validate_default=True),
     ]
+
+
+def optional_choice(choices: type[StrEnum]) -> Any:
+    """One of `choices` (a list in the form, its first entry empty), or nothing: empty
+    reaches the flow as None. Use with default ""."""
+    return optional(choices, enum=["", *(c.value for c in choices)])

@@ -9,7 +9,15 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp, InventoryApp, optional
+from hotdash_ops.run_forms import (
+    ALL_APPS,
+    AllOrInventoryApp,
+    EveryOrInventoryApp,
+    InventoryApp,
+    optional,
+    optional_choice,
+)
+from hotdash_ops.scaling import AutoStop
 from hotdash_ops.validation import ImageRef
 from tests.conftest import ROOT
 
@@ -26,6 +34,9 @@ class Form(BaseModel):
     app: InventoryApp
     image: optional(ImageRef) = ""  # type: ignore[valid-type]
     which: AllOrInventoryApp = ALL_APPS
+    target: EveryOrInventoryApp = ""
+    auto_stop: optional_choice(AutoStop) = ""  # type: ignore[valid-type]
+    count: optional(int) = ""  # type: ignore[valid-type]
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +51,18 @@ def test_the_form_lists_the_inventorys_apps_and_plain_text_boxes() -> None:
         "default": "all", "enum": ["all", *APPS], "title": "Which", "type": "string"
     }  # fmt: skip
     assert props["image"] == {"default": "", "title": "Image", "type": "string"}  # no switch
+    assert props["target"]["enum"] == ["", "*", *APPS]
+    assert props["auto_stop"]["enum"] == ["", "off", "stop", "suspend"]
+    assert props["count"] == {"default": "", "title": "Count", "type": "string"}
 
 
 def test_empty_text_and_all_reach_the_flow_as_none() -> None:
     assert Form(app="hotdash-staging").model_dump() == {
-        "app": "hotdash-staging", "image": None, "which": None
+        "app": "hotdash-staging", "image": None, "which": None, "target": None,
+        "auto_stop": None, "count": None,
     }  # fmt: skip
+    chosen = Form(app="hotdash-staging", target="*", auto_stop="stop", count="3")
+    assert (chosen.target, chosen.auto_stop, chosen.count) == ("*", AutoStop.STOP, 3)
     form = Form(app="hotdash-staging", image="  ", which="hotdash-chatwoot")
     assert (form.image, form.which) == (None, "hotdash-chatwoot")
     assert Form(app="hotdash-staging", image="registry.fly.io/a:b").image == "registry.fly.io/a:b"
@@ -63,6 +80,10 @@ def test_an_unknown_app_is_refused_with_the_known_list() -> None:
         Form(app="hotdash-staging", which="nope")
     with pytest.raises(ValidationError, match="app: 'Bad App' is not a Fly app name"):
         Form(app="Bad App")
+    with pytest.raises(ValidationError, match="app: '\\*' is not a Fly app name"):
+        Form(app="*")  # every app only where the form offers it
+    with pytest.raises(ValidationError, match="target: 'nope' is not an app of the inventory"):
+        Form(app="hotdash-staging", target="nope")
     with pytest.raises(ValidationError, match="image: must not start with '-'"):
         Form(app="hotdash-staging", image="--x")
 
