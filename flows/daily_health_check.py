@@ -31,6 +31,7 @@ from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp, optional
 from tasks import fly_access
 from tasks.alerting import read_alert_changes
 from tasks.announce import run_url, tell
+from tasks.checks import checked
 from tasks.fleet_reads import read_error_lines_between, read_metric_peaks
 from tasks.http_checks import check_dependencies
 from tasks.monitor_reads import evaluate_apps
@@ -89,7 +90,7 @@ async def daily_health_check(
         quote(names), start, end, max_pages=max_log_pages, shown=error_lines
     )
     # 3. Verify all services healthy (curl /health, judged in 1), and the dependencies.
-    dependencies = await check_dependencies(deps)
+    dependencies = await checked(check_dependencies, deps)
 
     report = HealthReport(
         checked_at=now,

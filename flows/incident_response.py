@@ -73,6 +73,7 @@ from tasks import fly_access
 from tasks.app_lock import app_lock
 from tasks.approvals import replay_safe
 from tasks.audit import audit_log
+from tasks.checks import checked
 from tasks.fleet_reads import read_error_logs, read_metrics
 from tasks.fly_deploys import app_status, list_releases, rollback_app
 from tasks.http_checks import check_dependencies, check_health_endpoints, watch_health
@@ -210,7 +211,7 @@ async def read_facts(
     # Health endpoint and dependencies (runbook: Health Check Failure).
     facts["health"] = (await check_health_endpoints([spec]))[app]
     deps = [inventory.dependency(name) for name in spec.dependencies]
-    facts["dependencies"] = await check_dependencies(deps) if deps else []
+    facts["dependencies"] = await checked(check_dependencies, deps) if deps else []
     return IncidentFacts.model_validate(facts), metrics
 
 

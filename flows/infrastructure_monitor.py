@@ -5,14 +5,16 @@ memory %, p95 latency and 5xx ratio over the last 15 minutes (range queries); ev
 app's role judged (hotdash_ops.monitor.alert_rules); and every dependency (Supabase, Shopify:
 "Verify dependencies") with its key. Alerts fire after consecutive failures, resolve, remind,
 and wait while the app is being deployed or under a silence (hotdash_ops.monitor.alert_state,
-`silence-alerts`); each message carries its runbook response steps. A metrics table artifact
-(apps, then dependencies) is written every run.
+`silence-alerts`); each message carries its runbook response steps. Every run writes its
+verdict and a short table of what is wrong (`infrastructure-monitor-summary`), then the
+metrics table of every figure (`infrastructure-monitor`: apps, then dependencies; the verdict
+and alerts first).
 Apps with SLOs in the inventory are also judged by their error budgets' burn rates (the SRE
 workbook's multiwindow rules, hotdash_ops.monitor.slo), and an `error-budgets` table shows
 each one's budget left.
 
 Three fleet-wide reads run at once (machines and /health sharded over small HTTP clients), and
-a run makes six task runs (nine when apps have SLOs) plus one per message sent, whatever
+a run makes eight task runs (eleven when apps have SLOs) plus one per message sent, whatever
 the fleet's size (the SQLite server records ~35 task runs a second). The run ends Completed
 whenever it did its job, however unhealthy the fleet: that completion is the heartbeat the
 "monitor is silent" automation watches. It ends Failed when an alert could not be delivered.
@@ -40,19 +42,28 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from hotdash_ops.monitor.alert_rules import dependency_row, summarise, table_row
+from hotdash_ops.monitor.alert_rules import summarise
+from hotdash_ops.monitor.health import (
+    dependency_row,
+    overall,
+    table_row,
+    verdict_lines,
+    wrong,
+)
 from hotdash_ops.monitor.stale_runs import stale_reason
 from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp
 from tasks import fly_access
 from tasks.alerting import update_alerts
+from tasks.checks import checked
 from tasks.error_budgets import error_budget_verdicts
 from tasks.http_checks import check_dependencies
 from tasks.monitor_reads import evaluate_apps
-from tasks.reports import publish_table
+from tasks.reports import publish_markdown, publish_table
 
 # With CANCEL_NEW a hung run would cancel every later tick: end it well before the next one.
 RUN_TIMEOUT_SECONDS = 600
-MONITOR_ARTIFACT = "infrastructure-monitor"
+MONITOR_ARTIFACT = "infrastructure-monitor"  # every figure of every app (a table)
+SUMMARY_ARTIFACT = "infrastructure-monitor-summary"  # the verdict and what is wrong
 SKIPPED = "Skipped"  # the state name of a stale run: not a heartbeat
 
 
@@ -70,12 +81,14 @@ async def infrastructure_monitor(
         stale_after_minutes: a monitor run starting more than this late is skipped (0: never)
     """
     logger = get_run_logger()
-    stale = stale_reason(flow_run.scheduled_start_time, datetime.now(UTC), stale_after_minutes)
+    inventory = fly_access.inventory()
+    stale = stale_reason(
+        flow_run.scheduled_start_time, datetime.now(UTC), stale_after_minutes, inventory.timezone
+    )
     if stale:
         logger.warning(stale)
         return Completed(message=stale, name=SKIPPED)
 
-    inventory = fly_access.inventory()
     specs = [inventory.app(app)] if app else inventory.apps
     names = [s.name for s in specs]
     wanted = {d for s in specs for d in s.dependencies}
@@ -85,7 +98,7 @@ async def infrastructure_monitor(
     # fly-metrics-dashboard.sh / `fly status` / `curl /health`, judged by each app's rules,
     # and "Verify dependencies (Supabase, Shopify)".
     evaluations = await evaluate_apps(specs, window_minutes)
-    dependencies = await check_dependencies(deps)
+    dependencies = await checked(check_dependencies, deps)
     # Apps with SLOs: their error budgets, judged by the SRE workbook's burn-rate rules.
     budgets = {v.app: v for v in await error_budget_verdicts(specs, evaluations)}
     for e in evaluations:
@@ -100,10 +113,22 @@ async def infrastructure_monitor(
         fleet=None if app else quote(names + [d.name for d in deps]),
         timezone=inventory.timezone,
     )
+    message = f"{summary}. {alerts.summary()}"
+    # What a person reads first: the verdict and what is wrong; then every figure.
+    page = verdict_lines(
+        "Infrastructure monitor",
+        message,
+        overall(evaluations, dependencies),
+        wrong(evaluations, dependencies),
+        at=datetime.now(UTC),
+        tz=tz,
+        alerts=lambda app: alerts.labels(app, tz),
+    )
+    page += ["", f"Every figure of every app: the `{MONITOR_ARTIFACT}` table artifact of this run."]
+    await publish_markdown(SUMMARY_ARTIFACT, "\n".join(page), description=message)
     rows = [table_row(e, alerts=alerts.labels(e.app, tz)) for e in evaluations]
     rows += [dependency_row(d, alerts=alerts.labels(d.app, tz)) for d in dependencies]
-    await publish_table(MONITOR_ARTIFACT, quote(rows), description=f"{summary}. {alerts.summary()}")
-    message = f"{summary}. {alerts.summary()}"
+    await publish_table(MONITOR_ARTIFACT, quote(rows), description=message)
     if alerts.undelivered:
         return Failed(message=message)
     return Completed(message=message)

@@ -25,10 +25,11 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from hotdash_ops.monitor.alert_rules import table_row
+from hotdash_ops.monitor.health import table_row
 from hotdash_ops.monitor.manual_check import ManualCheck, render_details
 from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp
 from tasks import fly_access
+from tasks.checks import checked
 from tasks.fleet_reads import read_error_logs
 from tasks.http_checks import check_dependencies
 from tasks.monitor_reads import evaluate_apps
@@ -60,10 +61,15 @@ async def manual_health_check(
     evaluations = await evaluate_apps(specs, window_minutes)
     # Single app (`fly logs`, error lines) and Database (the dependencies), at once.
     error_logs, dependencies = await asyncio.gather(
-        read_error_logs(quote(names)), check_dependencies(deps)
+        read_error_logs(quote(names)), checked(check_dependencies, deps)
     )
 
-    check = ManualCheck(evaluations=evaluations, dependencies=dependencies, error_logs=error_logs)
+    check = ManualCheck(
+        evaluations=evaluations,
+        dependencies=dependencies,
+        error_logs=error_logs,
+        tz=inventory.timezone,
+    )
     logger.info(check.summary())
     rows = [{**table_row(e), "error logs": check.error_cell(e.app)} for e in evaluations]
     await publish_table(ARTIFACT_KEY, quote(rows), description=check.summary())

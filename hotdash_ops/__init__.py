@@ -14,6 +14,9 @@ Shared by every area:
 * `audit`           the hash-chained, append-only audit log (`hotdash-audit verify`)
 * `models`          pydantic models of the JSON Fly's API and flyctl return; VM presets
 * `scaling`         Scaling Operations: what a scale request may change, before and after
+* `local_time`      times shown to people: in the inventory's timezone, named
+* `wording`         counted nouns in text people read ("1 dependency")
+* `run_forms`       run-form parameter types: inventory apps as lists, optional text boxes
 
 By runbook area (each package's docstring maps its modules to runbook lines):
 

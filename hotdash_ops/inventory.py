@@ -288,14 +288,23 @@ def load_inventory(path: Path) -> Inventory:
 
 def schedule_timezone_problems(prefect_yaml: Mapping[str, Any], timezone: str) -> list[str]:
     """The schedules of a prefect.yaml whose timezone is not `timezone`: the project has one
-    timezone setting, the inventory's, and prefect.yaml's schedules must name it too."""
+    timezone setting, the inventory's, and prefect.yaml's schedules must name it too; so must
+    a scheduled deployment's description (Prefect's deployments list shows a schedule's time
+    without its zone, so the description says it)."""
     problems = []
     for deployment in prefect_yaml.get("deployments") or []:
-        for schedule in deployment.get("schedules") or []:
+        name = deployment.get("name")
+        schedules = deployment.get("schedules") or []
+        for schedule in schedules:
             zone = schedule.get("timezone")
             if zone != timezone:
                 problems.append(
-                    f"prefect.yaml: deployment {deployment.get('name')!r} schedules in "
+                    f"prefect.yaml: deployment {name!r} schedules in "
                     f"{zone or 'UTC (no timezone)'}, the inventory's timezone is {timezone}"
                 )
+        if schedules and timezone not in str(deployment.get("description") or ""):
+            problems.append(
+                f"prefect.yaml: deployment {name!r}: its description does not say when it "
+                f"runs in {timezone}"
+            )
     return problems

@@ -35,6 +35,7 @@ from hotdash_ops.monitor.alert_state import (
     AlertStatus,
     AlertStore,
     advance,
+    due_notices,
     load_alert_policy,
     mark_delivered,
 )
@@ -128,7 +129,7 @@ class AlertRunResult(BaseModel):
     book: AlertBook
     sent: list[str] = Field(default_factory=list)  # subjects delivered
     undelivered: list[str] = Field(default_factory=list)  # subjects to retry next run
-    held_apps: list[str] = Field(default_factory=list)
+    held_apps: list[str] = Field(default_factory=list)  # whose due notices a deploy held
     silenced: dict[str, datetime] = Field(default_factory=dict)  # app -> end of its silence
     events: list[str] = Field(default_factory=list)  # "<event> <app>/<rule>"
     warning: str | None = None
@@ -195,9 +196,16 @@ async def update_alerts(
                     change.detail,
                 )
         messages = compose(transition.notices, digest_over=policy.digest_over, tz=tz)
+        # Held back: only what would have been sent now (a deploy with nothing firing holds
+        # nothing back, and is not worth a word).
+        held_back = {
+            e.app
+            for e in transition.book.alerts.values()
+            if e.app in held and e.silenced_until is None and due_notices(e, now, policy)
+        }
         result = AlertRunResult(
             book=transition.book,
-            held_apps=sorted(held),
+            held_apps=sorted(held_back),
             silenced=silenced,
             events=[f"{e.name} {e.app}/{e.rule.value}" for e in transition.events],
             warning=warning,
@@ -211,8 +219,8 @@ async def update_alerts(
                 result.undelivered.append(message.subject)
         result.book = mark_delivered(transition.book, delivered, now)
         store.save(result.book)
-    if held:
-        logger.info("alerts held back while deploying: %s", ", ".join(sorted(held)))
+    if result.held_apps:
+        logger.info("alerts held back while deploying: %s", ", ".join(result.held_apps))
     logger.info(result.summary())
     return result
 

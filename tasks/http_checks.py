@@ -13,12 +13,14 @@ import os
 import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
 from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import RuleVerdict, evaluate_dependency
 from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
+from tasks.checks import verdict
 
 MAX_CONNECTIONS = 20
 HEALTH_POLL_SECONDS = 5.0
@@ -109,10 +111,11 @@ def dependency_headers(dep: Dependency) -> dict[str, str] | str:
 
 
 @task(name="check-dependencies", cache_policy=NO_CACHE)
-async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict]:
+async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict] | State:
     """Runbook "Verify dependencies (Supabase, Shopify)" and "Database": `curl
     https://<project>.supabase.co/rest/v1/` (with its `apikey`), judged by the `dependency`
-    rule (hotdash_ops.monitor.alert_rules)."""
+    rule (hotdash_ops.monitor.alert_rules). One failing or unknown ends the task run Failed
+    with the verdicts (tasks.checks: read them with `checked`)."""
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
     async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
 
@@ -128,4 +131,6 @@ async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict]:
             )
             return evaluate_dependency(dep, answer)
 
-        return list(await asyncio.gather(*(one(d) for d in deps)))
+        verdicts = list(await asyncio.gather(*(one(d) for d in deps)))
+    bad = [v.detail for v in verdicts if v.outcome.alerting]
+    return verdict(verdicts, "; ".join(bad) if bad else None)

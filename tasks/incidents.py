@@ -354,7 +354,11 @@ async def communicate(incident: IncidentRecord) -> None:
     for subject, body in incident.closing_notices():
         await tell(subject, body)
     await post_status(incident, incident.page_status, f"{incident.summary}: {incident.state_text}")
-    append_entry(incident_log_path(fly_access.settings().hotdash_state_dir), incident.log_entry())
+    append_entry(
+        incident_log_path(fly_access.settings().hotdash_state_dir),
+        incident.log_entry(),
+        tz=fly_access.inventory().timezone,
+    )
     _audit(
         incident,
         AUDIT_CLOSED,
@@ -373,6 +377,6 @@ async def draft_postmortem(incident: IncidentRecord) -> None:
     draft = incident.postmortem(audit_log().records())
     await publish_markdown(
         f"postmortem-{incident.app}",
-        render_postmortem(draft),
+        render_postmortem(draft, fly_access.inventory().timezone),
         description=f"{incident.app}: {incident.state_text}",
     )

@@ -13,10 +13,12 @@ bundle) costs ~0.1 s of CPU each. One task per kind of read, never one per app.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 from prefect.utilities.annotations import quote
 
 from hotdash_ops.fly.sharding import run_sharded
@@ -25,6 +27,7 @@ from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import AppEvaluation, evaluate_fleet
 from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
 from tasks import fly_access
+from tasks.checks import checked, verdict
 from tasks.fleet_reads import for_each_app, read_metrics
 
 SHARD_SIZE = 10
@@ -90,4 +93,24 @@ async def evaluate_apps(apps: list[AppSpec], window_minutes: int) -> list[AppEva
         read_metrics(quote(names), window_minutes),
         check_fleet_health(quote(apps), quote(machines)),
     )
-    return evaluate_fleet(apps, machines=machines, health=health, metrics=metrics)
+    evaluations: list[AppEvaluation] = await checked(
+        judge_apps, quote(apps), quote(machines), quote(health), quote(metrics)
+    )
+    return evaluations
+
+
+@task(name="judge-apps", cache_policy=NO_CACHE)
+async def judge_apps(
+    apps: list[AppSpec],
+    machines: dict[str, list[Machine] | str],
+    health: dict[str, ProbeResult],
+    metrics: Any,
+) -> list[AppEvaluation] | State:
+    """Runbook Automated Monitoring, "Creates alerts on failures": every rule of each app's
+    role judged on what was read. An app failing or unknown ends this task run Failed, named
+    `Failed check`, saying which (the run's graph shows where it broke); the evaluations are
+    its result either way (tasks.checks)."""
+    evaluations = evaluate_fleet(apps, machines=machines, health=health, metrics=metrics)
+    bad = [f"{v.app}: {v.detail}" for e in evaluations for v in e.verdicts if v.outcome.alerting]
+    more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+    return verdict(evaluations, "; ".join(bad[:10]) + more if bad else None)

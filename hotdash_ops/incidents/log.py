@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from hotdash_ops.local_time import shown
 from hotdash_ops.redaction import Redactor, default_redactor
 
 INCIDENT_LOG_FILENAME = "incident-log.md"
@@ -46,11 +47,11 @@ def incident_log_path(state_dir: Path) -> Path:
     return Path(state_dir) / INCIDENT_LOG_FILENAME
 
 
-def render_entry(entry: IncidentLogEntry) -> str:
-    """One entry as a markdown section."""
-    at = entry.at.astimezone(UTC) if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+def render_entry(entry: IncidentLogEntry, tz: str = "UTC") -> str:
+    """One entry as a markdown section; its time in `tz` (the inventory's timezone), named."""
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
     lines = [
-        f"## {at:%Y-%m-%d %H:%M} UTC: {entry.severity} {entry.app}: {entry.summary}",
+        f"## {shown(at, tz)}: {entry.severity} {entry.app}: {entry.summary}",
         "",
         f"- **Incident**: {entry.incident}",
         f"- **Reported by**: {entry.reported_by}",
@@ -64,9 +65,11 @@ def render_entry(entry: IncidentLogEntry) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_entry(path: Path, entry: IncidentLogEntry, *, redactor: Redactor | None = None) -> str:
+def append_entry(
+    path: Path, entry: IncidentLogEntry, *, redactor: Redactor | None = None, tz: str = "UTC"
+) -> str:
     """Append `entry` (creating the file with its header); returns the text written."""
-    text = (redactor or default_redactor()).redact(render_entry(entry))
+    text = (redactor or default_redactor()).redact(render_entry(entry, tz))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as fh:

@@ -26,6 +26,8 @@ from hotdash_ops.incidents.response import (
     Diagnosis,
     Severity,
 )
+from hotdash_ops.local_time import zone as local_zone
+from hotdash_ops.local_time import zone_name
 from hotdash_ops.monitor.metrics import AppMetrics
 
 
@@ -134,8 +136,10 @@ def _metric(metrics: AppMetrics | None, key: str, pattern: str) -> str:
     return "no data" if value is None else pattern.format(value)
 
 
-def render_postmortem(pm: PostMortem) -> str:
-    """The draft as markdown: facts filled in, cause and follow-ups blank."""
+def render_postmortem(pm: PostMortem, tz: str = "UTC") -> str:
+    """The draft as markdown: facts filled in, cause and follow-ups blank; times in `tz` (the
+    inventory's timezone), named."""
+    zone = local_zone(tz)
     d = pm.decision
     lines = [
         f"# Post-mortem (draft): {pm.app}, {pm.severity}: {pm.summary or 'no summary'}",
@@ -143,7 +147,7 @@ def render_postmortem(pm: PostMortem) -> str:
         f"- **Incident**: {pm.incident}",
         f"- **Severity**: {pm.severity} (respond {RESPONSE_TEXT[pm.severity]})",
         f"- **Reported by**: {pm.reported_by}",
-        f"- **Detected**: {_utc(pm.detected_at):%Y-%m-%d %H:%M:%S} UTC",
+        f"- **Detected**: {_utc(pm.detected_at).astimezone(zone):%Y-%m-%d %H:%M:%S %Z}",
     ]
     if d is not None:
         how = "automatically (P0, inventory allows)" if d.automatic else f"by {d.decided_by}"
@@ -160,10 +164,14 @@ def render_postmortem(pm: PostMortem) -> str:
         )
     recovered = {True: "yes", False: "NO", None: "not checked (no change made)"}[pm.recovered]
     lines += [f"- **Recovered**: {recovered}", "", "## Timeline", ""]
-    lines += ["| time (UTC) | step | what happened | source |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| time ({zone_name(tz)}) | step | what happened | source |",
+        "| --- | --- | --- | --- |",
+    ]
     for e in pm.timeline:
         detail = e.detail.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {_utc(e.at):%Y-%m-%d %H:%M:%S} | {e.step} | {detail} | {e.source} |")
+        at = _utc(e.at).astimezone(zone)
+        lines.append(f"| {at:%Y-%m-%d %H:%M:%S} | {e.step} | {detail} | {e.source} |")
     lines += ["", "## First diagnosis", ""]
     if pm.diagnosis.evidence:
         lines += [f"- **{CAUSE_TEXT[e.cause]}**: {e.detail}" for e in pm.diagnosis.evidence]

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from hotdash_ops.monitor.alert_response import response_for, title_for
 from hotdash_ops.monitor.alert_state import AlertNotice, NoticeKind
+from hotdash_ops.wording import counted
 
 
 class AlertMessage(BaseModel):
@@ -109,7 +110,10 @@ def _digest(groups: dict[str, list[AlertNotice]], tz: tzinfo) -> AlertMessage:
     for n in notices:
         counts[_state(n)] += 1
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    subject = f"[hotdash-ops] {len(notices)} alert notices on {len(groups)} apps ({summary})"
+    subject = (
+        f"[hotdash-ops] {counted(len(notices), 'alert notice')} on "
+        f"{counted(len(groups), 'app')} ({summary})"
+    )
     lines = [f"- [{_state(n)}] {n.app}: {_headline(n)}: {n.detail}" for n in notices]
     seen: dict[str, str] = {}
     for n in notices:

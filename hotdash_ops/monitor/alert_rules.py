@@ -57,6 +57,7 @@ from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.metrics import AppMetrics, FleetMetrics
 from hotdash_ops.monitor.probe import ProbeResult
+from hotdash_ops.wording import counted
 
 
 class RuleName(StrEnum):
@@ -422,71 +423,6 @@ def evaluate_fleet(
     return out
 
 
-def _num(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def table_row(evaluation: AppEvaluation, alerts: str = "") -> dict[str, object]:
-    """One row of the run's metrics table: the app, each figure, each rule's verdict."""
-    f = evaluation.figures
-    machines = (
-        ", ".join(f"{n} {s}" for s, n in sorted(f.machines_by_state.items()))
-        if f.machines_by_state is not None
-        else "no data"
-    )
-    checks = (
-        "{passing}/{warning}/{critical}".format(**f.machine_checks)
-        if f.machine_checks is not None
-        else "no data"
-    )
-    row: dict[str, object] = {
-        "app": f.app,
-        "role": f.role,
-        "machine states": machines,
-        "checks p/w/c": checks,
-        "health status": (
-            str(f.health_status)
-            if f.health_status is not None
-            else "not requested"
-            if f.health_skipped
-            else "no answer"
-        ),
-        "health ms": _num(f.health_latency_ms, 0),
-        "cpu %": _num(f.cpu_pct),
-        "mem %": _num(f.mem_pct),
-        "p95 ms": _num(f.p95_ms, 0),
-        "5xx %": _num(None if f.error_rate is None else f.error_rate * 100, 2),
-        "rps": _num(f.rps, 2),
-    }
-    for v in evaluation.verdicts:
-        row[v.rule.value] = v.cell()
-    row["alerts"] = alerts
-    return row
-
-
-def dependency_row(verdict: RuleVerdict, alerts: str = "") -> dict[str, object]:
-    """A dependency's row in the apps' table: the same columns (a table has one header), its
-    one rule's verdict in `health`, the other figures and rules empty."""
-    row: dict[str, object] = {
-        "app": verdict.app,
-        "role": "dependency",
-        "machine states": "",
-        "checks p/w/c": "",
-        "health status": "no answer" if verdict.value is None else str(int(verdict.value)),
-        "health ms": None,
-        "cpu %": None,
-        "mem %": None,
-        "p95 ms": None,
-        "5xx %": None,
-        "rps": None,
-    }
-    for rule in APP_RULES:
-        row[rule.value] = ""
-    row[RuleName.HEALTH.value] = verdict.cell()
-    row["alerts"] = alerts
-    return row
-
-
 def summarise(evaluations: list[AppEvaluation], dependencies: Sequence[RuleVerdict] = ()) -> str:
     """`5 apps: 3 ok, 1 failing, 0 with no data, 1 with no traffic (...); failing:
     hotdash-staging: cpu; 2 dependencies ok`."""
@@ -503,7 +439,10 @@ def summarise(evaluations: list[AppEvaluation], dependencies: Sequence[RuleVerdi
         if any(v.outcome == Outcome.NO_TRAFFIC for v in e.verdicts):
             quiet.append(e.app)
     ok = sum(1 for e in evaluations if all(v.outcome == Outcome.PASS for v in e.verdicts))
-    text = f"{len(evaluations)} apps: {ok} ok, {len(failing)} failing, {len(no_data)} with no data"
+    text = (
+        f"{counted(len(evaluations), 'app')}: {ok} ok, {len(failing)} failing, "
+        f"{len(no_data)} with no data"
+    )
     if quiet:
         text += f", {len(quiet)} with no traffic ({', '.join(quiet[:10])})"
     if failing:
@@ -515,6 +454,6 @@ def summarise(evaluations: list[AppEvaluation], dependencies: Sequence[RuleVerdi
         text += (
             f"; dependencies: {'; '.join(down)}"
             if down
-            else (f"; {len(dependencies)} dependencies ok")
+            else (f"; {counted(len(dependencies), 'dependency', 'dependencies')} ok")
         )
     return text

@@ -174,7 +174,8 @@ class AlertEntry(BaseModel):
         if self.silenced_until is not None:
             until = self.silenced_until.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
             return f"{text} silenced until {until}"
-        return f"{text} held" if self.held else text
+        held = self.held and self.status != AlertStatus.PENDING  # pending: nothing to hold
+        return f"{text} held" if held else text
 
 
 class AlertBook(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from hotdash_ops.inventory import Inventory
 from hotdash_ops.models import App, Machine
+from hotdash_ops.wording import counted
 
 
 class AppRow(BaseModel):
@@ -84,6 +85,6 @@ def summary(org: str, rows: Sequence[AppRow]) -> str:
     extra = [r.app for r in rows if r.extra]
     missing = [r.app for r in rows if r.missing]
     return (
-        f"{len(on_fly)} apps in {org}: {len(on_fly) - len(extra)} in the inventory; "
+        f"{counted(len(on_fly), 'app')} in {org}: {len(on_fly) - len(extra)} in the inventory; "
         f"not in it: {', '.join(extra) or 'none'}; missing on Fly: {', '.join(missing) or 'none'}"
     )

@@ -2,7 +2,8 @@
 
 The apps and dependencies are judged by the monitor's rules (hotdash_ops.monitor.alert_rules,
 named for people by hotdash_ops.monitor.health); the night's peaks, alerts and error lines
-(hotdash_ops.monitor.overnight) follow. One verdict line first, then the figures.
+(hotdash_ops.monitor.overnight) follow. One verdict line first, a short table of what is wrong,
+then every app's figures; times in the inventory's timezone, named.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from datetime import UTC, datetime, tzinfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotdash_ops.inventory import AppSpec
+from hotdash_ops.local_time import shown
 from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict
-from hotdash_ops.monitor.health import Verdict, app_verdict, overall, verdict_of
+from hotdash_ops.monitor.health import (
+    WORD,
+    Verdict,
+    app_verdict,
+    overall,
+    verdict_lines,
+    verdict_of,
+    wrong,
+)
 from hotdash_ops.monitor.overnight import ErrorReview, NightReview, peak_checks
-
-_WORD = {
-    Verdict.OK: "ok",
-    Verdict.NO_TRAFFIC: "no traffic",
-    Verdict.WARN: "WARNING",
-    Verdict.FAIL: "FAILING",
-    Verdict.UNKNOWN: "UNKNOWN",
-}
+from hotdash_ops.wording import counted
 
 
 class HealthReport(BaseModel):
@@ -66,15 +69,17 @@ class HealthReport(BaseModel):
         quiet = [e.app for e in self.evaluations if app_verdict(e) == Verdict.NO_TRAFFIC]
         if quiet:  # no traffic is not "healthy": said apart
             healthy = (
-                f"{apps - len(quiet)} of {apps} apps and {len(self.dependencies)} dependencies "
-                f"healthy, {len(quiet)} with no traffic ({', '.join(quiet)})"
+                f"{apps - len(quiet)} of {counted(apps, 'app')} and "
+                f"{counted(len(self.dependencies), 'dependency', 'dependencies')} healthy, "
+                f"{len(quiet)} with no traffic ({', '.join(quiet)})"
             )
         else:
-            healthy = f"all {apps} apps and {len(self.dependencies)} dependencies healthy"
+            deps = counted(len(self.dependencies), "dependency", "dependencies")
+            healthy = f"{'all ' if apps > 1 else ''}{counted(apps, 'app')} and {deps} healthy"
         return healthy + (f", {len(warn)} warning(s): " + "; ".join(warn) if warn else "")
 
     def local(self, at: datetime) -> str:
-        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z")
+        return shown(at, self.tz)
 
 
 def _fmt(value: float | None, unit: str = "", digits: int = 0, *, quiet: bool = False) -> str:
@@ -101,9 +106,10 @@ def _errors_cell(night: NightReview | None, app: str) -> str:
 
 
 def _app_rows(report: HealthReport) -> list[str]:
+    # The figures people compare first, then the machines (wide cells last).
     lines = [
-        "| app | role | verdict | machines | regions | checks p/w/c | /health | CPU | memory "
-        "| p95 | 5xx | errors overnight |",
+        "| app | verdict | /health | CPU | memory | p95 | 5xx | errors overnight | machines "
+        "| checks p/w/c | regions | role |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in report.evaluations:
@@ -121,11 +127,12 @@ def _app_rows(report: HealthReport) -> list[str]:
         )
         rate = None if f.error_rate is None else f.error_rate * 100
         lines.append(
-            f"| {e.app} | {f.role} | **{_WORD[app_verdict(e)]}** | {_counts(f.machines_by_state)} "
-            f"| {_counts(f.machines_by_region)} | {checks} | {health} "
+            f"| {e.app} | **{WORD[app_verdict(e)]}** | {health} "
             f"| {_fmt(f.cpu_pct, ' %')} | {_fmt(f.mem_pct, ' %')} "
             f"| {_fmt(f.p95_ms, ' ms', quiet=f.no_traffic)} "
-            f"| {_fmt(rate, ' %', 2, quiet=f.no_traffic)} | {_errors_cell(report.night, e.app)} |"
+            f"| {_fmt(rate, ' %', 2, quiet=f.no_traffic)} | {_errors_cell(report.night, e.app)} "
+            f"| {_counts(f.machines_by_state)} | {checks} | {_counts(f.machines_by_region)} "
+            f"| {f.role} |"
         )
     return lines
 
@@ -184,39 +191,41 @@ def _night_sections(report: HealthReport, night: NightReview) -> list[str]:
             lines.append(f"- **{app}**: logs could not be read ({review})")
             continue
         lines.append(f"- **{app}**: {review.describe(night.max_pages)}")
-        lines += _error_block(review)
+        lines += _error_block(review, report.tz)
     return lines
 
 
-def _error_block(review: ErrorReview) -> list[str]:
+def _error_block(review: ErrorReview, tz: tzinfo) -> list[str]:
     if not review.lines:
         return []
     out = ["", "```"]
     for e in review.lines:
-        when = e.timestamp.isoformat(timespec="seconds") if e.timestamp else "?"
+        when = e.timestamp.astimezone(tz).strftime("%m-%d %H:%M:%S %Z") if e.timestamp else "?"
         out.append(f"{when} {e.region or ''} {e.message}")
     return [*out, "```", ""]
 
 
 def render_markdown(report: HealthReport) -> str:
-    """A markdown page: verdict, one row per app, dependencies, problems, then the night."""
+    """A markdown page: the verdict in one line, a short table of what is wrong, then every
+    app's figures, the dependencies, and the night."""
     lines = [
-        f"# Morning health check: {_WORD[report.verdict]}",
+        *verdict_lines(
+            "Morning health check",
+            report.summary(),
+            report.verdict,
+            wrong(report.evaluations, report.dependencies),
+            at=report.checked_at,
+            tz=report.tz,
+        ),
         "",
-        f"Checked {report.local(report.checked_at)}. {report.summary()}",
+        "## Every app now",
         "",
         *_app_rows(report),
     ]
     if report.dependencies:
         lines += ["", "## Dependencies", "", "| dependency | verdict | detail |", "|---|---|---|"]
         lines += [
-            f"| {d.app} | **{_WORD[verdict_of(d)]}** | {d.detail} |" for d in report.dependencies
-        ]
-    problems = [v for v in report._rules() if verdict_of(v) != Verdict.OK]
-    if problems:
-        lines += ["", "## Findings", ""]
-        lines += [
-            f"- **{v.app}** {v.rule.value}: {_WORD[verdict_of(v)]}, {v.detail}" for v in problems
+            f"| {d.app} | **{WORD[verdict_of(d)]}** | {d.detail} |" for d in report.dependencies
         ]
     if report.night is not None:
         lines += _night_sections(report, report.night)

@@ -11,11 +11,15 @@ could not be checked; error log lines are shown, not judged (the monitor's 5xx r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, Field
 
+from hotdash_ops.local_time import shown
 from hotdash_ops.models import LogEntry
 from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict, summarise
-from hotdash_ops.monitor.health import verdict_of
+from hotdash_ops.monitor.health import overall, verdict_lines, verdict_of, wrong
+from hotdash_ops.wording import counted
 
 MAX_LINES_SHOWN = 10
 
@@ -26,6 +30,8 @@ class ManualCheck(BaseModel):
     evaluations: list[AppEvaluation]
     dependencies: list[RuleVerdict] = Field(default_factory=list)
     error_logs: dict[str, list[LogEntry] | str] = Field(default_factory=dict)
+    checked_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    tz: str = "UTC"  # the inventory's timezone: the report's times are in it
 
     @property
     def healthy(self) -> bool:
@@ -45,12 +51,26 @@ class ManualCheck(BaseModel):
             return f"no data ({logs})"
         if not logs:
             return "none"
-        return f"{len(logs)} error line{'s' if len(logs) != 1 else ''}"
+        return counted(len(logs), "error line")
 
 
 def render_details(check: ManualCheck) -> str:
     """Markdown: the dependencies and each app's last error lines."""
-    lines = ["# Manual health check", "", check.summary(), "", "## Database and dependencies", ""]
+    lines = [
+        *verdict_lines(
+            "Manual health check",
+            check.summary(),
+            overall(check.evaluations, check.dependencies),
+            wrong(check.evaluations, check.dependencies),
+            at=check.checked_at,
+            tz=check.tz,
+        ),
+        "",
+        "Every figure of every app: the `manual-health-check` table artifact of this run.",
+        "",
+        "## Database and dependencies",
+        "",
+    ]
     if not check.dependencies:
         lines.append("No dependency listed for the checked apps.")
     for dep in check.dependencies:
@@ -63,7 +83,7 @@ def render_details(check: ManualCheck) -> str:
             lines.append("")
             lines.append("```")
             for entry in logs[-MAX_LINES_SHOWN:]:
-                when = entry.timestamp.isoformat(timespec="seconds") if entry.timestamp else "?"
+                when = shown(entry.timestamp, check.tz) if entry.timestamp else "?"
                 lines.append(f"{when} [{entry.level or '?'}] {entry.message}")
             lines.append("```")
         lines.append("")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from hotdash_ops.local_time import shown
+
 
 def stale_reason(
-    scheduled_at: datetime | None, now: datetime, max_age_minutes: float
+    scheduled_at: datetime | None, now: datetime, max_age_minutes: float, tz: str = "UTC"
 ) -> str | None:
-    """Why a run scheduled at `scheduled_at` should be skipped at `now`; None to go ahead.
+    """Why a run scheduled at `scheduled_at` should be skipped at `now` (said in `tz`, the
+    inventory's timezone); None to go ahead.
 
     `max_age_minutes` <= 0 disables the check (a person started the run and wants it).
     """
@@ -24,6 +27,6 @@ def stale_reason(
         return None
     minutes = late.total_seconds() / 60
     return (
-        f"skipped: stale (scheduled for {scheduled_at.isoformat(timespec='seconds')}, "
+        f"skipped: stale (scheduled for {shown(scheduled_at, tz)}, "
         f"started {minutes:.0f} min late > {max_age_minutes:g} min; a newer run will check)"
     )

@@ -121,14 +121,17 @@ def test_prefect_yaml_schedules_use_the_inventory_timezone() -> None:
     assert len(scheduled) >= 4  # the health check, the monitor, the cost reports
     assert schedule_timezone_problems(prefect_yaml, timezone) == []
     # The check can fail: another zone, or none at all (Prefect would use UTC).
-    assert schedule_timezone_problems(prefect_yaml, "Europe/Berlin")[0] == (
+    assert schedule_timezone_problems(prefect_yaml, "Europe/Berlin")[:2] == [
         "prefect.yaml: deployment 'daily-health-check' schedules in America/Los_Angeles, "
-        "the inventory's timezone is Europe/Berlin"
-    )
+        "the inventory's timezone is Europe/Berlin",
+        "prefect.yaml: deployment 'daily-health-check': its description does not say when it "
+        "runs in Europe/Berlin",
+    ]
     bare = {"deployments": [{"name": "x", "schedules": [{"cron": "0 9 * * *"}]}]}
     assert schedule_timezone_problems(bare, timezone) == [
         "prefect.yaml: deployment 'x' schedules in UTC (no timezone), the inventory's "
-        f"timezone is {timezone}"
+        f"timezone is {timezone}",
+        f"prefect.yaml: deployment 'x': its description does not say when it runs in {timezone}",
     ]
 
 

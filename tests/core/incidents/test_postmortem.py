@@ -102,6 +102,10 @@ def test_draft_lists_steps_with_times_metrics_and_blank_sections() -> None:
         metrics_after=AppMetrics(app=APP, cpu_pct=18, error_rate=0.002),
         timeline=run_steps(),
     )
+    local = render_postmortem(pm, "America/Los_Angeles")
+    assert "| time (America/Los_Angeles) | step |" in local
+    assert "| 2025-10-14 05:00:00 | detected |" in local
+    assert "- **Detected**: 2025-10-14 05:00:00 PDT" in local
     text = render_postmortem(pm)
     lines = text.splitlines()
     rows = [line for line in lines if line.startswith("| 2025-10-14")]
@@ -140,11 +144,13 @@ def test_incident_log_appends_entries_under_one_header(tmp_path) -> None:
         path,
         entry.model_copy(update={"incident": "calm-owl", "summary": "token tok_SECRET_123 leaked"}),
         redactor=Redactor(["tok_SECRET_123"]),
+        tz="America/Los_Angeles",  # the inventory's timezone, named
     )
     text = path.read_text()
     assert text.startswith("# Incident log\n")
     assert text.count("# Incident log") == 1
     assert "## 2025-10-14 12:00 UTC: P1 hotdash-staging: 503s after deploy" in text
+    assert "## 2025-10-14 05:00 PDT: P1 hotdash-staging: token" in text
     assert "- **Action**: rollback: rolled back to v3 (decided by bob)" in text
     assert text.index("brave-fox") < text.index("calm-owl")  # newest last
     assert "tok_SECRET_123" not in text and "***REDACTED***" in text

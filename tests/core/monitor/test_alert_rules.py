@@ -16,8 +16,8 @@ from hotdash_ops.monitor.alert_rules import (
     evaluate_app,
     evaluate_fleet,
     summarise,
-    table_row,
 )
+from hotdash_ops.monitor.health import dependency_row, table_row
 from hotdash_ops.monitor.metrics import AppMetrics, FleetMetrics
 from hotdash_ops.monitor.probe import ProbeResult
 
@@ -160,7 +160,7 @@ def test_no_traffic_is_its_own_verdict_never_an_alert_and_latency_is_judged_by_h
     assert result.verdict(RuleName.RESPONSE_TIME).outcome == Outcome.PASS
     assert "no requests" in result.verdict(RuleName.RESPONSE_TIME).detail
     assert "1 with no traffic (worker-app)" in summarise([result])
-    assert summarise([result]).startswith("1 apps: 0 ok")  # never counted as ok
+    assert summarise([result]).startswith("1 app: 0 ok")  # never counted as ok
     # Only a failed query is "no data".
     failed = fig.model_copy(update={"metrics_errors": {"error_rate": "HTTP 503"}})
     assert evaluate_app(BACKGROUND, failed).verdict(RuleName.ERROR_RATE).outcome == (
@@ -235,6 +235,9 @@ def test_unreadable_fleet_reads_become_no_data() -> None:
 def test_table_row_has_every_figure_and_every_rule() -> None:
     result = evaluate_app(WEB, figures(cpu_pct=91.234, error_rate=0.0625))
     row = table_row(result, alerts="cpu pending")
+    # What a person reads first, on the left: the app, its verdict, its alerts, its rules.
+    assert list(row)[:4] == ["app", "verdict", "alerts", APP_RULES[0].value]
+    assert row["verdict"] == "FAILING"
     assert row["app"] == "web-app"
     assert row["cpu %"] == 91.2
     assert row["5xx %"] == 6.25
@@ -247,20 +250,21 @@ def test_table_row_has_every_figure_and_every_rule() -> None:
         assert rule.value in row
     no_data = table_row(evaluate_app(WEB, figures(mem_pct=None)))
     assert no_data["memory"] == "NO DATA" and no_data["mem %"] is None
+    assert "alerts" not in no_data  # the manual check has none
 
 
 def test_dependency_row_has_the_app_columns_and_its_verdict_under_health() -> None:
     from hotdash_ops.inventory import Dependency
-    from hotdash_ops.monitor.alert_rules import dependency_row, evaluate_dependency
+    from hotdash_ops.monitor.alert_rules import evaluate_dependency
 
     dep = Dependency(name="shopify", url="https://x.myshopify.com/admin/api/2025-10/shop.json")
     refused = evaluate_dependency(dep, ProbeResult(url=dep.url, expected_status=200, status=401))
     row = dependency_row(refused, alerts="dependency pending")
-    app_row = table_row(evaluate_app(WEB, figures()))
+    app_row = table_row(evaluate_app(WEB, figures()), alerts="")
     assert list(row) == list(app_row)  # one table, one header
     assert (row["app"], row["role"], row["health status"]) == ("shopify", "dependency", "401")
     assert row["health"] == "FAIL (critical)" and row["cpu"] == "" and row["cpu %"] is None
-    assert row["alerts"] == "dependency pending"
+    assert row["alerts"] == "dependency pending" and row["verdict"] == "FAILING"
 
 
 def test_summary_counts_failing_and_no_data_apps() -> None:
@@ -289,11 +293,16 @@ def test_manual_check_verdict_counts_dependencies_and_shows_error_lines() -> Non
             LogEntry(timestamp=datetime(2025, 10, 14, tzinfo=UTC), level="error", message="boom")
         ]
     }
-    check = ManualCheck(evaluations=[ok], dependencies=[dep_ok], error_logs=logs)
+    check = ManualCheck(
+        evaluations=[ok], dependencies=[dep_ok], error_logs=logs, tz="America/Los_Angeles"
+    )
     assert check.healthy
-    assert check.summary().endswith("1 dependencies ok")
+    assert check.summary().endswith("1 dependency ok")  # counted in good English
     assert check.error_cell("web-app") == "1 error line"
-    assert "2025-10-14T00:00:00+00:00 [error] boom" in render_details(check)
+    details = render_details(check)
+    assert details.startswith("# Manual health check: ok\n\n**ok: 1 app: 1 ok")
+    assert "Nothing is wrong." in details and "(times in America/Los_Angeles)" in details
+    assert "2025-10-13 17:00 PDT [error] boom" in details  # the inventory's timezone
 
     down = evaluate_dependency(
         supabase, ProbeResult(url=supabase.url, expected_status=200, status=503)

@@ -69,7 +69,7 @@ def test_no_traffic_is_neither_healthy_nor_unknown() -> None:
     report = HealthReport(specs=[WEB], evaluations=[e], dependencies=[])
     assert report.verdict == Verdict.NO_TRAFFIC
     assert report.summary() == (
-        "0 of 1 apps and 0 dependencies healthy, 1 with no traffic (web-app)"
+        "0 of 1 app and 0 dependencies healthy, 1 with no traffic (web-app)"
     )
 
 

@@ -114,8 +114,14 @@ def test_report_leads_with_the_verdict_and_covers_the_night() -> None:
     report = HealthReport(checked_at=end, specs=[spec], evaluations=[e], dependencies=[],
                           night=night, tz=LA)  # fmt: skip
     text = render_markdown(report)
-    assert text.startswith("# Morning health check: FAILING\n")
-    assert "Checked 2025-10-14 09:00 PDT." in text
+    # The verdict in one line, then a short table of what is wrong, then every app's figures.
+    first, rest = text.split("## Every app now")
+    assert first.startswith("# Morning health check: FAILING\n\n**FAILING: 4 problem(s): ")
+    assert "Checked 2025-10-14 09:00 PDT (times in America/Los_Angeles)." in first
+    assert "| app | verdict | what is wrong |" in first
+    assert "| web-app | **FAILING** | health: /health did not answer (ConnectError) |" in first
+    assert "| web-app | **FAILING** | no answer (ConnectError) |" in rest
+    assert "10-13 19:01:00 PDT  boom" in text  # error lines in the inventory's timezone
     assert "## Overnight peaks (2025-10-13 18:00 PDT to 2025-10-14 09:00 PDT)" in text
     assert "| web-app | 91.0 % | no data | no data | no data | cpu_pct > 80 |" in text
     assert "| 2025-10-13 21:00 PDT | web-app | health (critical) | fired |" in text
