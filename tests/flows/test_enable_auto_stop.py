@@ -127,12 +127,22 @@ async def test_min_machines_running_on_chosen_apps_including_stopped_machines(co
     assert "saving about -$" in state.message
 
 
-async def test_an_unknown_app_changes_nothing(cost_sim) -> None:
+async def test_an_unknown_or_unreadable_app_changes_nothing(cost_sim) -> None:
+    # Not in the inventory: refused with the known apps before anything runs.
     state = await enable_auto_stop(
         apps=["hotdash-agent-service", "hotdash-nope"], dry_run=False, return_state=True
     )
     assert state.is_failed()
-    assert "nothing changed, could not read hotdash-nope" in state.message
+    assert "apps: 'hotdash-nope' is not an app of the inventory (known: hotdash-staging" in (
+        state.message
+    )
+    # In the inventory but unreadable on Fly: nothing changes either.
+    cost_sim.patch_app("hotdash-chatwoot", fault={"mode": "500", "scope": "reads"})
+    state = await enable_auto_stop(
+        apps=["hotdash-agent-service", "hotdash-chatwoot"], dry_run=False, return_state=True
+    )
+    assert state.is_failed()
+    assert "nothing changed, could not read hotdash-chatwoot" in state.message
     assert cost_sim.state()["mutations"] == []
 
 
