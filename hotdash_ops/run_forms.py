@@ -39,7 +39,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from hotdash_ops.inventory import load_inventory
+from hotdash_ops.inventory import Inventory, load_inventory
 from hotdash_ops.validation import EVERY_APP, app_name
 
 ALL_APPS = "all"
@@ -47,21 +47,33 @@ DIGITS = "^[0-9]*$"  # a number field's box: digits or nothing
 _DEFAULT_INVENTORY = Path("deployments/inventory.yaml")
 
 
+def _inventory() -> Inventory:
+    return load_inventory(Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY))
+
+
 def inventory_apps(*, dependencies: bool = False) -> list[str]:
     """The app names of the inventory this process uses (`HOTDASH_INVENTORY`), and with
     `dependencies` its outside services' names (Supabase, ...)."""
-    inventory = load_inventory(Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY))
+    inventory = _inventory()
     names = [a.name for a in inventory.apps]
     return names + [d.name for d in inventory.dependencies] if dependencies else names
 
 
 def known_app(value: str, field: str = "app", *, dependencies: bool = False) -> str:
     """`value` when the inventory has an app (or, with `dependencies`, an outside service) of
-    that name; ValueError naming the field and the known names otherwise."""
-    known = inventory_apps(dependencies=dependencies)
+    that name; ValueError naming the field and the known names otherwise (the inventory's
+    own refusal: `Inventory.app`)."""
+    if not dependencies:
+        try:
+            _inventory().app(value)
+        except KeyError as exc:
+            raise ValueError(f"{field}: {exc.args[0]}") from None
+        return value
+    known = inventory_apps(dependencies=True)
     if value not in known:
         raise ValueError(
-            f"{field}: {value!r} is not an app of the inventory (known: {', '.join(known)})"
+            f"{field}: {value!r} is not an app or dependency of the inventory "
+            f"(known: {', '.join(known)})"
         )
     return value
 

@@ -72,17 +72,17 @@ def test_an_unknown_app_is_refused_with_the_known_list() -> None:
     with pytest.raises(ValidationError) as refused:
         Form(app="hotdsh-staging")
     assert refused.value.errors()[0]["msg"] == (
-        "Value error, app: 'hotdsh-staging' is not an app of the inventory (known: "
+        "Value error, app: app 'hotdsh-staging' is not in the inventory (known: "
         + ", ".join(APPS)
         + ")"
     )
-    with pytest.raises(ValidationError, match="which: 'nope' is not an app of the inventory"):
+    with pytest.raises(ValidationError, match="which: app 'nope' is not in the inventory"):
         Form(app="hotdash-staging", which="nope")
     with pytest.raises(ValidationError, match="app: 'Bad App' is not a Fly app name"):
         Form(app="Bad App")
     with pytest.raises(ValidationError, match="app: '\\*' is not a Fly app name"):
         Form(app="*")  # every app only where the form offers it
-    with pytest.raises(ValidationError, match="target: 'nope' is not an app of the inventory"):
+    with pytest.raises(ValidationError, match="target: app 'nope' is not in the inventory"):
         Form(app="hotdash-staging", target="nope")
     with pytest.raises(ValidationError, match="image: must not start with '-'"):
         Form(app="hotdash-staging", image="--x")
@@ -99,5 +99,5 @@ def test_the_run_checks_the_inventory_it_runs_with(
     smaller = tmp_path / "inventory.yaml"
     smaller.write_text(yaml.safe_dump(data))
     monkeypatch.setenv("HOTDASH_INVENTORY", str(smaller))
-    with pytest.raises(ValidationError, match="'hotdash-chatwoot' is not an app of the inventory"):
+    with pytest.raises(ValidationError, match="app 'hotdash-chatwoot' is not in the inventory"):
         Form(app="hotdash-chatwoot")

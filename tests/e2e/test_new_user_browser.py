@@ -13,7 +13,9 @@ against `make demo`'s stack (tests/e2e/demo_stack.py), asserting what a person s
 5. a tired mistake: the requester approves her own deploy; within seconds the run's header
    reads "Refused: ask again", and the next form starts with why;
 6. the manager approves, the reliability engineer rejects with a reason: the run ends Failed
-   saying so, and nothing reaches production.
+   saying so, and nothing reaches production;
+7. the morning report (an app answering 503): its first screen shows the verdict and what is
+   wrong, and the run's task runs show the failed check.
 
 Screenshots of each step: test-artifacts/screenshots/new-user/ (kept by CI, .ci/run).
 """
@@ -46,18 +48,22 @@ pytestmark = pytest.mark.e2e
 PROD = "hotdash-production"
 CHECKLIST = "https://example.com/go-live/october"
 REFUSED = "Refused: ask again"
+CHATWOOT = "hotdash-chatwoot"
 
 
 def start_from_form(
-    page: Page, client: SyncPrefectClient, deployment: str, fields: dict[str, str]
+    page: Page, client: SyncPrefectClient, deployment: str, fields: dict[str, str] | None
 ) -> UUID:
-    """From the deployments list: the deployment, Run > Custom run, fill `fields`, Submit;
-    the id of the run the form created."""
+    """From the deployments list: the deployment, Run > Custom run, fill `fields`, Submit
+    (None: Run > Quick run); the id of the run the form created."""
     flow_deployment = client.read_deployment_by_name(f"{deployment}/{deployment}")
     before = {r.id for r in runs_of(client, flow_deployment.id)}
     page.get_by_role("link", name="Deployments", exact=True).first.click()
     page.get_by_role("link", name=deployment, exact=True).first.click()
     page.get_by_role("button", name="Run", exact=True).click()
+    if fields is None:
+        page.get_by_role("menuitem", name="Quick run").click()
+        return _new_run(page, client, flow_deployment.id, before)
     page.get_by_role("menuitem", name="Custom run").click()
     expect(page.get_by_role("heading", name="Parameters")).to_be_visible()
     # Plain boxes, no "str | None" switch to click first; the essentials come first (right
@@ -69,8 +75,12 @@ def start_from_form(
     for name, value in fields.items():
         page.get_by_role("textbox", name=field(name)).fill(value)
     page.get_by_role("button", name="Submit").click()
+    return _new_run(page, client, flow_deployment.id, before)
+
+
+def _new_run(page: Page, client: SyncPrefectClient, deployment: UUID, before: set[UUID]) -> UUID:
     expect(page.get_by_role("link", name="View run").first).to_be_visible()
-    new = [r.id for r in runs_of(client, flow_deployment.id) if r.id not in before]
+    new = [r.id for r in runs_of(client, deployment) if r.id not in before]
     assert len(new) == 1, new
     return new[0]
 
@@ -258,6 +268,29 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             )
             expect(header_state(dave.page, "Failed")).to_be_visible()
             dave.shot("8-rejected", full_page=False)
+
+            # 7. The morning report: its first screen says the verdict and what is wrong, and
+            # the run's task runs say which check failed.
+            shared.flysim.patch_app(CHATWOOT, endpoints={"/health": {"status": 503}})
+            morning = start_from_form(alice.page, client, "daily-health-check", None)
+            wait_until(
+                client, [morning], is_terminal, timeout=180, what="morning check",
+                check=shared.stack.check_children,
+            )  # fmt: skip
+            alice.page.goto(f"{ui}/runs/flow-run/{morning}")
+            alice.page.get_by_role("tab", name="Task Runs").click()
+            expect(alice.page.get_by_text("1 Failed check")).to_be_visible()
+            alice.page.get_by_role("tab", name="Artifacts").click()
+            alice.page.get_by_role("link").filter(
+                has=alice.page.get_by_role("heading", name="daily-health-check")
+            ).first.click()
+            report = alice.page.get_by_role("tabpanel", name="Artifact")
+            verdict = report.get_by_role("heading", name="Morning health check: FAILING")
+            reason = report.get_by_role("row").filter(has_text="/health answered 503")
+            for seen in (verdict, report.get_by_text(re.compile("^FAILING: ")), reason):
+                expect(seen.first).to_be_in_viewport()  # the first screen, no scrolling
+            expect(reason.first).to_contain_text(CHATWOOT)
+            alice.shot("9-morning-report", full_page=False)
     except Exception:
         for person in people:
             try:

@@ -29,8 +29,9 @@ async def report_of(state) -> str:
 
 
 def row_of(report: str, app: str) -> str:
-    """The app's row in the first table (the apps now)."""
-    return next(line for line in report.splitlines() if line.startswith(f"| {app} |"))
+    """The app's row in the table of every app now (after the verdict and what is wrong)."""
+    every = report.split("## Every app now", 1)[1]
+    return next(line for line in every.splitlines() if line.startswith(f"| {app} |"))
 
 
 async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
@@ -43,6 +44,7 @@ async def test_healthy_fleet_completes_with_a_row_per_app_and_the_night(
     assert state.is_completed(), state.message
     assert state.message == "all 5 apps and 2 dependencies healthy"
     report = await report_of(state)
+    assert "Nothing is wrong." in report.split("## Every app now", 1)[0]
     for app in APPS:
         assert "**ok**" in row_of(report, app)
     assert "| supabase | **ok** | supabase: answered 200" in report
@@ -73,7 +75,7 @@ async def test_no_traffic_and_an_auto_stopped_app_as_the_monitor_judges_them(
     )
     report = await report_of(state)
     quiet = row_of(report, "hotdash-llamaindex-mcp")
-    assert "**no traffic**" in quiet and quiet.endswith("| no traffic | no traffic | 0 |")
+    assert "**no traffic**" in quiet and "| no traffic | no traffic | 0 |" in quiet
     asleep = row_of(report, "hotdash-agent-service")
     assert (
         "**ok**" in asleep
@@ -93,6 +95,13 @@ async def test_staging_503_fails_the_run_names_staging_and_notifies_once(
     assert "hotdash-staging: health: /health answered 503 (expected 200)" in state.message
     assert "hotdash-production" not in state.message
     report = await report_of(state)
+    # First the verdict and what is wrong, then every app's figures.
+    lead = report.split("## Every app now", 1)[0]
+    assert lead.startswith("# Morning health check: FAILING\n\n**FAILING: ")
+    assert "| hotdash-staging | **FAILING** | health: /health answered 503 (expected 200) |" in (
+        lead
+    )
+    assert "hotdash-production" not in lead
     assert "FAILING" in row_of(report, "hotdash-staging")
     assert "503" in row_of(report, "hotdash-staging")
     assert "**ok**" in row_of(report, "hotdash-production")

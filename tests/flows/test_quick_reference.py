@@ -140,12 +140,19 @@ async def test_last_lines_filtered_by_text_machine_and_region(flysim) -> None:
     assert "last 0 of 0 line(s) in iad" in elsewhere.message
 
 
-async def test_a_long_range_is_paged_with_next_token_and_the_cap_is_said(flysim) -> None:
+async def test_a_long_range_is_paged_with_next_token_and_the_cap_is_said(
+    flysim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
 
     logs = [{"message": f"line {i:03d}", "minutes_ago": 300 - i} for i in range(300)]
     httpx.post(f"{flysim.url}/_sim/apps", json={"name": "busy-app", "machines": [{}],
                "logs": logs}, timeout=10).raise_for_status()  # fmt: skip
+    # The form offers the inventory's apps: busy-app is one.
+    data = yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())
+    data["apps"].append({"name": "busy-app", "role": "background"})
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HOTDASH_INVENTORY", str(tmp_path / "inventory.yaml"))
     state = await app_logs(app="busy-app", since_minutes=400, return_state=True)
     rows = await table(state, "app-logs-busy-app")
     assert [r["message"] for r in rows] == [f"line {i:03d}" for i in range(200, 300)]

@@ -120,10 +120,6 @@ async def test_count_then_min_running_reaches_the_new_machines(flysim) -> None:
             "(inventory scaling.max_count)",
         ),
         (
-            {"app": "hotdash-nope", "count": 2},
-            "app: 'hotdash-nope' is not in the inventory",
-        ),
-        (
             {"app": APP, "count": 3, "max_per_region": 1},
             "max_per_region: 3 machines do not fit in 1 region(s) (ord) with at most 1 per region",
         ),
@@ -142,6 +138,16 @@ async def test_refused_requests_change_nothing(flysim, tmp_path, params, message
     assert message in str(exc)
     assert flysim.state() == before
     assert audit_actions(tmp_path) == []
+
+
+async def test_an_unknown_app_is_refused_by_the_form_with_the_known_apps(flysim, tmp_path) -> None:
+    before = flysim.state()
+    state = await scale_app(app="hotdash-nope", count=2, return_state=True)
+    assert state.is_failed()
+    assert "app: app 'hotdash-nope' is not in the inventory (known: hotdash-staging" in (
+        state.message
+    )
+    assert flysim.state() == before and audit_actions(tmp_path) == []
 
 
 async def test_refusal_is_explained_in_the_artifact(flysim) -> None:
