@@ -45,10 +45,8 @@ from pydantic import Field
 from hotdash_ops.monitor.alert_rules import summarise
 from hotdash_ops.monitor.health import (
     dependency_row,
-    overall,
     table_row,
     verdict_lines,
-    wrong,
 )
 from hotdash_ops.monitor.stale_runs import stale_reason
 from hotdash_ops.run_forms import ALL_APPS, AllOrInventoryApp
@@ -118,8 +116,8 @@ async def infrastructure_monitor(
     page = verdict_lines(
         "Infrastructure monitor",
         message,
-        overall(evaluations, dependencies),
-        wrong(evaluations, dependencies),
+        evaluations,
+        dependencies,
         at=datetime.now(UTC),
         tz=tz,
         alerts=lambda app: alerts.labels(app, tz),

@@ -109,16 +109,17 @@ def wrong(apps: Iterable[AppEvaluation], dependencies: Iterable[RuleVerdict]) ->
 def verdict_lines(
     title: str,
     summary: str,
-    verdict: Verdict,
-    rules: Sequence[RuleVerdict],
+    apps: Sequence[AppEvaluation],
+    dependencies: Sequence[RuleVerdict],
     *,
     at: datetime,
     tz: str | tzinfo,
     alerts: Callable[[str], str] | None = None,
 ) -> list[str]:
-    """How a report starts: its verdict in the title and in one line, when it was checked
-    (in the inventory's timezone, named), then the short table of what is wrong."""
-    word = WORD[verdict]
+    """How a report starts: its verdict in the title and in one line (`summary`), when it was
+    checked (in the inventory's timezone, named), then the short table of what is wrong."""
+    word = WORD[overall(apps, dependencies)]
+    rules = wrong(apps, dependencies)
     return [
         f"# {title}: {word}",
         "",

@@ -22,7 +22,6 @@ from hotdash_ops.monitor.health import (
     overall,
     verdict_lines,
     verdict_of,
-    wrong,
 )
 from hotdash_ops.monitor.overnight import ErrorReview, NightReview, peak_checks
 from hotdash_ops.wording import counted
@@ -212,8 +211,8 @@ def render_markdown(report: HealthReport) -> str:
         *verdict_lines(
             "Morning health check",
             report.summary(),
-            report.verdict,
-            wrong(report.evaluations, report.dependencies),
+            report.evaluations,
+            report.dependencies,
             at=report.checked_at,
             tz=report.tz,
         ),

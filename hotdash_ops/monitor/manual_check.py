@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from hotdash_ops.local_time import shown
 from hotdash_ops.models import LogEntry
 from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict, summarise
-from hotdash_ops.monitor.health import overall, verdict_lines, verdict_of, wrong
+from hotdash_ops.monitor.health import verdict_lines, verdict_of
 from hotdash_ops.wording import counted
 
 MAX_LINES_SHOWN = 10
@@ -60,8 +60,8 @@ def render_details(check: ManualCheck) -> str:
         *verdict_lines(
             "Manual health check",
             check.summary(),
-            overall(check.evaluations, check.dependencies),
-            wrong(check.evaluations, check.dependencies),
+            check.evaluations,
+            check.dependencies,
             at=check.checked_at,
             tz=check.tz,
         ),

@@ -21,12 +21,9 @@ from hotdash_ops.scaling import AutoStop
 from hotdash_ops.validation import ImageRef
 from tests.conftest import ROOT
 
+# The shipped inventory's apps, in its order.
 APPS = [
-    "hotdash-staging",
-    "hotdash-production",
-    "hotdash-agent-service",
-    "hotdash-llamaindex-mcp",
-    "hotdash-chatwoot",
+    a["name"] for a in yaml.safe_load((ROOT / "deployments/inventory.yaml").read_text())["apps"]
 ]
 
 
