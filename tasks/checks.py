@@ -22,12 +22,23 @@ FAILED_CHECK = "Failed check"
 R = TypeVar("R")
 
 
+class Carried:
+    """A failed check's report, as its Failed state carries it: Prefect logs the state's repr
+    ("Task run failed with state: ..."), which must not spell out the whole report."""
+
+    def __init__(self, report: object) -> None:
+        self.report = report
+
+    def __repr__(self) -> str:
+        return f"<the check's report: {type(self.report).__name__}>"
+
+
 def verdict(report: R, failed: str | None) -> R | State[Any]:
     """`report` when the check passed (`failed` is None), else a Failed state named
-    FAILED_CHECK whose message is `failed` and whose result is `report`."""
+    FAILED_CHECK whose message is `failed` and whose result carries `report`."""
     if failed is None:
         return report
-    return Failed(name=FAILED_CHECK, message=failed, data=report)
+    return Failed(name=FAILED_CHECK, message=failed, data=Carried(report))
 
 
 async def checked(task: Task[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -36,4 +47,4 @@ async def checked(task: Task[..., Any], *args: Any, **kwargs: Any) -> Any:
     result = await state.aresult(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result
-    return result
+    return result.report if isinstance(result, Carried) else result

@@ -37,8 +37,10 @@ BACKOFF_SECONDS = FIRST_WAIT * (1 + 2 + 4)  # the waits after three failed reads
 
 async def health_row(state: Any, app: str) -> str:
     report = await artifact_of(state, "daily-health-check")
-    # The app's row in the first table, the verdicts (the night's peaks table follows).
-    rows = [line for line in str(report.data).splitlines() if line.startswith(f"| {app} |")]
+    # The app's row in the table of every app now (after the verdict and what is wrong; the
+    # night's peaks table follows).
+    every = str(report.data).split("## Every app now", 1)[1]
+    rows = [line for line in every.splitlines() if line.startswith(f"| {app} |")]
     assert rows, report.data
     row = rows[0]
     return row
