@@ -140,9 +140,10 @@ def chromium() -> Iterator[Browser]:
 
 
 def fresh_folder(name: str) -> Path:
-    """`test-artifacts/screenshots/<name>/`, emptied of an earlier run's screenshots."""
+    """`test-artifacts/screenshots/<name>/`, emptied of an earlier run's files."""
     folder = ARTIFACTS / "screenshots" / name
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
     return folder
