@@ -89,7 +89,7 @@ from hotdash_ops.inventory import AppSpec
 from hotdash_ops.local_time import shown
 from hotdash_ops.models import Release
 from hotdash_ops.operator_input import Justification, Reason, Requester
-from hotdash_ops.run_forms import optional
+from hotdash_ops.run_forms import optional, optional_choice
 from hotdash_ops.validation import HttpsUrl, ImageRef, ReleaseTag
 from tasks import fly_access
 from tasks.announce import tell
@@ -191,7 +191,7 @@ async def deploy_production(
     untested_image_reason: optional(Justification) = "",
     deploy_window_override_reason: optional(OverrideReason) = "",
     error_budget_reason: optional(Justification) = "",
-    strategy: Strategy | None = None,
+    strategy: optional_choice(Strategy) = "",
     approval_timeout_hours: Annotated[float, Field(gt=0, le=168)] = 24,
     watch_minutes: Annotated[float, Field(ge=0, le=240)] = 15,
     watch_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 30,

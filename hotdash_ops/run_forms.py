@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
@@ -163,7 +163,11 @@ def optional(kind: Any, **schema: Any) -> Any:
     ]
 
 
-def optional_choice(choices: type[StrEnum]) -> Any:
-    """One of `choices` (a list in the form, its first entry empty), or nothing: empty
-    reaches the flow as None. Use with default ""."""
-    return optional(choices, enum=["", *(c.value for c in choices)])
+def optional_choice(choices: Any) -> Any:
+    """One of `choices` (a StrEnum or a Literal of strings: a list in the form, its first
+    entry empty), or nothing: empty reaches the flow as None. Use with default ""."""
+    if isinstance(choices, type) and issubclass(choices, StrEnum):
+        values = [c.value for c in choices]
+    else:
+        values = [str(v) for v in get_args(choices)]
+    return optional(choices, enum=["", *values])
