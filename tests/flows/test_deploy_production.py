@@ -410,9 +410,9 @@ async def test_a_spent_error_budget_lets_only_a_critical_fix_with_a_reason_throu
     )
     await fix.answer("manager-approval", "Bob", False, "checking the fix first")
     state = await fix.state()
-    form = str((await artifacts_of(state))["deploy-production-approval"].data)
-    assert "| error budget | SPENT (availability 99.5 % over 30 d: budget left -300 %" in form
-    assert "deployed as a critical fix: this release fixes the 5xx storm itself |" in form
+    [form] = await approval_forms(state)
+    assert "- **error budget** SPENT (availability 99.5 % over 30 d: budget left -300 %" in form
+    assert "deployed as a critical fix: this release fixes the 5xx storm itself" in form
 
 
 async def test_staging_not_ready_stops_before_any_approval(env, tmp_path: Path) -> None:
