@@ -79,8 +79,12 @@ def start_from_form(
 
 
 def _new_run(page: Page, client: SyncPrefectClient, deployment: UUID, before: set[UUID]) -> UUID:
-    expect(page.get_by_role("link", name="View run").first).to_be_visible()
-    new = [r.id for r in runs_of(client, deployment) if r.id not in before]
+    # The server has the run once the UI says so (an earlier toast may still be showing).
+    expect(page.get_by_text(re.compile("scheduled to start now")).first).to_be_visible()
+    deadline = time.monotonic() + 30
+    while not (new := [r.id for r in runs_of(client, deployment) if r.id not in before]):
+        assert time.monotonic() < deadline, "the form created no run"
+        time.sleep(0.5)
     assert len(new) == 1, new
     return new[0]
 
