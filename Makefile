@@ -29,9 +29,10 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25
 
-# The inner loop: lint, types, and every test that needs no Prefect server and no whole stack.
+# The inner loop: lint, types, and every test that needs no Prefect server and no whole stack,
+# on two workers.
 check: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider -m "not server and not e2e and not slow and not fly_verified"
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not server and not e2e and not slow and not fly_verified"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

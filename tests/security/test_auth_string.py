@@ -21,6 +21,8 @@ from websockets.sync.client import connect
 
 from tests.conftest import BIN, ROOT, free_port, wait_http
 
+pytestmark = pytest.mark.server  # starts `prefect server start` of its own: not `make check`'s
+
 
 def load_stack() -> ModuleType:
     """deployments/stack.py (not a package): imported by path."""
