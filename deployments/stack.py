@@ -123,6 +123,8 @@ class StackConfig:
             PREFECT_SERVER_API_AUTH_STRING=auth,
             PREFECT_API_AUTH_STRING=auth,
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            # A busy SQLite answers 503 to the UI, which does not retry; say so in the log.
+            PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true",
             PREFECT_WORKER_QUERY_SECONDS="2",
             PREFECT_RUNNER_POLL_FREQUENCY="2",
             HOTDASH_HOME=str(ROOT),

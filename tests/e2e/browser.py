@@ -9,7 +9,7 @@ keeps `test-artifacts/`), on success too, and of every page as it was when a tes
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,27 +86,34 @@ class Person:
         self.context.close()
 
 
-def submit(person: Person, dialog: Locator, button: str) -> None:
-    """Click the form's button; the dialog closes once the server took the answer.
+def click_until_taken(page: Page, press: Callable[[], None], endpoint: str, who: str) -> None:
+    """`press` (the clicks that POST to the API path ending in `endpoint`) until the server
+    takes it.
 
     On SQLite a busy database answers 503 ("Service Unavailable", Prefect's retryable error;
     its Python client retries, the UI shows an error toast and keeps the form): a person
-    clicks again, so does this, at most three times, and says so.
+    clicks again (the README says so), so does this, at most three times, and says so.
     """
     for attempt in range(1, 4):
-        with person.page.expect_response(
-            lambda r: r.request.method == "POST" and r.url.endswith("/resume")
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith(endpoint)
         ) as answer:
-            dialog.get_by_role("button", name=button).click()
+            press()
         status = answer.value.status
         if status < 300:
-            expect(dialog).to_be_hidden()
             return
-        assert status == 503, f"resume answered {status}: {answer.value.text()}"
-        person.shot(f"resume-503-{attempt}")
-        print(f"{person.name}: resume answered 503 (database busy), clicking again")
-        person.page.wait_for_timeout(1000)
-    raise AssertionError(f"{person.name}: resume answered 503 three times")
+        assert status == 503, f"{endpoint} answered {status}: {answer.value.text()}"
+        print(f"{who}: {endpoint} answered 503 (database busy, try {attempt}), clicking again")
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"{who}: {endpoint} answered 503 three times")
+
+
+def submit(person: Person, dialog: Locator, button: str) -> None:
+    """Click the resume form's button; the dialog closes once the server took the answer."""
+    click_until_taken(
+        person.page, dialog.get_by_role("button", name=button).click, "/resume", person.name
+    )
+    expect(dialog).to_be_hidden()
 
 
 def no_horizontal_scroll(box: Locator) -> tuple[int, int]:

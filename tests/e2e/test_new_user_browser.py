@@ -39,7 +39,14 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from tests.e2e.browser import Person, field, fresh_folder, no_horizontal_scroll, submit
+from tests.e2e.browser import (
+    Person,
+    click_until_taken,
+    field,
+    fresh_folder,
+    no_horizontal_scroll,
+    submit,
+)
 from tests.e2e.demo_stack import E2EStack, stack_module
 from tests.e2e.prefect_api import is_terminal, stack_client, wait_until, waiting_at
 
@@ -60,10 +67,16 @@ def start_from_form(
     before = {r.id for r in runs_of(client, flow_deployment.id)}
     page.get_by_role("link", name="Deployments", exact=True).first.click()
     page.get_by_role("link", name=deployment, exact=True).first.click()
-    page.get_by_role("button", name="Run", exact=True).click()
+    run_menu = page.get_by_role("button", name="Run", exact=True)
     if fields is None:
-        page.get_by_role("menuitem", name="Quick run").click()
+
+        def quick_run() -> None:
+            run_menu.click()
+            page.get_by_role("menuitem", name="Quick run").click()
+
+        click_until_taken(page, quick_run, "/create_flow_run", deployment)
         return _new_run(page, client, flow_deployment.id, before)
+    run_menu.click()
     page.get_by_role("menuitem", name="Custom run").click()
     expect(page.get_by_role("heading", name="Parameters")).to_be_visible()
     # Plain boxes, no "str | None" switch to click first; the essentials come first (right
@@ -74,7 +87,8 @@ def start_from_form(
     assert tops == every[1 : 1 + len(fields)], (tops, every)
     for name, value in fields.items():
         page.get_by_role("textbox", name=field(name)).fill(value)
-    page.get_by_role("button", name="Submit").click()
+    press_submit = page.get_by_role("button", name="Submit").click
+    click_until_taken(page, press_submit, "/create_flow_run", deployment)
     return _new_run(page, client, flow_deployment.id, before)
 
 

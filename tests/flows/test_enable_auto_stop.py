@@ -133,7 +133,7 @@ async def test_an_unknown_or_unreadable_app_changes_nothing(cost_sim) -> None:
         apps=["hotdash-agent-service", "hotdash-nope"], dry_run=False, return_state=True
     )
     assert state.is_failed()
-    assert "apps: 'hotdash-nope' is not an app of the inventory (known: hotdash-staging" in (
+    assert "apps: app 'hotdash-nope' is not in the inventory (known: hotdash-staging" in (
         state.message
     )
     # In the inventory but unreadable on Fly: nothing changes either.
