@@ -24,15 +24,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hotdash_ops
 
-# Everything, on two workers (the shared e2e stack's tests on one of them), with the 25
+# Everything, on three workers (more than the 2 cores: much of it waits on servers; the shared
+# e2e stack's tests, the longest group, on one of them, first), with the 25
 # slowest tests listed (CI runs this).
 test: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
 # The inner loop: lint, types, and every test that needs no Prefect server and no whole stack,
 # on two workers.
 check: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not server and not e2e and not slow and not fly_verified"
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup --no-loadscope-reorder -m "not server and not e2e and not slow and not fly_verified"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -20,7 +20,6 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field, ValidationError
 
-from hotdash_ops.charts import png_data_uri
 from hotdash_ops.deploys.canary import (
     CanaryAnalysis,
     CanaryMachine,
@@ -31,7 +30,6 @@ from hotdash_ops.deploys.canary import (
     instance_queries,
     samples_at,
 )
-from hotdash_ops.deploys.canary_chart import render_canary_chart
 from hotdash_ops.deploys.canary_judge import Judgement
 from hotdash_ops.errors import FlyError
 from hotdash_ops.fly.machines import MachinesClient
@@ -40,9 +38,8 @@ from hotdash_ops.models import MachineConfig, PromResult
 from hotdash_ops.operator_input import Comment, PersonName
 from tasks import fly_access
 from tasks.audit import audit, audited
-from tasks.cost_records import reports_dir
 from tasks.http_checks import probe_many
-from tasks.reports import publish_markdown, publish_table
+from tasks.reports import publish_markdown, publish_table, reports_dir
 
 LEASE_SECONDS = 30  # the lease guards one update; it is released at once (flyctl: 13 s, renewed)
 ANALYSIS_KEY = "deploy-production-canary"
@@ -197,6 +194,11 @@ async def publish_canary_analysis(
     """The analysis for people: a table artifact (one row per metric, the verdict first) and
     a chart of canary against baseline over time (a PNG under `<state>/reports/`, embedded in
     a markdown artifact)."""
+    # matplotlib only here: importing it costs every deploy-production process 2 s (each
+    # resume after an approval is a new process), and only a canary deploy draws.
+    from hotdash_ops.charts import png_data_uri
+    from hotdash_ops.deploys.canary_chart import render_canary_chart
+
     await publish_table(ANALYSIS_KEY, judgement.rows(), description=judgement.reason)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = reports_dir() / f"canary-{analysis.app}-{stamp}.png"

@@ -4,7 +4,6 @@ log they are compared with, the monthly chart, and the link artifact that points
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pandas as pd
 from prefect import task
@@ -21,10 +20,7 @@ from hotdash_ops.cost.snapshots import (
     snapshot_dir,
 )
 from tasks import fly_access
-
-
-def reports_dir() -> Path:
-    return fly_access.settings().hotdash_state_dir / "reports"
+from tasks.reports import reports_dir
 
 
 @task(name="load-cost-snapshots", cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -9,6 +10,12 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.redaction import default_redactor
+from tasks import fly_access
+
+
+def reports_dir() -> Path:
+    """Where charts and report files go: `<state>/reports/`."""
+    return fly_access.settings().hotdash_state_dir / "reports"
 
 
 def _clean(description: str | None) -> str | None:
