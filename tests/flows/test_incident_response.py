@@ -46,6 +46,16 @@ def fast_pause(monkeypatch) -> None:
     monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
 
 
+_test_started: list[datetime] = []
+
+
+@pytest.fixture(autouse=True)
+def test_started() -> None:
+    """When this test began: wait_for_paused finds only the runs it started (the session's
+    server also holds other modules' runs, some of them left waiting)."""
+    _test_started[:] = [datetime.now(UTC)]
+
+
 @pytest.fixture
 def status_page(monkeypatch) -> Iterator[list[dict]]:
     """A real local HTTP receiver as the status page webhook; yields the bodies it got."""
@@ -102,7 +112,11 @@ async def wait_for_paused(app: str = APP, timeout: float = 60) -> FlowRun:
                     state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
                 ),
             )
-            runs = [r for r in runs if r.parameters.get("app") == app]
+            runs = [
+                r
+                for r in runs
+                if r.parameters.get("app") == app and r.created and r.created >= _test_started[0]
+            ]
             if runs:
                 return runs[0]
             await asyncio.sleep(0.2)
