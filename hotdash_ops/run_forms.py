@@ -23,9 +23,7 @@ failed"). So:
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, get_args
 
 from pydantic import (
@@ -40,11 +38,11 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from hotdash_ops.inventory import Inventory, load_inventory
+from hotdash_ops.settings import Settings
 from hotdash_ops.validation import EVERY_APP, app_name
 
 ALL_APPS = "all"
 DIGITS = "^[0-9]*$"  # a number field's box: digits or nothing
-_DEFAULT_INVENTORY = Path("deployments/inventory.yaml")
 
 
 _read: dict[tuple[str, int, int], Inventory] = {}
@@ -53,7 +51,7 @@ _read: dict[tuple[str, int, int], Inventory] = {}
 def _inventory() -> Inventory:
     """The inventory, parsed again only when its file changed: a form's values are checked
     one by one, and parsing the YAML for each made the checks twenty times slower."""
-    path = Path(os.environ.get("HOTDASH_INVENTORY") or _DEFAULT_INVENTORY)
+    path = Settings().hotdash_inventory
     try:
         stat = path.stat()
     except OSError:

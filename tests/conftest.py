@@ -117,11 +117,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tiers from what a test needs: a Prefect server (`server`), whole stacks (`e2e`, the
     tests/e2e folder). `make check` runs what needs neither.
 
-    And the groups `make test` hands to its two xdist workers (`--dist loadgroup`): the tests
+    And the groups `make test` hands to its xdist workers (`--dist loadgroup`): the tests
     of the shared `make demo` stack together (one stack for the session), every other module
     whole (its module-scoped fixtures are made once)."""
     e2e = ROOT / "tests" / "e2e"
     group_of: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
     rank: dict[str, int] = {}
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
@@ -133,14 +134,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = "e2e-stack" if shared_stack else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
         group_of[item.nodeid] = group
-        tier = 0 if shared_stack else 1 if item.get_closest_marker("e2e") else 2
-        if tier == 2 and not item.get_closest_marker("server"):
+        first_seen.setdefault(group, len(first_seen))
+        if shared_stack:
+            tier = 0
+        elif item.get_closest_marker("e2e"):
+            tier = 1
+        elif item.get_closest_marker("server"):
+            tier = 2
+        else:
             tier = 3
         rank[group] = min(rank.get(group, tier), tier)
     # The longest groups first (`make test` passes --no-loadscope-reorder, so the workers take
     # groups in this order): the shared stack's tests (about 7 minutes together) started last
     # once kept one worker busy alone for the run's last 7 minutes. Whole groups stay together.
-    first_seen = {g: i for i, g in reversed(list(enumerate(group_of.values())))}
     items.sort(key=lambda item: (rank[group_of[item.nodeid]], first_seen[group_of[item.nodeid]]))
 
 

@@ -86,7 +86,7 @@ class Person:
         self.context.close()
 
 
-def click_until_taken(page: Page, press: Callable[[], None], endpoint: str, who: str) -> None:
+def click_until_taken(person: Person, press: Callable[[], None], endpoint: str) -> None:
     """`press` (the clicks that POST to the API path ending in `endpoint`) until the server
     takes it.
 
@@ -95,7 +95,7 @@ def click_until_taken(page: Page, press: Callable[[], None], endpoint: str, who:
     clicks again (the README says so), so does this, at most three times, and says so.
     """
     for attempt in range(1, 4):
-        with page.expect_response(
+        with person.page.expect_response(
             lambda r: r.request.method == "POST" and r.url.endswith(endpoint)
         ) as answer:
             press()
@@ -103,16 +103,15 @@ def click_until_taken(page: Page, press: Callable[[], None], endpoint: str, who:
         if status < 300:
             return
         assert status == 503, f"{endpoint} answered {status}: {answer.value.text()}"
-        print(f"{who}: {endpoint} answered 503 (database busy, try {attempt}), clicking again")
-        page.wait_for_timeout(1000)
-    raise AssertionError(f"{who}: {endpoint} answered 503 three times")
+        person.shot(f"{endpoint.strip('/')}-503-{attempt}")
+        print(f"{person.name}: {endpoint} answered 503 (database busy), clicking again")
+        person.page.wait_for_timeout(1000)
+    raise AssertionError(f"{person.name}: {endpoint} answered 503 three times")
 
 
 def submit(person: Person, dialog: Locator, button: str) -> None:
     """Click the resume form's button; the dialog closes once the server took the answer."""
-    click_until_taken(
-        person.page, dialog.get_by_role("button", name=button).click, "/resume", person.name
-    )
+    click_until_taken(person, dialog.get_by_role("button", name=button).click, "/resume")
     expect(dialog).to_be_hidden()
 
 

@@ -59,10 +59,11 @@ CHATWOOT = "hotdash-chatwoot"
 
 
 def start_from_form(
-    page: Page, client: SyncPrefectClient, deployment: str, fields: dict[str, str] | None
+    person: Person, client: SyncPrefectClient, deployment: str, fields: dict[str, str] | None
 ) -> UUID:
     """From the deployments list: the deployment, Run > Custom run, fill `fields`, Submit
     (None: Run > Quick run); the id of the run the form created."""
+    page = person.page
     flow_deployment = client.read_deployment_by_name(f"{deployment}/{deployment}")
     before = {r.id for r in runs_of(client, flow_deployment.id)}
     page.get_by_role("link", name="Deployments", exact=True).first.click()
@@ -74,7 +75,7 @@ def start_from_form(
             run_menu.click()
             page.get_by_role("menuitem", name="Quick run").click()
 
-        click_until_taken(page, quick_run, "/create_flow_run", deployment)
+        click_until_taken(person, quick_run, "/create_flow_run")
         return _new_run(page, client, flow_deployment.id, before)
     run_menu.click()
     page.get_by_role("menuitem", name="Custom run").click()
@@ -88,7 +89,7 @@ def start_from_form(
     for name, value in fields.items():
         page.get_by_role("textbox", name=field(name)).fill(value)
     press_submit = page.get_by_role("button", name="Submit").click
-    click_until_taken(page, press_submit, "/create_flow_run", deployment)
+    click_until_taken(person, press_submit, "/create_flow_run")
     return _new_run(page, client, flow_deployment.id, before)
 
 
@@ -187,9 +188,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             ).to_be_visible()
 
             # 3. deploy-staging from its form: only the requester typed.
-            staging = start_from_form(
-                alice.page, client, "deploy-staging", {"requested_by": "Alice"}
-            )
+            staging = start_from_form(alice, client, "deploy-staging", {"requested_by": "Alice"})
             alice.shot("3-deploy-staging-submitted")
             (done,) = wait_until(
                 client, [staging], is_terminal, timeout=300, what="deploy-staging",
@@ -199,7 +198,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
 
             # 4. deploy-production from its form: the essentials only.
             run = start_from_form(
-                alice.page,
+                alice,
                 client,
                 "deploy-production",
                 {
@@ -290,7 +289,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             # 7. The morning report: its first screen says the verdict and what is wrong, and
             # the run's task runs say which check failed.
             shared.flysim.patch_app(CHATWOOT, endpoints={"/health": {"status": 503}})
-            morning = start_from_form(alice.page, client, "daily-health-check", None)
+            morning = start_from_form(alice, client, "daily-health-check", None)
             wait_until(
                 client, [morning], is_terminal, timeout=180, what="morning check",
                 check=shared.stack.check_children,

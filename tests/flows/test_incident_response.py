@@ -50,7 +50,7 @@ _test_started: list[datetime] = []
 
 
 @pytest.fixture(autouse=True)
-def test_started() -> None:
+def mark_test_start() -> None:
     """When this test began: wait_for_paused finds only the runs it started (the session's
     server also holds other modules' runs, some of them left waiting)."""
     _test_started[:] = [datetime.now(UTC)]
