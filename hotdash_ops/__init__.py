@@ -10,6 +10,7 @@ Shared by every area:
 * `validation`      user-input validators and their Annotated types (AppName, ImageRef, ...)
 * `operator_input`  free text people type into run forms (names, reasons), one line, bounded
 * `redaction`       keeping secrets out of logs, exceptions, artifacts and the audit log
+* `tls`             one TLS context per process for every outgoing HTTPS client
 * `errors`          the FlyError tree and the one HTTP-status mapping
 * `audit`           the hash-chained, append-only audit log (`hotdash-audit verify`)
 * `models`          pydantic models of the JSON Fly's API and flyctl return; VM presets

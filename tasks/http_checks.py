@@ -19,6 +19,7 @@ from hotdash_ops.inventory import AppSpec, Dependency
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import RuleVerdict, evaluate_dependency
 from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
+from hotdash_ops.tls import tls_context
 from tasks import fly_access
 from tasks.checks import verdict
 
@@ -44,7 +45,9 @@ async def probe_many(
     )
     gate = asyncio.Semaphore(MAX_CONNECTIONS)
     machines = instances or [None] * len(targets)
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+    async with httpx.AsyncClient(
+        limits=limits, follow_redirects=False, verify=tls_context()
+    ) as client:
 
         async def one(target: tuple[str, int, float | None], machine: str | None) -> ProbeResult:
             url, expected, budget = target
@@ -117,7 +120,9 @@ async def check_dependencies(deps: list[Dependency]) -> list[RuleVerdict] | Stat
     rule (hotdash_ops.monitor.alert_rules). One failing or unknown ends the task run Failed
     with the verdicts (tasks.checks: read them with `checked`)."""
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+    async with httpx.AsyncClient(
+        limits=limits, follow_redirects=False, verify=tls_context()
+    ) as client:
 
         async def one(dep: Dependency) -> RuleVerdict:
             headers = dependency_headers(dep)

@@ -26,6 +26,7 @@ from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import Machine
 from hotdash_ops.monitor.alert_rules import AppEvaluation, evaluate_fleet
 from hotdash_ops.monitor.probe import ProbeResult, not_woken, probe, skipped
+from hotdash_ops.tls import tls_context
 from tasks import fly_access
 from tasks.checks import checked, verdict
 from tasks.fleet_reads import for_each_app, read_metrics
@@ -35,9 +36,9 @@ PARALLEL_SHARDS = 10
 PROBE_TIMEOUT_SECONDS = 10.0
 
 
-def _transport(tls: object) -> httpx.AsyncHTTPTransport:
+def _transport() -> httpx.AsyncHTTPTransport:
     limits = httpx.Limits(max_connections=SHARD_SIZE, max_keepalive_connections=SHARD_SIZE)
-    return httpx.AsyncHTTPTransport(verify=tls, limits=limits)  # type: ignore[arg-type]
+    return httpx.AsyncHTTPTransport(verify=tls_context(), limits=limits)
 
 
 @task(name="read-fleet-machines", cache_policy=NO_CACHE)
@@ -45,10 +46,9 @@ async def read_fleet_machines(apps: list[str]) -> dict[str, list[Machine] | str]
     """Runbook: `fly status --app <app>` for every app (Machines API); an unreadable app's
     entry is the error text (reported as no data, never as healthy)."""
     cfg = fly_access.settings()
-    tls = httpx.create_ssl_context()
 
     async def shard(chunk: list[str]) -> list[list[Machine] | str]:
-        async with fly_access.machines_client(cfg, transport=_transport(tls)) as client:
+        async with fly_access.machines_client(cfg, transport=_transport()) as client:
             got = await for_each_app(chunk, client.list_machines, limit=SHARD_SIZE)
         return [got[app] for app in chunk]
 
@@ -63,7 +63,6 @@ async def check_fleet_health(
     """Runbook: `curl https://<app>.fly.dev/health` for every app (status and latency), except
     auto-stopped apps a request would wake (`probe_when_stopped: false`, from `machines`)."""
     cfg = fly_access.settings()
-    tls = httpx.create_ssl_context()
 
     async def check(client: httpx.AsyncClient, spec: AppSpec) -> ProbeResult:
         url = cfg.app_url(spec.name, spec.health_path)
@@ -74,7 +73,7 @@ async def check_fleet_health(
         return await probe(client, url, budget_ms=budget, timeout=PROBE_TIMEOUT_SECONDS)
 
     async def shard(chunk: list[AppSpec]) -> list[ProbeResult]:
-        async with httpx.AsyncClient(transport=_transport(tls), follow_redirects=False) as client:
+        async with httpx.AsyncClient(transport=_transport(), follow_redirects=False) as client:
             return list(await asyncio.gather(*(check(client, a) for a in chunk)))
 
     results = await run_sharded(apps, shard, size=SHARD_SIZE, parallel=PARALLEL_SHARDS)

@@ -22,6 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from hotdash_ops.redaction import default_redactor
+from hotdash_ops.tls import tls_context
 from hotdash_ops.validation import service_url
 
 ENV_URL = "STATUS_PAGE_WEBHOOK_URL"
@@ -78,7 +79,7 @@ async def _post(body: dict[str, object], what: str) -> bool:
     if url is None:
         logger.info("status page: %s is not set; status page not updated", ENV_URL)
         return False
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    async with httpx.AsyncClient(timeout=10.0, verify=tls_context()) as client:
         response = await client.post(url, json=body)
     if response.status_code >= 400:
         raise RuntimeError(f"status page webhook answered {response.status_code}")

@@ -53,17 +53,17 @@ class DeployProductionRun:
     async def paused_at(self, key: str, timeout: float = 60) -> FlowRun:
         """Wait until the run waits at pause key `key`."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            if self.task.done():
-                raise AssertionError(f"run ended before {key}: {self.task.result()}")
-            async with get_client() as client:
+        async with get_client() as client:  # one client for the wait: each costs a TLS context
+            while asyncio.get_running_loop().time() < deadline:
+                if self.task.done():
+                    raise AssertionError(f"run ended before {key}: {self.task.result()}")
                 runs = await client.read_flow_runs(
                     flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
                 )
-            if runs and runs[0].state and runs[0].state.is_paused():
-                if runs[0].state.state_details.pause_key == key:
-                    return runs[0]
-            await asyncio.sleep(0.2)
+                if runs and runs[0].state and runs[0].state.is_paused():
+                    if runs[0].state.state_details.pause_key == key:
+                        return runs[0]
+                await asyncio.sleep(0.2)
         raise AssertionError(f"the run never waited at {key}")
 
     async def answer(self, key: str, approver: str, approve: bool, comment: str = "") -> None:

@@ -20,6 +20,7 @@ from tenacity import (
 
 from hotdash_ops.errors import FlyRateLimited, FlyUnavailable, raise_for_fly_status
 from hotdash_ops.fly.auth import authorization_header
+from hotdash_ops.tls import tls_context
 
 _USER_AGENT = "hotdash-ops/0.1"
 
@@ -46,6 +47,7 @@ class FlyHttpClient:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
+            verify=tls_context(),
         )
         self.read_attempts = max(1, read_attempts)
         self.backoff_seconds = backoff_seconds
