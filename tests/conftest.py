@@ -150,8 +150,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: (rank[group_of[item.nodeid]], first_seen[group_of[item.nodeid]]))
 
 
+# When each test ran, on which xdist worker: test-artifacts/timeline/<worker>.jsonl (CI keeps
+# test-artifacts/). --durations says what was slow; this says what ran beside it and which
+# worker finished last.
+_timeline: list[dict[str, Any]] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the process that starts the run (not an xdist worker): the last run's timeline goes."""
+    if not hasattr(session.config, "workerinput"):
+        for old in (ROOT / "test-artifacts" / "timeline").glob("*.jsonl"):
+            old.unlink()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    started = time.time()
+    yield
+    _timeline.append({"test": item.nodeid, "start": started, "end": time.time()})
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On an xdist worker: hand the hostile-input counts to the controller."""
+    """On an xdist worker: hand the hostile-input counts to the controller. On every process
+    that ran tests: its timeline."""
+    if _timeline:
+        folder = ROOT / "test-artifacts" / "timeline"
+        folder.mkdir(parents=True, exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        lines = (json.dumps(entry) for entry in _timeline)
+        (folder / f"{worker}.jsonl").write_text("\n".join(lines) + "\n")
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["hostile_counts"] = json.dumps(hostile_counts.as_report())

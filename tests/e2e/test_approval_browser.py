@@ -125,6 +125,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
             form.locator("textarea").nth(1).fill("Checklist done; staging is green.")
             carol.shot("manager-form")
             submit(carol, form, "Submit")
+            carol.step_away()
             wait_until(
                 client,
                 [run.id],
@@ -149,6 +150,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
             form.get_by_label(re.compile("^Comment")).fill("Error budget is fine.")
             dave.shot("reliability-form")
             submit(dave, form, "Resume")
+            dave.step_away()
 
             (done,) = wait_until(
                 client,
@@ -160,7 +162,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
             )
             assert done.state is not None
             assert done.state.type == StateType.COMPLETED, done.state.message
-            dave.page.reload()
+            dave.page.goto(f"{ui}/runs/flow-run/{run.id}")
             expect(dave.page.get_by_text("Completed").first).to_be_visible()
             dave.shot("completed")
         except Exception:

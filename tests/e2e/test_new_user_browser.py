@@ -190,6 +190,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             # 3. deploy-staging from its form: only the requester typed.
             staging = start_from_form(alice, client, "deploy-staging", {"requested_by": "Alice"})
             alice.shot("3-deploy-staging-submitted")
+            alice.step_away()
             (done,) = wait_until(
                 client, [staging], is_terminal, timeout=300, what="deploy-staging",
                 check=shared.stack.check_children,
@@ -197,6 +198,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             assert done.state is not None and done.state.type == StateType.COMPLETED, done.state
 
             # 4. deploy-production from its form: the essentials only.
+            alice.page.goto(f"{ui}/deployments")
             run = start_from_form(
                 alice,
                 client,
@@ -208,6 +210,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
                 },
             )
             alice.shot("4-deploy-production-submitted")
+            alice.step_away()
             wait_until(
                 client, [run], waiting_at("manager-approval"), timeout=180,
                 what="manager gate", check=shared.stack.check_children,
@@ -256,6 +259,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             )
             assert again.state is not None and again.state.name == REFUSED
             assert "Alice requested this deploy and may not approve it" in str(again.state.message)
+            alice.step_away()
 
             # 6. Carol approves; Dave rejects, saying why.
             carol.log_in(config.ui_url, auth)
@@ -265,6 +269,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             form.get_by_role("switch").click()
             form.get_by_role("textbox", name=field("comment")).fill("Checklist done.")
             submit(carol, form, "Resume")
+            carol.step_away()
             wait_until(
                 client, [run], waiting_at("reliability-approval"), timeout=120,
                 what="reliability gate", check=shared.stack.check_children,
@@ -285,11 +290,14 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             )
             expect(header_state(dave.page, "Failed")).to_be_visible()
             dave.shot("8-rejected", full_page=False)
+            dave.step_away()
 
             # 7. The morning report: its first screen says the verdict and what is wrong, and
             # the run's task runs say which check failed.
             shared.flysim.patch_app(CHATWOOT, endpoints={"/health": {"status": 503}})
+            alice.page.goto(f"{ui}/deployments")
             morning = start_from_form(alice, client, "daily-health-check", None)
+            alice.step_away()
             wait_until(
                 client, [morning], is_terminal, timeout=180, what="morning check",
                 check=shared.stack.check_children,
