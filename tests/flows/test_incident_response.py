@@ -46,14 +46,11 @@ def fast_pause(monkeypatch) -> None:
     monkeypatch.setenv("HOTDASH_PAUSE_POLL_SECONDS", "1")
 
 
-_test_started: list[datetime] = []
-
-
-@pytest.fixture(autouse=True)
-def mark_test_start() -> None:
-    """When this test began: wait_for_paused finds only the runs it started (the session's
+@pytest.fixture
+def started_at() -> datetime:
+    """When the test began: wait_for_paused finds only the runs it started (the session's
     server also holds other modules' runs, some of them left waiting)."""
-    _test_started[:] = [datetime.now(UTC)]
+    return datetime.now(UTC)
 
 
 @pytest.fixture
@@ -102,7 +99,8 @@ async def deployed_bad_release_ten_minutes_ago(flysim) -> None:
     assert flysim.state()["apps"][APP]["endpoints"]["/health"]["status"] == 503
 
 
-async def wait_for_paused(app: str = APP, timeout: float = 60) -> FlowRun:
+async def wait_for_paused(since: datetime, app: str = APP, timeout: float = 60) -> FlowRun:
+    """The paused incident-response run of `app` created since `since`."""
     deadline = time.monotonic() + timeout
     async with get_client() as client:
         while time.monotonic() < deadline:
@@ -115,7 +113,7 @@ async def wait_for_paused(app: str = APP, timeout: float = 60) -> FlowRun:
             runs = [
                 r
                 for r in runs
-                if r.parameters.get("app") == app and r.created and r.created >= _test_started[0]
+                if r.parameters.get("app") == app and r.created and r.created >= since
             ]
             if runs:
                 return runs[0]
@@ -151,7 +149,7 @@ def audit_records(tmp_path: Path) -> list[dict]:
 
 
 async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
-    flysim, tmp_path, status_page
+    flysim, tmp_path, status_page, started_at
 ) -> None:
     await deployed_bad_release_ten_minutes_ago(flysim)
     run = asyncio.create_task(
@@ -163,7 +161,7 @@ async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
             return_state=True,
         )
     )
-    paused = await wait_for_paused()
+    paused = await wait_for_paused(started_at)
     # The form offers the actions with the recommendation preselected, and who decides.
     schema = await read_flow_run_input("paused-incident-decision-schema", flow_run_id=paused.id)
     props = schema["properties"]
@@ -226,7 +224,9 @@ async def test_recent_deploy_with_failing_health_is_rolled_back_when_chosen(
     )
 
 
-async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, tmp_path) -> None:
+async def test_memory_high_recommends_restart_and_the_default_is_taken(
+    flysim, tmp_path, started_at
+) -> None:
     flysim.patch_app("hotdash-chatwoot", metrics={"mem_pct": 96})
     run = asyncio.create_task(
         incident_response(
@@ -237,7 +237,7 @@ async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, t
             return_state=True,
         )
     )
-    paused = await wait_for_paused("hotdash-chatwoot")
+    paused = await wait_for_paused(started_at, "hotdash-chatwoot")
     # Only who decides: the preselected recommendation is what runs.
     await resume(paused, {"decided_by": "carol"})
     state = await asyncio.wait_for(run, 60)
@@ -248,7 +248,7 @@ async def test_memory_high_recommends_restart_and_the_default_is_taken(flysim, t
 
 
 async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
-    flysim, tmp_path, monkeypatch
+    flysim, tmp_path, monkeypatch, started_at
 ) -> None:
     inventory_with(
         tmp_path,
@@ -282,7 +282,7 @@ async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
             return_state=True,
         )
     )
-    paused = await wait_for_paused()
+    paused = await wait_for_paused(started_at)
     form_text = await read_flow_run_input(
         "paused-incident-decision-description", flow_run_id=paused.id
     )
@@ -294,13 +294,15 @@ async def test_p0_acts_without_waiting_then_guardrail_asks_a_person(
     assert flysim.state()["mutations"] == before  # "none" changes nothing
 
 
-async def test_a_second_incident_for_the_same_app_ends_at_once(flysim, tmp_path) -> None:
+async def test_a_second_incident_for_the_same_app_ends_at_once(
+    flysim, tmp_path, started_at
+) -> None:
     first = asyncio.create_task(
         incident_response(
             app=APP, severity=Severity.P2, summary="first", reported_by="a", return_state=True
         )
     )
-    paused = await wait_for_paused()
+    paused = await wait_for_paused(started_at)
     second = await incident_response(
         app=APP, severity=Severity.P2, summary="again", reported_by="b", return_state=True
     )
@@ -339,7 +341,7 @@ async def test_unknown_app_is_refused_before_anything_happens(flysim, tmp_path) 
 
 
 async def test_undecided_p2_escalates_at_its_response_target_then_a_person_decides(
-    flysim, tmp_path, monkeypatch, receiver: Receiver
+    flysim, tmp_path, monkeypatch, receiver: Receiver, started_at
 ) -> None:
     from flows.incident_response import incident_deadline
 
@@ -355,7 +357,7 @@ async def test_undecided_p2_escalates_at_its_response_target_then_a_person_decid
                 return_state=True,
             )  # fmt: skip
         )
-        paused = await wait_for_paused("hotdash-chatwoot")
+        paused = await wait_for_paused(started_at, "hotdash-chatwoot")
         assert escalations.messages == []  # P2: not at once
         # The timer run incident-response schedules (run here directly, as the worker would).
         at = datetime.now(UTC)
