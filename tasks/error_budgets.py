@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from hotdash_ops.errors import FlyError
+from hotdash_ops.fly.prometheus import PrometheusClient
 from hotdash_ops.inventory import AppSpec
 from hotdash_ops.models import PromResult
 from hotdash_ops.monitor.alert_rules import AppEvaluation, RuleVerdict
@@ -71,10 +72,9 @@ def record_slo_health(evaluations: list[AppEvaluation], apps: list[str]) -> Heal
     return mark
 
 
-async def _query(promql: str) -> PromResult | str:
+async def _query(prom: PrometheusClient, promql: str) -> PromResult | str:
     try:
-        async with fly_access.prometheus_client() as prom:
-            return await prom.query(promql)
+        return await prom.query(promql)
     except FlyError as exc:
         return f"query failed: {exc}"
 
@@ -102,9 +102,9 @@ async def read_error_budgets(specs: list[AppSpec]) -> dict[str, AppBudget | str]
             asks[("slow", window, threshold)] = latency_query(
                 window, threshold, using, period=window in periods
             )
-    answers = dict(
-        zip(asks, await asyncio.gather(*(_query(q) for q in asks.values())), strict=True)
-    )
+    async with fly_access.prometheus_client() as prom:  # one client (one pool) for every ask
+        got = await asyncio.gather(*(_query(prom, q) for q in asks.values()))
+    answers = dict(zip(asks, got, strict=True))
     failures = sorted({a for a in answers.values() if isinstance(a, str)})
     marks = read_marks(history_path(), now - max(windows))
     timelines = health_timelines(marks)
