@@ -21,6 +21,9 @@ from hypothesis import settings
 from tests import hostile_counts
 
 ROOT = Path(__file__).resolve().parent.parent
+# What CI keeps of a run (.ci/run; in .gitignore): screenshots, the timeline.
+ARTIFACTS = ROOT / "test-artifacts"
+TIMELINE = ARTIFACTS / "timeline"
 SCENARIO = ROOT / "deployments/scenarios/hotdash.yaml"
 BIN = Path(sys.executable).parent
 # Fly's times cut short for the tests (the scenario's are realistic, for the demo): machines
@@ -159,7 +162,7 @@ _timeline: list[dict[str, Any]] = []
 def pytest_sessionstart(session: pytest.Session) -> None:
     """On the process that starts the run (not an xdist worker): the last run's timeline goes."""
     if not hasattr(session.config, "workerinput"):
-        for old in (ROOT / "test-artifacts" / "timeline").glob("*.jsonl"):
+        for old in TIMELINE.glob("*.jsonl"):
             old.unlink()
 
 
@@ -174,11 +177,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """On an xdist worker: hand the hostile-input counts to the controller. On every process
     that ran tests: its timeline."""
     if _timeline:
-        folder = ROOT / "test-artifacts" / "timeline"
-        folder.mkdir(parents=True, exist_ok=True)
+        TIMELINE.mkdir(parents=True, exist_ok=True)
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         lines = (json.dumps(entry) for entry in _timeline)
-        (folder / f"{worker}.jsonl").write_text("\n".join(lines) + "\n")
+        (TIMELINE / f"{worker}.jsonl").write_text("\n".join(lines) + "\n")
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["hostile_counts"] = json.dumps(hostile_counts.as_report())
