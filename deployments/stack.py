@@ -55,10 +55,14 @@ HEALTH_DEPLOYMENT = "daily-health-check/daily-health-check"
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the stack process dies, so nothing is left orphaned."""
+def _as_stack_child() -> None:
+    """In each child before it starts: SIGTERM if the stack process dies, so nothing is left
+    orphaned; and SIGINT back to its default. A shell that starts the stack in the background
+    (`make demo &` in a script, nohup) leaves SIGINT ignored, children inherit that, and
+    Prefect's worker answers SIGTERM by sending itself SIGINT: ignored, it never stops."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -265,7 +269,7 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the stack, which stops children in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=_as_stack_child,
         )
         self.children.append((name, proc))
         return proc

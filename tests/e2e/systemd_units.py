@@ -162,6 +162,13 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    """systemd starts a service with every signal at its default; a test run started from a
+    shell's `&` has SIGINT ignored, and a worker inheriting that never stops on SIGTERM
+    (docs/prefect.md, "Known Prefect issues")."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Service:
     """A unit's process, started as systemd would start it."""
@@ -185,6 +192,7 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as its own cgroup under systemd
+                preexec_fn=_default_sigint,
             )
         return cls(unit, proc, log)
 
