@@ -57,9 +57,10 @@ _PR_SET_PDEATHSIG = 1
 
 def _as_stack_child() -> None:
     """In each child before it starts: SIGTERM if the stack process dies, so nothing is left
-    orphaned; and SIGINT back to its default. A shell that starts the stack in the background
-    (`make demo &` in a script, nohup) leaves SIGINT ignored, children inherit that, and
-    Prefect's worker answers SIGTERM by sending itself SIGINT: ignored, it never stops."""
+    orphaned; and SIGINT back to its default. A shell without job control (a script, CI) that
+    starts the stack in the background (`make demo &`) leaves SIGINT ignored, children inherit
+    that, and Prefect's worker answers SIGTERM by sending itself SIGINT: ignored, it never
+    stops."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_DFL)

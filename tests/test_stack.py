@@ -17,7 +17,7 @@ ASK = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_in
 
 @pytest.fixture
 def sigint_ignored() -> Iterator[None]:
-    """This process as a shell's `&` or nohup leaves it: SIGINT ignored (children inherit it)."""
+    """This process as a script's `&` leaves it: SIGINT ignored (children inherit it)."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
