@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import SCENARIO
 from tests.e2e.demo_stack import stack_module
 
 ASK = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
@@ -32,9 +32,8 @@ def test_a_child_of_a_stack_started_with_sigint_ignored_can_be_interrupted(
     # never stop (docs/prefect.md, "Known Prefect issues").
     module = stack_module()
     config = module.StackConfig(
-        prefect_port=1, flysim_port=2, scenario=ROOT / "deployments/scenarios/hotdash.yaml",
-        state_dir=tmp_path / "state",
-    )  # fmt: skip
+        prefect_port=1, flysim_port=2, scenario=SCENARIO, state_dir=tmp_path / "state"
+    )
     stack = module.Stack(config)
     proc = stack.spawn("probe", [sys.executable, "-c", ASK])
     assert proc.wait(timeout=30) == 0

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from prefect.exceptions import ObjectNotFound
 
-from tests.conftest import ROOT, Flysim, free_port
+from tests.conftest import ROOT, SCENARIO, Flysim, free_port
 from tests.e2e.prefect_api import stack_client
 from tests.webhook_receiver import Receiver
 
@@ -178,7 +178,7 @@ def e2e_stack(
             config = module.StackConfig(
                 prefect_port=free_port(),
                 flysim_port=int(flysim_server.url.rsplit(":", 1)[1]),
-                scenario=ROOT / "deployments/scenarios/hotdash.yaml",
+                scenario=SCENARIO,
                 state_dir=home / "state",
                 alert_webhook_url=receiver.url,
             )

@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import BIN, ROOT, free_port, wait_http
+from tests.conftest import BIN, ROOT, SCENARIO, free_port, wait_http
 
 pytestmark = pytest.mark.server  # starts `prefect server start` of its own: not `make check`'s
 
@@ -40,7 +40,7 @@ def stack_config(tmp_path: Path) -> object:
     return stack.StackConfig(
         prefect_port=free_port(),
         flysim_port=free_port(),
-        scenario=ROOT / "deployments/scenarios/hotdash.yaml",
+        scenario=SCENARIO,
         state_dir=tmp_path / "state",
     )
 
