@@ -12,6 +12,8 @@ from uuid import UUID
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 
+from tests.paused_forms import form_saved_sync
+
 TERMINAL = {
     StateType.COMPLETED,
     StateType.FAILED,
@@ -73,5 +75,6 @@ def pause_key(run: FlowRun) -> str | None:
     return run.state.state_details.pause_key
 
 
-def waiting_at(key: str) -> Callable[[FlowRun], bool]:
-    return lambda run: is_paused(run) and pause_key(run) == key
+def waiting_at(client: SyncPrefectClient, key: str) -> Callable[[FlowRun], bool]:
+    """The run waits at gate `key` and its form is there to answer."""
+    return lambda run: is_paused(run) and pause_key(run) == key and form_saved_sync(client, run)

@@ -96,7 +96,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
         wait_until(
             client,
             [run.id],
-            waiting_at("manager-approval"),
+            waiting_at(client, "manager-approval"),
             timeout=120,
             what="gate 1",
             check=stack.check_children,
@@ -129,7 +129,7 @@ def test_two_approvers_approve_a_production_deploy_in_the_prefect_ui(
             wait_until(
                 client,
                 [run.id],
-                waiting_at("reliability-approval"),
+                waiting_at(client, "reliability-approval"),
                 timeout=120,
                 what="gate 2",
                 check=stack.check_children,

@@ -29,6 +29,7 @@ from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary
 
 from tests.conftest import Flysim
 from tests.e2e.demo_stack import E2EStack
+from tests.paused_forms import form_saved
 
 PROD = "hotdash-production"
 STAGING = "hotdash-staging"
@@ -71,14 +72,16 @@ async def suspended_at(run_id: UUID, key: str, timeout: float = 60) -> FlowRun:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         try:
-            run = await read_run(run_id)
+            async with get_client() as client:
+                run = await client.read_flow_run(run_id)
+                shown = await form_saved(client, run)
         except httpx.HTTPError:  # the server is restarting
             await asyncio.sleep(0.5)
             continue
         if run.state is not None and run.state.is_final():
             raise AssertionError(f"run ended before {key}: {run.state.name} {run.state.message}")
         if run.state is not None and run.state.is_paused():
-            if run.state.state_details.pause_key == key:
+            if run.state.state_details.pause_key == key and shown:
                 return run
         await asyncio.sleep(0.3)
     raise AssertionError(f"the run never waited at {key}")

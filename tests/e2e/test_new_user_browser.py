@@ -212,7 +212,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             alice.shot("4-deploy-production-submitted")
             alice.step_away()
             wait_until(
-                client, [run], waiting_at("manager-approval"), timeout=180,
+                client, [run], waiting_at(client, "manager-approval"), timeout=180,
                 what="manager gate", check=shared.stack.check_children,
             )  # fmt: skip
             print(f"the manager gate waits after {time.monotonic() - started:.1f} s")
@@ -255,7 +255,11 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             )
             alice.shot("6-refused-in-the-header", full_page=False)
             (again,) = wait_until(
-                client, [run], waiting_at("manager-approval-2"), timeout=30, what="ask again"
+                client,
+                [run],
+                waiting_at(client, "manager-approval-2"),
+                timeout=30,
+                what="ask again",
             )
             assert again.state is not None and again.state.name == REFUSED
             assert "Alice requested this deploy and may not approve it" in str(again.state.message)
@@ -271,7 +275,7 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             submit(carol, form, "Resume")
             carol.step_away()
             wait_until(
-                client, [run], waiting_at("reliability-approval"), timeout=120,
+                client, [run], waiting_at(client, "reliability-approval"), timeout=120,
                 what="reliability gate", check=shared.stack.check_children,
             )  # fmt: skip
             dave.log_in(config.ui_url, auth)

@@ -331,7 +331,7 @@ def test_two_production_deploys_submitted_at_once_deploy_one_after_the_other(
             wait_until(
                 client,
                 ids,
-                waiting_at(key),
+                waiting_at(client, key),
                 timeout=120,
                 what=f"runs at {key}",
                 check=scale_out.check_services,

@@ -31,6 +31,7 @@ from hotdash_ops.incidents.response import Severity
 from hotdash_ops.models import MachineConfig
 from tests.artifacts import artifact_of
 from tests.conftest import ROOT
+from tests.paused_forms import form_saved
 from tests.webhook_receiver import Receiver, delete_block
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -115,7 +116,7 @@ async def wait_for_paused(since: datetime, app: str = APP, timeout: float = 60) 
                 for r in runs
                 if r.parameters.get("app") == app and r.created and r.created >= since
             ]
-            if runs:
+            if runs and await form_saved(client, runs[0]):
                 return runs[0]
             await asyncio.sleep(0.2)
     raise TimeoutError("no paused incident-response run")

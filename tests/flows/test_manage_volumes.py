@@ -31,6 +31,7 @@ from tests.flows.cost_sim import (  # noqa: F401  (fixtures)
     prices,
     volumes_of,
 )
+from tests.paused_forms import form_saved
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -57,7 +58,7 @@ async def paused_run_id(seen: set[str], timeout: float = 60) -> str:
                 sort=FlowRunSort.START_TIME_DESC,
             )
             fresh = [r for r in runs if str(r.id) not in seen]
-            if fresh:
+            if fresh and await form_saved(client, fresh[0]):
                 return str(fresh[0].id)
             await asyncio.sleep(0.2)
     raise TimeoutError("manage-volumes never paused")

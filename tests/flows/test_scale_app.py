@@ -10,6 +10,7 @@ from flows.scale_app import scale_app
 from hotdash_ops.scaling import AutoStop, ScaleError, VmSize
 from tasks import fly_access
 from tests.artifacts import artifact_of
+from tests.paused_forms import form_saved
 from tests.timeline import most_down_at_once
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -174,9 +175,9 @@ async def paused_scale(**params) -> tuple:
             runs = await client.read_flow_runs(
                 flow_filter=FlowFilter(name=FlowFilterName(any_=["scale-app"]))
             )
-        waiting = [r for r in runs if r.state and r.state.is_paused()]
-        if waiting:
-            return run, waiting[0]
+            waiting = [r for r in runs if r.state and r.state.is_paused()]
+            if waiting and await form_saved(client, waiting[0]):
+                return run, waiting[0]
         await asyncio.sleep(0.2)
     raise AssertionError("scale-app never paused")
 

@@ -45,6 +45,7 @@ from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.redaction import REDACTED
 from tests.conftest import ROOT, SCENARIO, Flysim, FlysimLauncher
 from tests.git_origin import Origin
+from tests.paused_forms import form_saved
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory
 from tests.security.hostile import APP, GOOD_IMAGE
 from tests.webhook_receiver import Receiver, alerts_block
@@ -180,10 +181,11 @@ async def _paused_run(tag: str, key: str | None = None, timeout: float = 90) -> 
             runs = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
             )
-        for run in runs:
-            if run.state and run.state.is_paused():
-                if key is None or run.state.state_details.pause_key == key:
-                    return run
+            for run in runs:
+                if run.state and run.state.is_paused():
+                    if key is None or run.state.state_details.pause_key == key:
+                        if await form_saved(client, run):
+                            return run
         await asyncio.sleep(0.3)
     raise AssertionError(f"no run tagged {tag} paused at {key}")
 
