@@ -1,8 +1,9 @@
 """Whether a paused run's resume form is there yet.
 
-Prefect 3.9's `pause_flow_run` and `suspend_flow_run` (prefect/flow_runs.py) set the run Paused
-first and only then save its form as flow-run inputs: the JSON schema, then the Markdown
-description. Until the schema is saved the server refuses a resume ("Run input schema not
+Prefect 3.9's `pause_flow_run` and `suspend_flow_run` (prefect/flow_runs.py), and our
+`wait_at_form` (tasks/waiting.py) that does as they do, set the run Paused first and only then
+save its form as flow-run inputs: the JSON schema, then the Markdown description (every form of
+ours has one). Until the schema is saved the server refuses a resume ("Run input schema not
 found.", `resume_flow_run` in prefect/server/api/flow_runs.py), and a read of the description
 gives None (CI on 8833f15 hit that once). A test that reads or answers a form as soon as the run
 shows Paused waits for the description, the last of the two.
