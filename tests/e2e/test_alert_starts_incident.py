@@ -147,7 +147,10 @@ def test_alert_starts_one_suspended_incident_that_escalates_and_survives_restart
                     if r["state_name"] == "Suspended"
                 ],
             )
-            assert fired_events(stack, since) == 2  # both alerts reached the server...
+            # Both alerts reached the server (its event persister stores them in batches, every
+            # 5 s: wait for both, then no more)...
+            wait_for("both alert events stored", lambda: fired_events(stack, since) >= 2)
+            assert fired_events(stack, since) == 2
             runs = flow_runs(stack, "incident-response", since)
             assert len(runs) == 1, [(r["name"], r["state_type"]) for r in runs]  # ...one incident
             # Whichever of the two events the trigger saw first named the rule; the severity

@@ -38,7 +38,9 @@ from prefect.client.schemas.filters import (
     TaskRunFilter,
     TaskRunFilterStartTime,
 )
-from prefect.events.filters import EventFilter, EventOccurredFilter
+from prefect.events import emit_event
+from prefect.events.filters import EventFilter, EventIDFilter, EventOccurredFilter
+from prefect.logging.handlers import APILogHandler
 
 from hotdash_ops.errors import FlyctlError
 from hotdash_ops.fly.flyctl import Flyctl
@@ -155,12 +157,36 @@ def leak_env(
                 with alerts_block(leak.receiver):
                     asyncio.run(run_every_flow(leak))
                     leak.flyctl_errors = direct_flyctl_errors(recorder)
+                asyncio.run(everything_stored())
             finally:
                 for name in ("prefect", ""):
                     logging.getLogger(name).removeHandler(leak.records)
         yield leak
     finally:
         leak.receiver.close()
+
+
+async def everything_stored(timeout: float = 30) -> None:
+    """The sweeps read what the server stored, and the last runs' logs and events may not be
+    there yet: this process sends logs in batches, and the server stores events in batches
+    (its event persister flushes every 5 s). So flush the logs, then send one last event and
+    wait until it is stored; the events sent before it, on the same connection, are too."""
+    await APILogHandler.aflush()
+    last = emit_event(
+        event="hotdash.test.leak-sweep-ready",
+        resource={"prefect.resource.id": f"hotdash.test.{uuid.uuid4()}"},
+    )
+    assert last is not None, "events are off in this process"
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with get_client() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            page = await client.read_events(
+                filter=EventFilter(id=EventIDFilter(id=[last.id])), limit=1
+            )
+            if page.events:
+                return
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"the server did not store the last event within {timeout:.0f} s")
 
 
 def direct_flyctl_errors(recorder: FlyctlRecorder) -> list[FlyctlError]:
