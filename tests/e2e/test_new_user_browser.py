@@ -131,9 +131,18 @@ def header_state(page: Page, name: str) -> Locator:
     return page.get_by_role("main").get_by_text(name, exact=True).first
 
 
-def run_logs(client: SyncPrefectClient, run: UUID) -> list[tuple[int, str]]:
-    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run])))
-    return [(log.level, log.message) for log in logs]
+def run_logs(
+    client: SyncPrefectClient, run: UUID, expect: str, timeout: float = 30
+) -> list[tuple[int, str]]:
+    """(level, message) of the run's logs, once one starts with `expect` (bounded): a flow-run
+    process sends its logs in batches."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run])))
+        found = [(log.level, log.message) for log in logs]
+        if any(m.startswith(expect) for _, m in found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
@@ -237,11 +246,9 @@ def test_a_new_user_logs_in_starts_deploys_from_forms_and_reads_the_approval(
             no_horizontal_scroll(dialog)
             alice.shot("5-approval-dialog", full_page=False)
             # The run's log says what to do, and waiting is not an ERROR.
-            logs = run_logs(client, run)
-            assert any(
-                m.startswith("Waiting for manager approval (manager-approval): open this run")
-                for _, m in logs
-            ), logs
+            waiting = "Waiting for manager approval (manager-approval): open this run"
+            logs = run_logs(client, run, expect=waiting)
+            assert any(m.startswith(waiting) for _, m in logs), logs
             assert [m for level, m in logs if level >= 40] == []
 
             # 5. Alice approves her own deploy: refused, and the header says so within seconds.
