@@ -14,6 +14,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.flow_runs import aresume_flow_run
 
 from flows.deploy_production import deploy_production
+from tests.e2e.prefect_api import is_paused, pause_key
 from tests.paused_forms import form_saved
 
 CHECKLIST = "https://example.com/go-live/2025-10-14"
@@ -61,11 +62,14 @@ class DeployProductionRun:
                 runs = await client.read_flow_runs(
                     flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
                 )
-                if runs and runs[0].state and runs[0].state.is_paused():
-                    if runs[0].state.state_details.pause_key == key and await form_saved(
-                        client, runs[0]
-                    ):
-                        return runs[0]
+                run = runs[0] if runs else None
+                if (
+                    run
+                    and is_paused(run)
+                    and pause_key(run) == key
+                    and await form_saved(client, run)
+                ):
+                    return run
                 await asyncio.sleep(0.2)
         raise AssertionError(f"the run never waited at {key}")
 
