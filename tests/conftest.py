@@ -159,11 +159,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _timeline: list[dict[str, Any]] = []
 
 
+# This machine's speed drifts: one fixed job (a new interpreter importing Prefect's engine and
+# a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and the whole run's time
+# follows it. The full run times that job as it starts, beside the workers, and prints it at
+# the end, so a run's time can be read against the speed of the machine it ran on.
+_yardstick: subprocess.Popen[bytes] | None = None
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """On the process that starts the run (not an xdist worker): the last run's timeline goes."""
+    """On the process that starts the run (not an xdist worker): the last run's timeline goes,
+    and a full run starts the yardstick job."""
+    global _yardstick
     if not hasattr(session.config, "workerinput"):
         for old in TIMELINE.glob("*.jsonl"):
             old.unlink()
+        if not session.config.option.markexpr:
+            job = "import prefect.engine, flows.deploy_production"
+            _yardstick = subprocess.Popen([str(BIN / "python"), "-c", job], cwd=ROOT)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -196,6 +208,16 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     hostile_counts.write_and_print(terminalreporter)
+    if _yardstick is not None:
+        _, status, usage = os.wait4(_yardstick.pid, 0)
+        _yardstick.returncode = os.waitstatus_to_exitcode(status)
+        if _yardstick.returncode == 0:
+            cpu = usage.ru_utime + usage.ru_stime
+            terminalreporter.write_line(
+                f"machine yardstick: importing Prefect's engine and a flow took {cpu:.2f}"
+                " CPU-seconds at the start of this run (1.6 to 1.8 on the 2-core machine of"
+                " the README's figures, at its fastest)"
+            )
 
 
 class FlysimLauncher:
