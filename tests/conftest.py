@@ -159,23 +159,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _timeline: list[dict[str, Any]] = []
 
 
-# This machine's speed drifts: one fixed job (a new interpreter importing Prefect's engine and
-# a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and the whole run's time
-# follows it. The full run times that job as it starts, beside the workers, and prints it at
-# the end, so a run's time can be read against the speed of the machine it ran on.
-_yardstick: subprocess.Popen[bytes] | None = None
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """On the process that starts the run (not an xdist worker): the last run's timeline goes,
-    and a full run starts the yardstick job."""
-    global _yardstick
+    """On the process that starts the run (not an xdist worker): the last run's timeline goes."""
     if not hasattr(session.config, "workerinput"):
         for old in TIMELINE.glob("*.jsonl"):
             old.unlink()
-        if not session.config.option.markexpr:
-            job = "import prefect.engine, flows.deploy_production"
-            _yardstick = subprocess.Popen([str(BIN / "python"), "-c", job], cwd=ROOT)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -206,18 +194,28 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         hostile_counts.merge(json.loads(counts))
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     hostile_counts.write_and_print(terminalreporter)
-    if _yardstick is not None:
-        _, status, usage = os.wait4(_yardstick.pid, 0)
-        _yardstick.returncode = os.waitstatus_to_exitcode(status)
-        if _yardstick.returncode == 0:
-            cpu = usage.ru_utime + usage.ru_stime
-            terminalreporter.write_line(
-                f"machine yardstick: importing Prefect's engine and a flow took {cpu:.2f}"
-                " CPU-seconds at the start of this run (1.6 to 1.8 on the 2-core machine of"
-                " the README's figures, at its fastest)"
-            )
+    if not config.option.markexpr and not hasattr(config, "workerinput"):
+        yardstick(terminalreporter)
+
+
+def yardstick(terminalreporter: Any) -> None:
+    """This machine's speed drifts: one fixed job (a new interpreter importing Prefect's engine
+    and a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and the whole run's
+    time follows it. A full run times that job when its tests are done (the bytecode written,
+    nothing else running) and prints it, so its time can be read against the machine's speed."""
+    job = subprocess.Popen(
+        [str(BIN / "python"), "-c", "import prefect.engine, flows.deploy_production"], cwd=ROOT
+    )
+    _, status, usage = os.wait4(job.pid, 0)
+    job.returncode = os.waitstatus_to_exitcode(status)
+    if job.returncode == 0:
+        terminalreporter.write_line(
+            "machine yardstick: importing Prefect's engine and a flow took"
+            f" {usage.ru_utime + usage.ru_stime:.2f} CPU-seconds after the tests (1.6 to 1.8"
+            " on the 2-core machine of the README's figures, at its fastest)"
+        )
 
 
 class FlysimLauncher:
