@@ -14,8 +14,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.flow_runs import aresume_flow_run
 
 from flows.deploy_production import deploy_production
-from tests.e2e.prefect_api import is_paused, pause_key
-from tests.paused_forms import form_saved
+from tests.paused_forms import waits_at
 
 CHECKLIST = "https://example.com/go-live/2025-10-14"
 # The scenario's staging image was not built by deploy-staging: shipping it needs a reason.
@@ -62,14 +61,8 @@ class DeployProductionRun:
                 runs = await client.read_flow_runs(
                     flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[self.tag]))
                 )
-                run = runs[0] if runs else None
-                if (
-                    run
-                    and is_paused(run)
-                    and pause_key(run) == key
-                    and await form_saved(client, run)
-                ):
-                    return run
+                if runs and await waits_at(client, runs[0], key):
+                    return runs[0]
                 await asyncio.sleep(0.2)
         raise AssertionError(f"the run never waited at {key}")
 

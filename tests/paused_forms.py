@@ -1,4 +1,4 @@
-"""Whether a paused run's resume form is there yet.
+"""A paused run: the gate it waits at, and whether its resume form is there yet.
 
 Prefect 3.9's `pause_flow_run` and `suspend_flow_run` (prefect/flow_runs.py), and our
 `wait_at_form` (tasks/waiting.py) that does as they do, set the run Paused first and only then
@@ -13,7 +13,25 @@ from __future__ import annotations
 
 import httpx
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
+
+
+def is_paused(run: FlowRun) -> bool:
+    return run.state is not None and run.state.type == StateType.PAUSED
+
+
+def pause_key(run: FlowRun) -> str | None:
+    """The key of the gate a paused run waits at (e.g. `manager-approval`)."""
+    if run.state is None or run.state.state_details is None:
+        return None
+    return run.state.state_details.pause_key
+
+
+async def waits_at(client: PrefectClient, run: FlowRun, key: str | None = None) -> bool:
+    """The run waits at gate `key` (at any gate: None) and its form is there to answer
+    (tests/e2e/prefect_api.py's `waiting_at` is the same for a stack's sync client)."""
+    at_key = key is None or pause_key(run) == key
+    return is_paused(run) and at_key and await form_saved(client, run)
 
 
 def _description_key(run: FlowRun) -> str | None:

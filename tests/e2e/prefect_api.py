@@ -12,7 +12,7 @@ from uuid import UUID
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from tests.paused_forms import form_saved_sync
+from tests.paused_forms import form_saved_sync, is_paused, pause_key
 
 TERMINAL = {
     StateType.COMPLETED,
@@ -62,17 +62,6 @@ def wait_until(
 
 def is_terminal(run: FlowRun) -> bool:
     return run.state is not None and run.state.type in TERMINAL
-
-
-def is_paused(run: FlowRun) -> bool:
-    return run.state is not None and run.state.type == StateType.PAUSED
-
-
-def pause_key(run: FlowRun) -> str | None:
-    """The key of the gate a paused run waits at (e.g. `manager-approval`)."""
-    if run.state is None or run.state.state_details is None:
-        return None
-    return run.state.state_details.pause_key
 
 
 def waiting_at(client: SyncPrefectClient, key: str) -> Callable[[FlowRun], bool]:

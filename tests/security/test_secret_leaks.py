@@ -46,9 +46,8 @@ from hotdash_ops.errors import FlyctlError
 from hotdash_ops.fly.flyctl import Flyctl
 from hotdash_ops.redaction import REDACTED
 from tests.conftest import ROOT, SCENARIO, Flysim, FlysimLauncher
-from tests.e2e.prefect_api import is_paused, pause_key
 from tests.git_origin import Origin
-from tests.paused_forms import form_saved
+from tests.paused_forms import waits_at
 from tests.security.conftest import FlyctlRecorder, check_argv, quick_inventory
 from tests.security.hostile import APP, GOOD_IMAGE
 from tests.webhook_receiver import Receiver, alerts_block
@@ -209,8 +208,7 @@ async def _paused_run(tag: str, key: str | None = None, timeout: float = 90) -> 
                 flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
             )
             for run in runs:
-                at_key = key is None or pause_key(run) == key
-                if is_paused(run) and at_key and await form_saved(client, run):
+                if await waits_at(client, run, key):
                     return run
         await asyncio.sleep(0.3)
     raise AssertionError(f"no run tagged {tag} paused at {key}")
