@@ -32,9 +32,9 @@ typecheck: $(STAMP)
 
 # Everything, on three workers (more than the 2 cores: much of it waits on servers; the shared
 # e2e stack's tests, the longest group, on one of them, first), with the 25
-# slowest tests listed (CI runs this).
+# slowest tests listed and a yardstick of the machine's speed (CI runs this).
 test: lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadgroup --no-loadscope-reorder --durations=25 --yardstick
 
 # The inner loop: lint, types, and every test that needs no Prefect server and no whole stack,
 # on two workers.

@@ -194,16 +194,24 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         hostile_counts.merge(json.loads(counts))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--yardstick",
+        action="store_true",
+        help="after the tests, time one fixed job to show this machine's speed (make test)",
+    )
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     hostile_counts.write_and_print(terminalreporter)
-    if not config.option.markexpr and not hasattr(config, "workerinput"):
+    if config.getoption("yardstick") and not hasattr(config, "workerinput"):
         yardstick(terminalreporter)
 
 
 def yardstick(terminalreporter: Any) -> None:
     """This machine's speed drifts: one fixed job (a new interpreter importing Prefect's engine
     and a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and the whole run's
-    time follows it. A full run times that job when its tests are done (the bytecode written,
+    time follows it. `make test` times that job when its tests are done (the bytecode written,
     nothing else running) and prints it, so its time can be read against the machine's speed."""
     job = subprocess.Popen(
         [str(BIN / "python"), "-c", "import prefect.engine, flows.deploy_production"], cwd=ROOT
