@@ -10,6 +10,7 @@ import pytest
 
 from hotdash_ops.audit import GENESIS, AuditError, AuditLog, main
 from hotdash_ops.redaction import REDACTED, Redactor
+from tests.audit_writers import append_records
 
 
 def fill(path: Path, n: int = 5) -> AuditLog:
@@ -64,16 +65,10 @@ def test_garbage_line_detected_and_append_refused(tmp_path: Path) -> None:
         log.append("a", "b", "c", {})
 
 
-def _writer(path: str, worker: int) -> None:
-    log = AuditLog(Path(path), redactor=Redactor())
-    for i in range(50):
-        log.append(f"worker-{worker}", "test.append", "hotdash-staging", {"i": i})
-
-
 def test_concurrent_processes(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), w)) for w in range(8)]
+    procs = [ctx.Process(target=append_records, args=(str(path), w)) for w in range(8)]
     for p in procs:
         p.start()
     for p in procs:

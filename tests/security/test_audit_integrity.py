@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import subprocess
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from hotdash_ops.audit import AuditLog
 from hotdash_ops.redaction import Redactor
+from tests.audit_writers import append_records
 from tests.conftest import BIN
 
 WRITERS, THREADS, APPENDS = 4, 4, 25
@@ -84,24 +84,17 @@ def test_verify_command_finds_tampering(tmp_path: Path, tamper: str, problem: st
     assert done.stdout.strip().endswith("chain BROKEN")
 
 
-def _writer(path: str, worker: int) -> None:
-    log = AuditLog(Path(path), redactor=Redactor())
-
-    def write(thread: int) -> None:
-        for i in range(APPENDS):
-            log.append(f"w{worker}-t{thread}", "test.append", "hotdash-staging", {"i": i})
-
-    threads = [threading.Thread(target=write, args=(t,)) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
 def test_many_writers_in_processes_and_threads_lose_no_record(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), w)) for w in range(WRITERS)]
+    procs = [
+        ctx.Process(
+            target=append_records,
+            args=(str(path), w),
+            kwargs={"threads": THREADS, "appends": APPENDS},
+        )
+        for w in range(WRITERS)
+    ]
     for p in procs:
         p.start()
     for p in procs:
