@@ -1,8 +1,9 @@
 """Shared fixtures: a real flysim server (subprocess, real HTTP) and a real Prefect server
-(Prefect's test harness: a subprocess API server on SQLite)."""
+(a subprocess API server on SQLite, as Prefect's test harness starts it)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ import yaml
 from hypothesis import settings
 
 from tests import hostile_counts
+from tests.prefect_database import migrated_database, shared_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 # What CI keeps of a run (.ci/run; in .gitignore): screenshots, the timeline.
@@ -66,6 +68,16 @@ def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: fl
         except httpx.HTTPError:
             time.sleep(0.1)
     raise TimeoutError(url)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it is still there 10 s later."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class Flysim:
@@ -274,11 +286,7 @@ class FlysimLauncher:
     def close(self) -> None:
         for proc, sim in self.running.values():
             sim.http.close()
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         self.running.clear()
 
 
@@ -318,9 +326,62 @@ def flysim(
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[str]:
-    """A real Prefect API server for the session (Prefect's harness, SQLite in a temp dir)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect API server for the session, on SQLite in a temp folder: the server
+    Prefect's test harness (prefect.testing.utilities) starts, with its settings, started
+    here because the harness picks its database itself and this one starts on a copy of the
+    run's migrated database (tests/prefect_database.py)."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
 
-    with prefect_test_harness(server_startup_timeout=60):
-        yield os.environ.get("PREFECT_API_URL", "")
+    db = tmp_path_factory.mktemp("prefect-server") / "prefect.db"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        # What the harness's server gets (prefect.server.api.server.SubprocessASGIServer):
+        # no UI, the services of a temporary server, this session's settings.
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{db}",
+    }
+    argv = [
+        str(BIN / "python"), "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
+    ]  # fmt: skip
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        with migrated_database(db, shared_folder(tmp_path_factory)) as started:
+            server = subprocess.Popen(argv, env=env)
+            wait_http(f"{url}/health", server, timeout=90)
+            started()
+        # As the harness does: this context's settings, and the process-wide ones that code
+        # with no context of its own (a thread started bare) falls back to (Prefect issue 15818).
+        with (
+            temporary_settings(updates={PREFECT_API_URL: url}),
+            _temporary_global_settings_context(get_settings_context()),
+        ):
+            yield url
+
+            async def drain() -> None:
+                # What this process still sends (logs, events) reaches the server before it
+                # stops, as the harness does (drain returns an awaitable inside a loop).
+                try:
+                    logs = APILogWorker.instance().drain()
+                    if inspect.isawaitable(logs):
+                        await logs
+                except RuntimeError:  # the log worker never started
+                    pass
+                events = EventsWorker.drain_all()
+                if inspect.isawaitable(events):
+                    await events
+
+            run_coro_as_sync(drain())
+    finally:
+        if server is not None:
+            stop(server)

@@ -2,7 +2,8 @@
 deployments/stack.py's own code (Prefect server with its auth string, work pool, every
 deployment of prefect.yaml, the alerts block and automations, one worker) on free ports and a
 temp state folder, against the session's flysim. No health-check run, no scheduler (every run
-in a test is the test's own).
+in a test is the test's own). Its server starts on a copy of the run's migrated database
+(tests/prefect_database.py); `make demo`'s own test starts from nothing.
 
 Tests share the server and the deployments; each test gets a worker of its own
 (`E2EStack.use_worker`) whose flow runs write to the test's own state folder (audit log,
@@ -30,6 +31,7 @@ from prefect.exceptions import ObjectNotFound
 
 from tests.conftest import ROOT, SCENARIO, Flysim, free_port
 from tests.e2e.prefect_api import stack_client
+from tests.prefect_database import migrated_database, shared_folder
 from tests.webhook_receiver import Receiver
 
 DEPLOY_PRODUCTION = "deploy-production/deploy-production"
@@ -184,7 +186,10 @@ def e2e_stack(
             )
             stack = module.Stack(config)
         try:
-            stack.start_server()
+            database = config.state_dir / "prefect" / "prefect.db"  # PREFECT_HOME/prefect.db
+            with migrated_database(database, shared_folder(tmp_path_factory)) as started:
+                stack.start_server()
+                started()
             stack.register()
             ensure_deployment(
                 stack, DEPLOY_PRODUCTION, "flows/deploy_production.py:deploy_production"
