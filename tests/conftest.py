@@ -222,8 +222,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def yardstick(terminalreporter: Any) -> None:
     """This machine's speed drifts: one fixed job (a new interpreter importing Prefect's engine
-    and a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and the whole run's
-    time follows it. `make test` times that job when its tests are done (the bytecode written,
+    and a flow) took 1.7 CPU-seconds here at one hour and 2.5 at the next, and a whole run's
+    time moves with it, though not in step (two runs of the same code took the same time with
+    1.89 and 2.59). `make test` times that job when its tests are done (the bytecode written,
     nothing else running) and prints it, so its time can be read against the machine's speed."""
     job = subprocess.Popen(
         [str(BIN / "python"), "-c", "import prefect.engine, flows.deploy_production"], cwd=ROOT
